@@ -1,0 +1,3 @@
+"""semsearch: multilingual semantic search over news articles."""
+
+__version__ = "0.1.0"

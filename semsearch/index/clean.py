@@ -1,0 +1,91 @@
+"""Cleaning of raw article text as scraped: date markers, title lines, boilerplate.
+
+The seeds show the mess this handles: a " date YYYY-MM" marker glued to the first paragraph,
+the title repeated on a second line, photo credits, lone agency tags and share links.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+_DATE_MARKER = re.compile(r"^\s*date\s+(\d{4}(?:-\d{2}(?:-\d{2})?)?)\s*")
+_PHOTO_CREDIT = re.compile(
+    r"^\(?\s*(?:[A-Z][\w.-]*\s+)?(?:photo|photos|crédit|credit|crédits|credits|illustration|image)\b[^\n]{0,120}\)?\s*$",
+    re.IGNORECASE,
+)
+_PAREN_CREDIT = re.compile(r"^\((?:AP|AFP|Reuters|Getty|EPA|ANP|DPA|Anadolu|AA|Xinhua)\b[^)]{0,120}\)$")
+_SHARE = re.compile(r"^(?:partager|partagez|share)\b[^\n]{0,40}?(?:https?://\S+)?\s*$", re.IGNORECASE)
+_URL_ONLY = re.compile(r"^(?:https?://|www\.)\S+$")
+# A lone agency or outlet tag: one to three short all-caps words, e.g. "AA", "TRT FR", "AFP".
+_AGENCY_TAG = re.compile(r"^(?:[A-Z0-9][A-Z0-9&.\-]{0,7})(?:\s+[A-Z0-9][A-Z0-9&.\-]{0,7}){0,2}$")
+_SENTENCE_END = re.compile(r"[.!?…»\"”:;]\s*$")
+_BLANK_LINE = re.compile(r"\n\s*\n")
+
+
+@dataclass
+class CleanArticle:
+    text: str  # paragraphs separated by one blank line
+    title: str | None
+    date: str | None
+    source: str | None
+    removed: list[str]  # the boilerplate lines dropped, for tests and debugging
+
+
+def _normalize_line(line: str) -> str:
+    line = unicodedata.normalize("NFC", line).replace("\u00a0", " ").replace("\u200b", "")
+    return re.sub(r"[ \t]+", " ", line).strip()
+
+
+def _same_title(a: str, b: str) -> bool:
+    def key(s: str) -> str:
+        return re.sub(r"\W+", "", s.replace("’", "'").casefold())
+
+    return key(a) == key(b)
+
+
+def _is_boilerplate(line: str) -> bool:
+    return bool(
+        _PHOTO_CREDIT.match(line)
+        or _PAREN_CREDIT.match(line)
+        or _SHARE.match(line)
+        or _URL_ONLY.match(line)
+        or _AGENCY_TAG.match(line)
+    )
+
+
+def _looks_like_title(line: str, rest: list[str]) -> bool:
+    return bool(rest) and len(line) <= 200 and not _SENTENCE_END.search(line) and len(line.split()) >= 3
+
+
+def clean_article(raw: str) -> CleanArticle:
+    """Split raw text into clean paragraphs and pull out date, title and source."""
+    text = raw.replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff")
+    date = None
+    marker = _DATE_MARKER.match(text)
+    if marker:
+        date = marker.group(1)
+        text = text[marker.end():]
+    lines = [_normalize_line(line) for line in _BLANK_LINE.split(text)]
+    # A block between blank lines may still hold several lines: each is a paragraph.
+    paragraphs = [q for p in lines for q in (_normalize_line(x) for x in p.split("\n")) if q]
+
+    removed: list[str] = []
+    tags: list[str] = []
+    kept: list[str] = []
+    for para in paragraphs:
+        if _is_boilerplate(para):
+            removed.append(para)
+            if _AGENCY_TAG.match(para):
+                tags.append(para)
+        else:
+            kept.append(para)
+
+    title = None
+    if kept and not marker and _looks_like_title(kept[0], kept[1:]):
+        title = kept.pop(0)
+        while kept and _same_title(kept[0], title):
+            removed.append(kept.pop(0))
+    source = tags[-1] if tags else None
+    return CleanArticle(text="\n\n".join(kept), title=title, date=date, source=source, removed=removed)

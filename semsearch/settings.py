@@ -1,0 +1,39 @@
+"""Settings from the environment (prefix SEMSEARCH_) and command-line flags, with pydantic-settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .embedding.base import DEFAULT_MODEL
+from .index.chunking import ChunkingConfig
+from .service.fusion import FusionConfig
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SEMSEARCH_", env_file=None, extra="ignore")
+
+    index_dir: Path = Path("data/index")
+    model: str = DEFAULT_MODEL
+    query_prompt: str | None = None  # sentence-transformers only, e.g. "query: "
+    passage_prompt: str | None = None
+
+    max_passage_tokens: int = Field(256, ge=16, le=8192)
+    min_passage_chars: int = Field(60, ge=0)
+    overlap_sentences: int = Field(1, ge=0, le=5)
+    embed_batch_size: int = Field(32, ge=1, le=1024)
+    index_type: str | None = None  # a FAISS factory string; None chooses by collection size
+
+    fusion: str = Field("score", pattern="^(score|rrf)$")
+    dense_weight: float = Field(0.5, ge=0.0, le=1.0)
+    rrf_k: int = Field(60, ge=1)
+    candidates: int = Field(100, ge=10, le=10_000)
+    query_cache_size: int = Field(1024, ge=0)
+
+    def chunking(self) -> ChunkingConfig:
+        return ChunkingConfig(self.max_passage_tokens, self.min_passage_chars, self.overlap_sentences)
+
+    def fusion_config(self) -> FusionConfig:
+        return FusionConfig(method=self.fusion, dense_weight=self.dense_weight, rrf_k=self.rrf_k)

@@ -1,0 +1,131 @@
+"""The index directory: immutable snapshots, a CURRENT pointer swapped by rename, a writer lock.
+
+    <index_dir>/CURRENT             name of the live snapshot (replaced atomically)
+    <index_dir>/snapshots/<name>/   one complete snapshot, never modified once published
+    <index_dir>/.tmp-<uuid>/        a snapshot being written (removed at the next write)
+    <index_dir>/.lock               held by the one writer
+
+A crash at any moment leaves CURRENT naming a complete snapshot: the old one until the
+final rename, the new one after it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+from ..errors import IndexCorruptError
+
+CURRENT = "CURRENT"
+SNAPSHOTS = "snapshots"
+TMP_PREFIX = ".tmp-"
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_tree(path: Path) -> None:
+    """Flush every file of a freshly written snapshot before it can be published."""
+    for root, _dirs, files in os.walk(path):
+        for name in files:
+            fd = os.open(Path(root) / name, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        fsync_dir(Path(root))
+
+
+class IndexDirectory:
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+
+    @property
+    def snapshots(self) -> Path:
+        return self.root / SNAPSHOTS
+
+    def current_name(self) -> str | None:
+        try:
+            name = (self.root / CURRENT).read_text().strip()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise IndexCorruptError(f"{self.root / CURRENT}: unreadable ({exc})") from None
+        if not name or "/" in name or name.startswith("."):
+            raise IndexCorruptError(f"{self.root / CURRENT}: does not name a snapshot")
+        return name
+
+    def current_path(self) -> Path | None:
+        name = self.current_name()
+        return self.snapshots / name if name else None
+
+    def snapshot_paths(self) -> list[Path]:
+        """Published snapshots, newest first (names start with a sortable timestamp)."""
+        if not self.snapshots.is_dir():
+            return []
+        return sorted((p for p in self.snapshots.iterdir() if p.is_dir()), reverse=True)
+
+    @contextlib.contextmanager
+    def writer_lock(self) -> Iterator[None]:
+        """One writer at a time, across processes (the CLI and a running service)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / ".lock", "a+") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def new_temp(self) -> Path:
+        """A fresh folder for a snapshot being written. Call under the writer lock."""
+        self.remove_temps()
+        path = self.root / f"{TMP_PREFIX}{uuid.uuid4().hex}"
+        path.mkdir(parents=True)
+        return path
+
+    def remove_temps(self) -> list[Path]:
+        """Leftovers of writes that died before publishing. Call under the writer lock."""
+        removed = []
+        if self.root.is_dir():
+            for path in self.root.iterdir():
+                if path.name.startswith(TMP_PREFIX):
+                    shutil.rmtree(path, ignore_errors=True)
+                    removed.append(path)
+        return removed
+
+    def publish(self, temp: Path, keep: int = 2) -> Path:
+        """Move a complete snapshot into place and point CURRENT at it; prune old ones."""
+        fsync_tree(temp)
+        self.snapshots.mkdir(parents=True, exist_ok=True)
+        name = f"{time.strftime('%Y%m%dT%H%M%S')}-{time.time_ns() % 10**9:09d}-{uuid.uuid4().hex[:6]}"
+        final = self.snapshots / name
+        os.rename(temp, final)
+        fsync_dir(self.snapshots)
+        pointer = self.root / f"{CURRENT}.{uuid.uuid4().hex}.tmp"
+        with open(pointer, "w") as handle:
+            handle.write(name + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(pointer, self.root / CURRENT)
+        fsync_dir(self.root)
+        self._prune(final, keep)
+        return final
+
+    def _prune(self, current: Path, keep: int) -> None:
+        """Keep the current snapshot and the one before it (a fallback if it is damaged)."""
+        for path in self.snapshot_paths()[keep:]:
+            if path != current:
+                shutil.rmtree(path, ignore_errors=True)
+        for stray in self.root.glob(f"{CURRENT}.*.tmp"):
+            stray.unlink(missing_ok=True)

@@ -1,0 +1,48 @@
+"""The manifest: what a snapshot holds and which model built it."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from ..errors import IndexCorruptError
+
+FORMAT_VERSION = 1
+MANIFEST_NAME = "manifest.json"
+
+
+@dataclass
+class Manifest:
+    model: str
+    dim: int
+    documents: int
+    passages: int
+    index_type: str
+    built_at: str
+    chunking: dict = field(default_factory=dict)
+    languages: list[str] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+    format_version: int = FORMAT_VERSION
+
+    def write(self, folder: Path) -> None:
+        (folder / MANIFEST_NAME).write_text(json.dumps(asdict(self), indent=2, ensure_ascii=False) + "\n")
+
+    @classmethod
+    def read(cls, folder: Path) -> Manifest:
+        path = folder / MANIFEST_NAME
+        try:
+            data = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise IndexCorruptError(f"{path}: manifest is missing") from None
+        except (OSError, ValueError) as exc:
+            raise IndexCorruptError(f"{path}: manifest is unreadable ({exc})") from None
+        if not isinstance(data, dict) or data.get("format_version") != FORMAT_VERSION:
+            found = data.get("format_version") if isinstance(data, dict) else None
+            raise IndexCorruptError(
+                f"{path}: index format version {found!r}, this semsearch reads version {FORMAT_VERSION}; re-index"
+            )
+        try:
+            return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+        except TypeError as exc:
+            raise IndexCorruptError(f"{path}: manifest is incomplete ({exc})") from None

@@ -1,0 +1,72 @@
+"""Lexical analysis for BM25: elisions, accent folding, stop words and stemming by language.
+
+The same function analyses passages (with the passage's language) and queries (with the
+query's), so that "l'armée" and "armées" meet on the same term.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import unicodedata
+from functools import lru_cache
+
+import Stemmer
+from bm25s import stopwords as bm25s_stopwords
+
+_STEMMER_NAMES = {
+    "fr": "french",
+    "en": "english",
+    "de": "german",
+    "es": "spanish",
+    "it": "italian",
+    "pt": "portuguese",
+    "nl": "dutch",
+}
+_STOPWORDS = {
+    "fr": bm25s_stopwords.STOPWORDS_FRENCH,
+    "en": bm25s_stopwords.STOPWORDS_EN_PLUS,
+    "de": bm25s_stopwords.STOPWORDS_GERMAN,
+    "es": bm25s_stopwords.STOPWORDS_SPANISH,
+    "it": bm25s_stopwords.STOPWORDS_ITALIAN,
+    "pt": bm25s_stopwords.STOPWORDS_PORTUGUESE,
+    "nl": bm25s_stopwords.STOPWORDS_DUTCH,
+}
+# French and Italian elided articles and pronouns: l'armée -> armée, qu'il -> il.
+_ELISION = re.compile(
+    r"\b(?:l|d|j|m|n|s|t|c|qu|jusqu|lorsqu|puisqu|quoiqu|presqu|quelqu|un|dell|all|dall|nell|sull)['’](?=\w)",
+    re.IGNORECASE,
+)
+# Words of letters and digits; "2 500" and "2.500" both become the term "2500".
+_NUMBER_GROUPS = re.compile(r"(?<=\d)[  .,'’ ](?=\d{3}\b)")
+_WORD = re.compile(r"\w+", re.UNICODE)
+_stem_lock = threading.Lock()
+
+
+def fold_accents(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+@lru_cache(maxsize=16)
+def _stopwords(lang: str) -> frozenset[str]:
+    return frozenset(fold_accents(w.lower()) for w in _STOPWORDS.get(lang, ()))
+
+
+@lru_cache(maxsize=16)
+def _stemmer(lang: str) -> Stemmer.Stemmer | None:
+    name = _STEMMER_NAMES.get(lang)
+    return Stemmer.Stemmer(name) if name else None
+
+
+def analyze(text: str, lang: str) -> list[str]:
+    """Terms of `text` for BM25: lowercased, elisions cut, stop words dropped, stemmed, accents folded."""
+    text = _NUMBER_GROUPS.sub("", text.lower())
+    text = _ELISION.sub("", text)
+    stop = _stopwords(lang)
+    words = [w for w in _WORD.findall(text) if fold_accents(w) not in stop and (len(w) > 1 or w.isdigit())]
+    stemmer = _stemmer(lang)
+    if stemmer is not None:
+        with _stem_lock:  # a PyStemmer object is not safe to share between threads
+            words = stemmer.stemWords(words)
+    return [fold_accents(w) for w in words]

@@ -1,0 +1,78 @@
+"""SIGKILL during `semsearch index`: the index still loads and answers from a complete snapshot."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from semsearch.store.layout import IndexDirectory
+from semsearch.store.snapshot import open_snapshot
+
+from .conftest import run_cli, search_json
+
+
+def _corpus(path: Path, n: int) -> Path:
+    with path.open("w") as handle:
+        for i in range(n):
+            text = (
+                f"Dépêche {i}. Le conseil municipal de la commune numéro {i} a voté un budget de {i * 1000} euros "
+                f"pour rénover {i % 7 + 2} écoles et construire une médiathèque avant {2025 + i % 5}."
+            )
+            handle.write(json.dumps({"id": f"depeche-{i}", "text": text, "date": "2024-05"}) + "\n")
+    return path
+
+
+def _wait_for(predicate, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_sigkill_mid_index_leaves_a_loadable_index_that_answers(seed_index, tmp_path):
+    corpus = _corpus(tmp_path / "big.jsonl", 400)
+    layout = IndexDirectory(seed_index)
+    before = layout.current_name()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "semsearch.cli", "index", str(corpus), "--index-dir", str(seed_index), "--quiet"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+    try:
+        assert _wait_for(lambda: any(p.name.startswith(".tmp-") for p in seed_index.iterdir()), 60), "writer never started"
+        time.sleep(1.0)  # well inside the embedding of 400 passages
+        assert proc.poll() is None, "indexing finished before it could be killed"
+        os.killpg(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(timeout=30)
+    assert layout.current_name() == before  # the old snapshot is still the live one
+    snapshot = open_snapshot(seed_index)
+    assert snapshot.manifest.documents == 5
+    assert "2 500" in " ".join(h["text"] for h in search_json(seed_index, "Combien de soldats américains en Irak ?", "-k", "3")["results"])
+
+    # The next run cleans the leftover and completes.
+    out = json.loads(run_cli("index", str(corpus), "--index-dir", str(seed_index), "--json").stdout)
+    assert out["added"] == 400 and out["documents"] == 405
+    assert not any(p.name.startswith(".tmp-") for p in seed_index.iterdir())
+
+
+def test_sigkill_at_random_moments_never_breaks_the_index(seed_index, tmp_path):
+    corpus = _corpus(tmp_path / "small.jsonl", 60)
+    for delay in (0.2, 0.8, 1.6, 2.5):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "semsearch.cli", "index", str(corpus), "--index-dir", str(seed_index), "--quiet"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        )
+        time.sleep(delay)
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+        snapshot = open_snapshot(seed_index)
+        assert snapshot.manifest.documents in (5, 65)
+        assert snapshot.size == snapshot.manifest.passages == snapshot.index.ntotal
