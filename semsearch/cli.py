@@ -142,6 +142,37 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from .evaluation.datasets import load_eval_set
+    from .evaluation.runner import evaluate
+    from .index.writer import IndexWriter
+
+    dataset = load_eval_set(args.file)
+    modes = ["dense", "lexical", "hybrid"] if args.mode == "all" else [args.mode]
+    with tempfile.TemporaryDirectory(prefix="semsearch-eval-") as scratch:
+        settings = _settings(args)
+        if not args.index_dir:
+            settings = settings.model_copy(update={"index_dir": scratch})
+        embedder = _embedder(settings)
+        IndexWriter(settings.index_dir, embedder, settings.chunking(), settings.index_type, settings.embed_batch_size).write(
+            dataset.documents, progress=not args.json and sys.stderr.isatty()
+        )
+        searcher = _open_searcher(settings.model_copy(update={"query_cache_size": max(settings.query_cache_size, 4 * len(dataset.queries))}))
+        searcher.embedder = embedder
+        reports = [evaluate(searcher, dataset, mode, depth=args.k) for mode in modes]
+    if args.json:
+        print(json.dumps([asdict(r) for r in reports], indent=2))
+        return 0
+    names = list(reports[0].metrics)
+    print(f"{dataset.name}: {reports[0].queries} queries, {reports[0].documents} documents, model {embedder.spec}")
+    print(f"{'mode':<8} " + " ".join(f"{n:>10}" for n in names))
+    for report in reports:
+        print(f"{report.mode:<8} " + " ".join(f"{report.metrics[n]:>10.4f}" for n in names))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="semsearch", description="Multilingual semantic search over news articles.")
     parser.add_argument("--version", action="version", version=f"semsearch {__version__}")
@@ -182,6 +213,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("ids", nargs="+", metavar="ID")
     common(p)
     p.set_defaults(func=cmd_delete)
+
+    p = sub.add_parser("eval", help="retrieval quality on a SQuAD JSON file or a BEIR folder")
+    p.add_argument("file", metavar="FILE", help="SQuAD-format .json, or a BEIR folder (corpus.jsonl, queries.jsonl, qrels/)")
+    p.add_argument("-k", type=int, default=10, help="ranking depth (default 10)")
+    p.add_argument("--mode", default="hybrid", choices=["hybrid", "dense", "lexical", "all"])
+    p.add_argument("--json", action="store_true")
+    common(p)
+    p.set_defaults(func=cmd_eval)
     return parser
 
 

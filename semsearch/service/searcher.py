@@ -200,7 +200,15 @@ class Searcher:
     def _cosines(self, rows: np.ndarray, qvec: np.ndarray) -> np.ndarray:
         return np.asarray(self.snapshot.vectors[rows] @ qvec, dtype=np.float64) if len(rows) else np.zeros(0)
 
-    def search(self, query: str, k: int = 10, mode: str = "hybrid", filters: SearchFilters | None = None) -> SearchResult:
+    def search(
+        self,
+        query: str,
+        k: int = 10,
+        mode: str = "hybrid",
+        filters: SearchFilters | None = None,
+        collapse: bool = True,
+    ) -> SearchResult:
+        """The k best passages; `collapse` groups passages that report the same fact (see quality issue)."""
         started = time.perf_counter()
         query = validate_query(query, k, mode)
         rows, scores, query_lang = self.rank(query, k, mode, filters)

@@ -1,0 +1,1 @@
+"""Retrieval evaluation: datasets (SQuAD, BEIR) and metrics (ir-measures)."""
