@@ -91,17 +91,15 @@ def cmd_delete(args: argparse.Namespace) -> int:
     return 0 if report.deleted or not report.not_found else 1
 
 
-def _open_searcher(settings: Settings):
+def _open_searcher(settings: Settings, embedder=None):
     from .index.writer import check_model
-    from .service.searcher import QueryVectorCache, Searcher
+    from .service.searcher import build_searcher
     from .store.snapshot import open_snapshot
 
     snapshot = open_snapshot(settings.index_dir)
-    embedder = _embedder(settings)
+    embedder = embedder or _embedder(settings)
     check_model(snapshot.manifest, embedder, settings.index_dir)
-    return Searcher(
-        snapshot, embedder, settings.fusion_config(), QueryVectorCache(settings.query_cache_size), settings.candidates
-    )
+    return build_searcher(snapshot, embedder, settings)
 
 
 def cmd_search(args: argparse.Namespace) -> int:
@@ -110,7 +108,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     settings = _model_for_index(_settings(args), bool(args.model))
     searcher = _open_searcher(settings)
     filters = SearchFilters(date_from=args.date_from, date_to=args.date_to, source=args.source, lang=args.lang)
-    result = searcher.search(args.query, k=args.k, mode=args.mode, filters=filters)
+    result = searcher.search(args.query, k=args.k, mode=args.mode, filters=filters, collapse=not args.no_collapse, per_doc=args.per_doc)
     if args.json:
         print(json.dumps(asdict(result), ensure_ascii=False, indent=2))
         return 0
@@ -119,8 +117,18 @@ def cmd_search(args: argparse.Namespace) -> int:
         meta = " · ".join(x for x in (hit.date, hit.source, hit.lang) if x)
         print(f"\n{hit.rank}. {hit.title or hit.doc_id}  ({meta})  score {hit.score:.3f}")
         print(f"   {hit.passage_id}")
-        print(textwrap.fill(hit.text, width=100, initial_indent="   ", subsequent_indent="   "))
+        print(textwrap.fill(_marked(hit.text, hit.highlight), width=100, initial_indent="   ", subsequent_indent="   "))
+        if hit.duplicates:
+            others = ", ".join(f"{d.title or d.doc_id}" + (f" ({d.source})" if d.source else "") for d in hit.duplicates)
+            print(f"   also reported by {len(hit.duplicates)} other article(s): {others}")
     return 0
+
+
+def _marked(text: str, spans: list[tuple[int, int]]) -> str:
+    """The passage with its answering sentence(s) between ** marks."""
+    for start, end in sorted(spans, reverse=True):
+        text = f"{text[:start]}**{text[start:end]}**{text[end:]}"
+    return text
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -159,8 +167,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         IndexWriter(settings.index_dir, embedder, settings.chunking(), settings.index_type, settings.embed_batch_size).write(
             dataset.documents, progress=not args.json and sys.stderr.isatty()
         )
-        searcher = _open_searcher(settings.model_copy(update={"query_cache_size": max(settings.query_cache_size, 4 * len(dataset.queries))}))
-        searcher.embedder = embedder
+        cache_size = max(settings.query_cache_size, 4 * len(dataset.queries))
+        searcher = _open_searcher(settings.model_copy(update={"query_cache_size": cache_size}), embedder)
         reports = [evaluate(searcher, dataset, mode, depth=args.k) for mode in modes]
     if args.json:
         print(json.dumps([asdict(r) for r in reports], indent=2))
@@ -200,6 +208,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--date-to", help="YYYY, YYYY-MM or YYYY-MM-DD")
     p.add_argument("--source")
     p.add_argument("--lang")
+    p.add_argument("--per-doc", type=int, default=None, help="at most this many passages per document (default 2)")
+    p.add_argument("--no-collapse", action="store_true", help="do not group passages that report the same fact")
     p.add_argument("--json", action="store_true")
     common(p)
     p.set_defaults(func=cmd_search)

@@ -29,11 +29,22 @@ class Settings(BaseSettings):
     fusion: str = Field("score", pattern="^(score|rrf)$")
     dense_weight: float = Field(0.5, ge=0.0, le=1.0)
     rrf_k: int = Field(60, ge=1)
+    sentence_weight: float = Field(0.5, ge=0.0, le=1.0)
+    language_aware_fusion: bool = True
     candidates: int = Field(100, ge=10, le=10_000)
+    per_doc: int = Field(2, ge=1, le=100)
+    duplicate_threshold: float = Field(0.93, ge=0.0, le=1.0)
+    duplicate_number_threshold: float = Field(0.85, ge=0.0, le=1.0)
     query_cache_size: int = Field(1024, ge=0)
 
     def chunking(self) -> ChunkingConfig:
         return ChunkingConfig(self.max_passage_tokens, self.min_passage_chars, self.overlap_sentences)
 
     def fusion_config(self) -> FusionConfig:
-        return FusionConfig(method=self.fusion, dense_weight=self.dense_weight, rrf_k=self.rrf_k)
+        return FusionConfig(
+            method=self.fusion,
+            dense_weight=self.dense_weight,
+            rrf_k=self.rrf_k,
+            sentence_weight=self.sentence_weight,
+            language_aware=self.language_aware_fusion,
+        )

@@ -24,7 +24,7 @@ class EvalReport:
 
 def document_ranking(searcher: Searcher, query: str, mode: str, depth: int = 10) -> list[str]:
     """Documents in the order of their best passage, `depth` of them."""
-    rows, _, _ = searcher.rank(query, min(searcher.snapshot.size, max(50, depth * 5)), mode)
+    rows = searcher.rank(query, min(searcher.snapshot.size, max(50, depth * 5)), mode).rows
     doc_ids = searcher.snapshot.rows.doc_ids
     ranking: list[str] = []
     for doc in searcher.snapshot.rows.doc_index[rows]:

@@ -26,6 +26,7 @@ from ..store.layout import IndexDirectory
 from ..store.manifest import Manifest
 from ..text.analyzer import analyze
 from ..text.lang import detect_language
+from ..text.sentences import sentence_spans
 from .chunking import ChunkingConfig, split_passages
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,16 @@ class WriteReport:
         data["failed"] = [{"origin": p.origin, "reason": p.reason} for p in self.failed]
         data["passages_per_second"] = round(self.passages_embedded / self.embed_seconds, 2) if self.embed_seconds else None
         return data
+
+
+@dataclass
+class EmbeddedPassages:
+    """Vectors of new passages and of each of their sentences (for highlights and ranking)."""
+
+    passages: np.ndarray  # (n, dim)
+    sentences: np.ndarray  # (s, dim), grouped by passage in passage order
+    spans: np.ndarray  # (s, 2) sentence offsets relative to the passage start
+    counts: np.ndarray  # (n,) sentences per passage
 
 
 def embedding_text(doc: Document, passage: Passage) -> str:
@@ -114,9 +125,9 @@ class IndexWriter:
                     report.seconds = time.perf_counter() - started
                     return report
                 new_passages = self._chunk(plan)
-                new_vectors = self._embed(plan, new_passages, report, progress)
+                embedded = self._embed(plan, new_passages, report, progress)
                 removed_vids = self._apply_rows(conn, plan, delete_ids, new_passages)
-                index_type = self._write_vectors_and_terms(conn, base, temp, removed_vids, new_vectors)
+                index_type = self._write_vectors_and_terms(conn, base, temp, removed_vids, embedded)
                 conn.commit()
                 report.documents = conn.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
                 report.passages = conn.execute("SELECT COUNT(*) FROM passages").fetchone()[0]
@@ -180,20 +191,41 @@ class IndexWriter:
             for passage in split_passages(doc, self.embedder.count_tokens, self.chunking)
         ]
 
+    def _embed_texts(self, texts: list[str], bar: tqdm) -> np.ndarray:
+        out = np.zeros((len(texts), self.embedder.dim), dtype=np.float32)
+        for i in range(0, len(texts), self.batch_size):
+            chunk = texts[i:i + self.batch_size]
+            out[i:i + len(chunk)] = self.embedder.embed_passages(chunk)
+            bar.update(len(chunk))
+        return out
+
     def _embed(
         self, plan: list[Document], passages: list[tuple[Document, Passage]], report: WriteReport, progress: bool
-    ) -> np.ndarray:
+    ) -> EmbeddedPassages:
         texts = [embedding_text(doc, p) for doc, p in passages]
-        out = np.zeros((len(texts), self.embedder.dim), dtype=np.float32)
+        spans = [sentence_spans(p.text, p.lang or "fr") for _, p in passages]
+        # A passage of one sentence embeds once: its sentence vector is its passage vector.
+        own = [i for i, sp in enumerate(spans) if len(sp) > 1 or texts[i] != passages[i][1].text]
+        sentence_texts = [passages[i][1].text[a:b] for i in own for a, b in spans[i]]
         t0 = time.perf_counter()
-        with tqdm(total=len(texts), unit="passage", desc="embedding", disable=not progress, leave=False) as bar:
-            for i in range(0, len(texts), self.batch_size):
-                chunk = texts[i:i + self.batch_size]
-                out[i:i + len(chunk)] = self.embedder.embed_passages(chunk)
-                bar.update(len(chunk))
+        with tqdm(total=len(texts) + len(sentence_texts), unit="text", desc="embedding", disable=not progress, leave=False) as bar:
+            passage_vectors = self._embed_texts(texts, bar)
+            own_vectors = self._embed_texts(sentence_texts, bar)
         report.embed_seconds = time.perf_counter() - t0
         report.passages_embedded = len(texts)
-        return out
+        counts = np.array([len(sp) for sp in spans], dtype=np.int64)
+        sentences = np.zeros((int(counts.sum()), self.embedder.dim), dtype=np.float32)
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64) if len(counts) else counts
+        cursor = 0
+        own_set = set(own)
+        for i, sp in enumerate(spans):
+            if i in own_set:
+                sentences[starts[i]:starts[i] + len(sp)] = own_vectors[cursor:cursor + len(sp)]
+                cursor += len(sp)
+            else:
+                sentences[starts[i]] = passage_vectors[i]
+        flat_spans = np.array([span for sp in spans for span in sp], dtype=np.int32).reshape(-1, 2)
+        return EmbeddedPassages(passage_vectors, sentences, flat_spans, counts)
 
     def _apply_rows(
         self,
@@ -229,20 +261,30 @@ class IndexWriter:
         return removed
 
     def _write_vectors_and_terms(
-        self, conn: sqlite3.Connection, base: Path | None, temp: Path, removed: set[int], new_vectors: np.ndarray
+        self, conn: sqlite3.Connection, base: Path | None, temp: Path, removed: set[int], new: EmbeddedPassages
     ) -> str:
+        """Carry over the vectors of untouched passages, append the new ones, rebuild FAISS and BM25."""
         vids = np.array([v for (v,) in conn.execute("SELECT vid FROM passages ORDER BY vid")], dtype=np.int64)
+        new_vids = vids[len(vids) - len(new.passages):]  # new passages got the highest vids, in order
+        dim = self.embedder.dim
+        all_vectors, all_sentences = new.passages, new.sentences
+        sentence_vids, spans = np.repeat(new_vids, new.counts), new.spans
         if base is not None:
+            gone = np.fromiter(removed, np.int64, len(removed))
             old_vectors, old_vids = vectors.load_vectors(base)
-            keep = ~np.isin(old_vids, np.fromiter(removed, np.int64, len(removed)))
-            all_vectors = np.concatenate([np.asarray(old_vectors[keep]), new_vectors])
-        else:
-            all_vectors = new_vectors
-        all_vectors = np.ascontiguousarray(all_vectors.reshape(-1, self.embedder.dim), dtype=np.float32)
+            keep = ~np.isin(old_vids, gone)
+            all_vectors = np.concatenate([np.asarray(old_vectors[keep]), new.passages])
+            old_sentences, old_sentence_vids, old_spans = vectors.load_sentences(base)
+            keep = ~np.isin(old_sentence_vids, gone)
+            all_sentences = np.concatenate([np.asarray(old_sentences[keep]), new.sentences])
+            sentence_vids = np.concatenate([old_sentence_vids[keep], sentence_vids])
+            spans = np.concatenate([old_spans[keep], new.spans])
+        all_vectors = np.ascontiguousarray(all_vectors.reshape(-1, dim), dtype=np.float32)
         if len(all_vectors) != len(vids):
             raise RuntimeError(f"internal error: {len(all_vectors)} vectors for {len(vids)} passages")
         np.save(temp / vectors.VECTORS_NAME, all_vectors)
         np.save(temp / vectors.VIDS_NAME, vids)
+        vectors.save_sentences(temp, all_sentences.reshape(-1, dim), sentence_vids, spans)
         index_type = vectors.choose_index_type(len(vids), self.index_type)
         vectors.save_index(vectors.build_index(all_vectors, vids, index_type), temp)
         terms = [t.split() for (t,) in conn.execute("SELECT terms FROM passages ORDER BY vid")]

@@ -1,6 +1,9 @@
 """Answering a query against one loaded snapshot: dense, lexical, or both fused.
 
 Filters are applied before the top-k cut, so a filtered search returns k results when k exist.
+Each passage's dense score is fused with the score of its best sentence, which is also the
+highlight; passages of other articles whose answering sentence says the same thing are
+grouped under the best one as its duplicates.
 """
 
 from __future__ import annotations
@@ -18,13 +21,18 @@ from ..embedding import Embedder
 from ..errors import InvalidInputError
 from ..store.lexical import bm25_scores
 from ..store.snapshot import Snapshot
-from ..text.analyzer import analyze
+from ..text.analyzer import analyze, salient_numbers
 from ..text.lang import detect_language
 from .fusion import FusionConfig, fuse
 
 MODES = ("hybrid", "dense", "lexical")
 MAX_QUERY_CHARS = 1000
 MAX_K = 100
+# Two answering sentences report the same fact when their vectors are at least this similar, or
+# at least NUMBER_THRESHOLD similar and sharing a salient number (chosen in BENCHMARKS.md).
+DUPLICATE_THRESHOLD = 0.93
+NUMBER_THRESHOLD = 0.85
+HIGHLIGHT_MARGIN = 0.01  # a second sentence is marked too when it scores this close to the best
 
 
 @dataclass
@@ -71,6 +79,17 @@ class SearchResult:
     results: list[SearchHit]
 
 
+@dataclass
+class Ranking:
+    """Candidates best first, with what the result list needs about each."""
+
+    rows: np.ndarray  # row positions in the snapshot
+    scores: np.ndarray
+    best_sentence: np.ndarray  # global sentence index of each candidate's answering sentence
+    sentence_scores: list[np.ndarray]  # per candidate, the score of each of its sentences
+    query_lang: str
+
+
 class QueryVectorCache:
     """Bounded LRU of query embeddings: a repeated query costs no model call."""
 
@@ -113,12 +132,18 @@ class Searcher:
         fusion: FusionConfig = FusionConfig(),
         cache: QueryVectorCache | None = None,
         candidates: int = 100,
+        per_doc: int = 2,
+        duplicate_threshold: float = DUPLICATE_THRESHOLD,
+        number_threshold: float = NUMBER_THRESHOLD,
     ) -> None:
         self.snapshot = snapshot
         self.embedder = embedder
         self.fusion = fusion
         self.cache = cache or QueryVectorCache()
         self.candidates = candidates
+        self.per_doc = per_doc
+        self.duplicate_threshold = duplicate_threshold
+        self.number_threshold = number_threshold
 
     # -- filters ---------------------------------------------------------------------------
 
@@ -136,12 +161,10 @@ class Searcher:
             mask &= (rows.date_lo <= hi) & (rows.date_lo > 0)
         if filters.lang:
             wanted = filters.lang.strip().lower()
-            codes = [i for i, lang in enumerate(rows.langs) if lang == wanted]
-            mask &= np.isin(rows.lang, codes)
+            mask &= np.isin(rows.lang, [i for i, lang in enumerate(rows.langs) if lang == wanted])
         if filters.source:
             wanted = filters.source.strip().casefold()
-            codes = [i for i, s in enumerate(rows.sources) if s.casefold() == wanted]
-            mask &= np.isin(rows.source, codes)
+            mask &= np.isin(rows.source, [i for i, s in enumerate(rows.sources) if s.casefold() == wanted])
         return mask
 
     # -- retrieval -------------------------------------------------------------------------
@@ -159,9 +182,6 @@ class Searcher:
         ids = ids[0][ids[0] >= 0]
         return np.searchsorted(rows.vids, ids)
 
-    def _lexical_scores(self, query: str, query_lang: str) -> np.ndarray:
-        return bm25_scores(self.snapshot.bm25, analyze(query, query_lang), self.snapshot.size)
-
     @staticmethod
     def _top(scores: np.ndarray, n: int, mask: np.ndarray | None, positive: bool = False) -> np.ndarray:
         allowed = np.ones(len(scores), bool) if mask is None else mask.copy()
@@ -172,33 +192,140 @@ class Searcher:
             idx = idx[np.argpartition(-scores[idx], n - 1)[:n]]
         return idx[np.argsort(-scores[idx], kind="stable")]
 
-    def rank(self, query: str, k: int, mode: str, filters: SearchFilters | None = None) -> tuple[np.ndarray, np.ndarray, str]:
-        """Row positions and scores of the best k passages, and the query's language."""
-        snapshot = self.snapshot
-        langs = tuple(snapshot.manifest.languages) + ("en",)
-        query_lang = detect_language(query, candidates=langs, default=(snapshot.manifest.languages or ["fr"])[0])
-        mask = self._mask(filters)
-        n = min(snapshot.size, max(self.candidates, k))
-        if n == 0:
-            return np.zeros(0, np.int64), np.zeros(0), query_lang
-        if mode == "lexical":
-            scores = self._lexical_scores(query, query_lang)
-            top = self._top(scores, k, mask, positive=True)
-            return top, scores[top], query_lang
-        qvec = self.cache.get(self.embedder, query)
-        dense_rows = self._dense_top(qvec, n, mask)
-        if mode == "dense":
-            dense_rows = dense_rows[:k]
-            return dense_rows, self._cosines(dense_rows, qvec), query_lang
-        lexical = self._lexical_scores(query, query_lang)
-        lex_rows = self._top(lexical, n, mask, positive=True)
-        candidates = np.union1d(dense_rows, lex_rows)
-        fused = fuse(self._cosines(candidates, qvec), lexical[candidates], self.fusion)
-        order = np.argsort(-fused, kind="stable")[:k]
-        return candidates[order], fused[order], query_lang
+    def _sentence_scores(self, rows: np.ndarray, qvec: np.ndarray) -> list[np.ndarray]:
+        """Cosine of every sentence of each candidate to the query."""
+        table = self.snapshot.sentences
+        return [np.asarray(table.vectors[table.ptr[r]:table.ptr[r + 1]] @ qvec, dtype=np.float64) for r in rows]
 
-    def _cosines(self, rows: np.ndarray, qvec: np.ndarray) -> np.ndarray:
-        return np.asarray(self.snapshot.vectors[rows] @ qvec, dtype=np.float64) if len(rows) else np.zeros(0)
+    def _term_overlaps(self, rows: np.ndarray, terms: list[str]) -> list[np.ndarray]:
+        """Without a query vector (lexical mode): how many query terms each sentence holds."""
+        snapshot, wanted = self.snapshot, set(terms)
+        texts = snapshot.fetch_passages([int(snapshot.rows.vids[r]) for r in rows])
+        out = []
+        for r in rows:
+            row = texts.get(int(snapshot.rows.vids[r]))
+            spans = snapshot.sentences.spans[snapshot.sentences.ptr[r]:snapshot.sentences.ptr[r + 1]]
+            lang = row.lang if row and row.lang else "fr"
+            text = row.text if row else ""
+            out.append(np.array([len(wanted.intersection(analyze(text[a:b], lang))) for a, b in spans], dtype=np.float64))
+        return out
+
+    def rank(self, query: str, depth: int, mode: str, filters: SearchFilters | None = None) -> Ranking:
+        """The best `depth` passages (before grouping), best first."""
+        snapshot = self.snapshot
+        languages = snapshot.manifest.languages or ["fr"]
+        query_lang = detect_language(query, candidates=tuple(languages) + ("en",), default=languages[0])
+        mask = self._mask(filters)
+        n = min(snapshot.size, max(self.candidates, depth))
+        empty = Ranking(np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int64), [], query_lang)
+        if n == 0:
+            return empty
+        terms = analyze(query, query_lang)
+        if mode == "lexical":
+            lexical = bm25_scores(snapshot.bm25, terms, snapshot.size)
+            rows = self._top(lexical, depth, mask, positive=True)
+            return self._ranking(rows, lexical[rows], self._term_overlaps(rows, terms), query_lang)
+        qvec = self.cache.get(self.embedder, query)
+        rows = self._dense_top(qvec, n, mask)
+        if mode == "hybrid":
+            lexical = bm25_scores(snapshot.bm25, terms, snapshot.size)
+            rows = np.union1d(rows, self._top(lexical, n, mask, positive=True))
+        if len(rows) == 0:
+            return empty
+        sentence_scores = self._sentence_scores(rows, qvec)
+        best = np.array([s.max() for s in sentence_scores])
+        w = self.fusion.sentence_weight
+        dense = (1 - w) * np.asarray(snapshot.vectors[rows] @ qvec, dtype=np.float64) + w * best
+        if mode == "dense":
+            scores = dense
+        else:
+            same_language = snapshot.rows.lang[rows] == self._lang_code(query_lang)
+            scores = fuse(dense, lexical[rows], self.fusion, same_language)
+        order = np.argsort(-scores, kind="stable")[:depth]
+        return self._ranking(rows[order], scores[order], [sentence_scores[i] for i in order], query_lang)
+
+    def _lang_code(self, lang: str) -> int:
+        langs = self.snapshot.rows.langs
+        return langs.index(lang) if lang in langs else -1
+
+    def _ranking(self, rows: np.ndarray, scores: np.ndarray, sentence_scores: list[np.ndarray], query_lang: str) -> Ranking:
+        ptr = self.snapshot.sentences.ptr
+        best = np.array([int(ptr[r]) + int(np.argmax(s)) for r, s in zip(rows, sentence_scores)], dtype=np.int64)
+        return Ranking(rows, np.asarray(scores, dtype=np.float64), best, sentence_scores, query_lang)
+
+    # -- result list -----------------------------------------------------------------------
+
+    def _answer_sentences(self, ranking: Ranking, pos: int) -> list[int]:
+        """Local indices of the sentences that answer: the best one and any within the margin."""
+        scores = ranking.sentence_scores[pos]
+        if len(scores) == 0 or scores.max() <= 0:
+            return []
+        best = float(scores.max())
+        return sorted(int(i) for i in np.argsort(-scores)[:2] if scores[i] >= best - HIGHLIGHT_MARGIN)
+
+    def _answer_numbers(self, ranking: Ranking, pos: int, cache: dict[int, set[str]]) -> set[str]:
+        if pos not in cache:
+            snapshot = self.snapshot
+            row_index = int(ranking.rows[pos])
+            vid = int(snapshot.rows.vids[row_index])
+            row = snapshot.fetch_passages([vid]).get(vid)
+            first = int(snapshot.sentences.ptr[row_index])
+            numbers: set[str] = set()
+            for i in self._answer_sentences(ranking, pos) if row else []:
+                a, b = snapshot.sentences.spans[first + i]
+                numbers |= salient_numbers(row.text[int(a):int(b)])
+            cache[pos] = numbers
+        return cache[pos]
+
+    def _duplicate_of(self, ranking: Ranking, pos: int, chosen: list, leaders: list, numbers: dict) -> int | None:
+        """The chosen result whose answering sentence reports the same fact as this passage's, if any."""
+        rows = self.snapshot.rows
+        vector = np.asarray(self.snapshot.sentences.vectors[ranking.best_sentence[pos]])
+        similar = np.stack(leaders) @ vector
+        doc = int(rows.doc_index[ranking.rows[pos]])
+        for match in np.argsort(-similar):
+            if similar[match] < self.number_threshold:
+                return None
+            leader = chosen[match][0]
+            if int(rows.doc_index[ranking.rows[leader]]) == doc:
+                continue
+            if similar[match] >= self.duplicate_threshold:
+                return int(match)
+            if self._answer_numbers(ranking, pos, numbers) & self._answer_numbers(ranking, leader, numbers):
+                return int(match)
+        return None
+
+    def _select(self, ranking: Ranking, k: int, collapse: bool, per_doc_cap: int) -> list[tuple[int, list[int]]]:
+        """Positions in the ranking of the k results, each with the positions of its duplicates."""
+        rows = self.snapshot.rows
+        sentence_vectors = self.snapshot.sentences.vectors
+        chosen: list[tuple[int, list[int]]] = []
+        per_doc: dict[int, int] = {}
+        leaders: list[np.ndarray] = []
+        numbers: dict[int, set[str]] = {}
+        for pos, row in enumerate(ranking.rows):
+            doc = int(rows.doc_index[row])
+            if collapse and leaders:
+                match = self._duplicate_of(ranking, pos, chosen, leaders, numbers)
+                if match is not None:
+                    chosen[match][1].append(pos)
+                    continue
+            if per_doc.get(doc, 0) >= per_doc_cap:
+                continue
+            if len(chosen) == k:
+                if not collapse:
+                    break
+                continue  # keep scanning: later passages may still be duplicates of the k chosen
+            per_doc[doc] = per_doc.get(doc, 0) + 1
+            chosen.append((pos, []))
+            if collapse:
+                leaders.append(np.asarray(sentence_vectors[ranking.best_sentence[pos]]))
+        return chosen
+
+    def _highlight(self, ranking: Ranking, pos: int) -> list[tuple[int, int]]:
+        table = self.snapshot.sentences
+        first = int(table.ptr[ranking.rows[pos]])
+        return [(int(table.spans[first + i][0]), int(table.spans[first + i][1])) for i in self._answer_sentences(ranking, pos)]
 
     def search(
         self,
@@ -207,22 +334,35 @@ class Searcher:
         mode: str = "hybrid",
         filters: SearchFilters | None = None,
         collapse: bool = True,
+        per_doc: int | None = None,
     ) -> SearchResult:
-        """The k best passages; `collapse` groups passages that report the same fact (see quality issue)."""
+        """The k best passages, at most `per_doc` per document; with `collapse`, passages reporting
+        the same fact in other documents are grouped under the best one."""
         started = time.perf_counter()
         query = validate_query(query, k, mode)
-        rows, scores, query_lang = self.rank(query, k, mode, filters)
-        vids = [int(v) for v in self.snapshot.rows.vids[rows]]
-        fetched = self.snapshot.fetch_passages(vids)
-        hits = []
-        for vid, score in zip(vids, scores):
-            row = fetched.get(vid)
+        per_doc = self.per_doc if per_doc is None else per_doc
+        if not isinstance(per_doc, int) or isinstance(per_doc, bool) or not 1 <= per_doc <= MAX_K:
+            raise InvalidInputError(f"per_doc: must be an integer from 1 to {MAX_K}", "per_doc")
+        depth = min(self.snapshot.size, max(self.candidates, 4 * k))
+        ranking = self.rank(query, depth, mode, filters)
+        chosen = self._select(ranking, k, collapse, per_doc)
+        vids = self.snapshot.rows.vids
+        wanted = [int(vids[ranking.rows[p]]) for p, dups in chosen for p in [p, *dups]]
+        fetched = self.snapshot.fetch_passages(wanted)
+        hits: list[SearchHit] = []
+        for pos, dups in chosen:
+            row = fetched.get(int(vids[ranking.rows[pos]]))
             if row is None:
                 continue
+            duplicates = [
+                DuplicateRef(d.doc_id, d.passage_id, d.title, d.source, d.date)
+                for d in (fetched.get(int(vids[ranking.rows[p]])) for p in dups)
+                if d is not None
+            ]
             hits.append(
                 SearchHit(
                     rank=len(hits) + 1,
-                    score=round(float(score), 6),
+                    score=round(float(ranking.scores[pos]), 6),
                     doc_id=row.doc_id,
                     passage_id=row.passage_id,
                     title=row.title,
@@ -233,7 +373,23 @@ class Searcher:
                     text=row.text,
                     start=row.start,
                     end=row.end,
+                    highlight=self._highlight(ranking, pos),
+                    duplicates=duplicates,
                 )
             )
         took = (time.perf_counter() - started) * 1000
-        return SearchResult(query=query, query_lang=query_lang, mode=mode, took_ms=round(took, 2), results=hits)
+        return SearchResult(query=query, query_lang=ranking.query_lang, mode=mode, took_ms=round(took, 2), results=hits)
+
+
+def build_searcher(snapshot: Snapshot, embedder: Embedder, settings, cache: QueryVectorCache | None = None) -> Searcher:
+    """A Searcher configured from `semsearch.settings.Settings`."""
+    return Searcher(
+        snapshot,
+        embedder,
+        fusion=settings.fusion_config(),
+        cache=cache or QueryVectorCache(settings.query_cache_size),
+        candidates=settings.candidates,
+        per_doc=settings.per_doc,
+        duplicate_threshold=settings.duplicate_threshold,
+        number_threshold=settings.duplicate_number_threshold,
+    )

@@ -64,11 +64,32 @@ class RowTable:
 
 
 @dataclass
+class SentenceTable:
+    """Sentence vectors grouped by passage row: row i owns sentences ptr[i]:ptr[i + 1]."""
+
+    vectors: np.ndarray
+    spans: np.ndarray  # (start, end) relative to the passage
+    ptr: np.ndarray
+
+    @classmethod
+    def load(cls, path: Path, row_vids: np.ndarray) -> SentenceTable:
+        sentence_vectors, sentence_vids, spans = vectors.load_sentences(path)
+        if len(sentence_vids) and np.any(np.diff(sentence_vids) < 0):
+            raise IndexCorruptError(f"{path / vectors.SENTENCE_VIDS}: sentences are not in passage order")
+        ptr = np.searchsorted(sentence_vids, np.append(row_vids, np.iinfo(np.int64).max))
+        ptr[-1] = len(sentence_vids)
+        if len(row_vids) and np.any(np.diff(ptr) == 0):
+            raise IndexCorruptError(f"{path / vectors.SENTENCE_VIDS}: a passage has no sentence vectors")
+        return cls(sentence_vectors, spans, ptr)
+
+
+@dataclass
 class Snapshot:
     path: Path
     manifest: Manifest
     index: faiss.Index
     vectors: np.ndarray  # exact vectors in row order, memory-mapped
+    sentences: SentenceTable
     bm25: object
     rows: RowTable
     conn: sqlite3.Connection
@@ -109,7 +130,10 @@ def open_snapshot_at(path: Path) -> Snapshot:
         conn.close()
         raise IndexCorruptError(f"{path / vectors.VIDS_NAME}: vector ids do not match the SQLite passages")
     bm25 = lexical.load_bm25(path, len(rows.vids))
-    return Snapshot(path=path, manifest=manifest, index=index, vectors=exact, bm25=bm25, rows=rows, conn=conn)
+    sentences = SentenceTable.load(path, rows.vids)
+    return Snapshot(
+        path=path, manifest=manifest, index=index, vectors=exact, sentences=sentences, bm25=bm25, rows=rows, conn=conn
+    )
 
 
 def open_snapshot(index_dir: str | Path) -> Snapshot:

@@ -12,6 +12,9 @@ from ..errors import IndexCorruptError
 FAISS_NAME = "vectors.faiss"
 VECTORS_NAME = "vectors.npy"  # the exact vectors, source of truth for rebuilding any index type
 VIDS_NAME = "vids.npy"
+SENTENCE_VECTORS = "sentence_vectors.npy"  # one vector per sentence of every passage, in vid order
+SENTENCE_VIDS = "sentence_vids.npy"  # the passage (vid) each sentence belongs to
+SENTENCE_SPANS = "sentence_spans.npy"  # (start, end) of each sentence, relative to its passage
 
 
 def choose_index_type(n_vectors: int, override: str | None = None) -> str:
@@ -51,3 +54,22 @@ def load_vectors(folder: Path) -> tuple[np.ndarray, np.ndarray]:
     if vectors.ndim != 2 or len(vectors) != len(vids):
         raise IndexCorruptError(f"{folder / VECTORS_NAME}: {len(vectors)} vectors for {len(vids)} ids")
     return vectors, vids
+
+
+def save_sentences(folder: Path, sentence_vectors: np.ndarray, sentence_vids: np.ndarray, spans: np.ndarray) -> None:
+    np.save(folder / SENTENCE_VECTORS, np.ascontiguousarray(sentence_vectors, dtype=np.float32))
+    np.save(folder / SENTENCE_VIDS, sentence_vids.astype(np.int64))
+    np.save(folder / SENTENCE_SPANS, spans.astype(np.int32).reshape(-1, 2))
+
+
+def load_sentences(folder: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sentence vectors (memory-mapped), their passage ids and their spans."""
+    try:
+        sentence_vectors = np.load(folder / SENTENCE_VECTORS, mmap_mode="r")
+        sentence_vids = np.load(folder / SENTENCE_VIDS)
+        spans = np.load(folder / SENTENCE_SPANS)
+    except (OSError, ValueError) as exc:
+        raise IndexCorruptError(f"{folder / SENTENCE_VECTORS}: sentence vectors are unreadable ({exc})") from None
+    if not (len(sentence_vectors) == len(sentence_vids) == len(spans)):
+        raise IndexCorruptError(f"{folder / SENTENCE_VECTORS}: sentence arrays disagree in length")
+    return sentence_vectors, sentence_vids, spans

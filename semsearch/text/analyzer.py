@@ -70,3 +70,17 @@ def analyze(text: str, lang: str) -> list[str]:
         with _stem_lock:  # a PyStemmer object is not safe to share between threads
             words = stemmer.stemWords(words)
     return [fold_accents(w) for w in words]
+
+
+_DIGITS = re.compile(r"\d+")
+
+
+def salient_numbers(text: str) -> set[str]:
+    """Numbers that identify a fact ("2 500", "2.500" -> "2500"); years and single digits are not salient."""
+    numbers = set()
+    for number in _DIGITS.findall(_NUMBER_GROUPS.sub("", text)):
+        value = int(number)
+        if len(number) < 2 or (len(number) == 4 and 1800 <= value <= 2100):
+            continue
+        numbers.add(number.lstrip("0") or "0")
+    return numbers

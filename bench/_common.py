@@ -1,0 +1,50 @@
+"""Helpers shared by the bench scripts: machine description and BENCHMARKS.md sections."""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCHMARKS = ROOT / "BENCHMARKS.md"
+PIAF = ROOT.parent / "shared" / "eval" / "piaf-dev.json"
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{os.cpu_count()} cores ({cpu}), {mem:.0f} GiB RAM, Python {platform.python_version()}"
+
+
+def command() -> str:
+    return "python " + " ".join([os.path.relpath(sys.argv[0], ROOT), *sys.argv[1:]])
+
+
+def append_section(title: str, body: str) -> None:
+    """Append a dated section with the machine and the command that produced it."""
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    text = f"\n### {title} ({stamp})\n\nMachine: {machine()}  \nCommand: `{command()}`\n\n{body.strip()}\n"
+    if not BENCHMARKS.exists():
+        BENCHMARKS.write_text("# Benchmarks\n\nEvery figure here was produced by a script in `bench/`; each section names its command.\n")
+    with BENCHMARKS.open("a") as handle:
+        handle.write(text)
+    print(text)
+
+
+def markdown_table(header: list[str], rows: list[list]) -> str:
+    def cell(value) -> str:
+        return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
