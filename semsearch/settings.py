@@ -30,7 +30,7 @@ class Settings(BaseSettings):
     dense_weight: float = Field(0.5, ge=0.0, le=1.0)
     rrf_k: int = Field(60, ge=1)
     sentence_weight: float = Field(0.5, ge=0.0, le=1.0)
-    language_aware_fusion: bool = True
+    cross_language_lexical: float = Field(0.5, ge=0.0, le=1.0)
     candidates: int = Field(100, ge=10, le=10_000)
     per_doc: int = Field(2, ge=1, le=100)
     duplicate_threshold: float = Field(0.93, ge=0.0, le=1.0)
@@ -46,5 +46,5 @@ class Settings(BaseSettings):
             dense_weight=self.dense_weight,
             rrf_k=self.rrf_k,
             sentence_weight=self.sentence_weight,
-            language_aware=self.language_aware_fusion,
+            cross_language_lexical=self.cross_language_lexical,
         )

@@ -91,13 +91,14 @@ def test_lexical_mode_marks_the_sentence_with_the_query_words(seed_searcher):
     assert any("Parlement irakien" in top.text[a:b] for a, b in top.highlight)
 
 
-def test_passages_in_another_language_get_their_dense_score_for_the_missing_lexical_evidence():
-    dense = np.array([0.9, 0.8, 0.7])
-    lexical = np.array([0.0, 5.0, 0.0])
+def test_lexical_evidence_of_a_passage_in_another_language_is_discounted_toward_its_dense_score():
+    dense = np.array([0.9, 0.8, 0.7])  # min-max: 1, 0.5, 0
+    lexical = np.array([0.0, 5.0, 0.0])  # min-max: 0, 1, 0
     same = np.array([False, True, True])
-    # dense min-max: 1, 0.5, 0; BM25 min-max among same-language candidates: -, 1, 0;
-    # candidate 0 (other language) takes its dense 1 as lexical evidence instead of a 0.
-    fused = fuse(dense, lexical, FusionConfig("score", 0.5), same)
-    assert np.allclose(fused, [1.0, 0.75, 0.0])
-    blind = fuse(dense, lexical, FusionConfig("score", 0.5, language_aware=False), same)
+    # Candidate 0 is in another language: its lexical part is 0.5 * 0 + 0.5 * its dense 1.
+    fused = fuse(dense, lexical, FusionConfig("score", 0.5, cross_language_lexical=0.5), same)
+    assert np.allclose(fused, [0.75, 0.75, 0.0])
+    blind = fuse(dense, lexical, FusionConfig("score", 0.5, cross_language_lexical=1.0), same)
     assert np.allclose(blind, [0.5, 0.75, 0.0])
+    dense_only = fuse(dense, lexical, FusionConfig("score", 0.5, cross_language_lexical=0.0), same)
+    assert np.allclose(dense_only, [1.0, 0.75, 0.0])

@@ -2,9 +2,11 @@
 
 Both methods work on the union of the two candidate lists, where every candidate has both
 scores (its exact cosine and its BM25 score), so neither method has to guess a missing score.
-A passage in another language than the query gets no lexical evidence at all (words of two
-languages do not meet): its lexical part is replaced by its dense part, so it is neither
-punished nor favoured by the missing words. Figures in BENCHMARKS.md.
+A passage in another language than the query shares few words with it (names, numbers and
+cognates such as "coalition"): its lexical evidence counts `cross_language_lexical` times as
+much as a same-language passage's, and its dense score fills the rest, so the missing words
+neither sink it nor lift it. 1.0 is language-blind fusion, 0.0 dense-only for those passages.
+Figures in BENCHMARKS.md.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ class FusionConfig:
     dense_weight: float = 0.5  # lexical weight is 1 - dense_weight
     rrf_k: int = 60
     sentence_weight: float = 0.5  # dense score = (1 - s) * passage cosine + s * best sentence cosine
-    language_aware: bool = True
+    cross_language_lexical: float = 0.5  # weight of lexical evidence for a passage in another language
 
 
 def _ranks(scores: np.ndarray) -> np.ndarray:
@@ -44,21 +46,15 @@ def fuse(
     dense: np.ndarray, lexical: np.ndarray, config: FusionConfig, same_language: np.ndarray | None = None
 ) -> np.ndarray:
     """Fused score per candidate; higher is better. `same_language` marks candidates in the query's language."""
-    w = config.dense_weight
     if len(dense) == 0:
         return np.zeros(0)
-    same = np.ones(len(dense), bool) if same_language is None or not config.language_aware else same_language
     if config.method == "rrf":
         dense_part = 1.0 / (config.rrf_k + _ranks(dense))
-        lex_part = np.zeros(len(dense))
-        if same.any():
-            lex = lexical[same]
-            lex_part[same] = np.where(lex > 0, 1.0 / (config.rrf_k + _ranks(lex)), 0.0)
-        lex_part[~same] = dense_part[~same]
-        return w * dense_part + (1 - w) * lex_part
-    dense_n = _minmax(dense)
-    lex_n = np.zeros(len(dense))
-    if same.any():
-        lex_n[same] = _minmax(lexical[same])
-    lex_n[~same] = dense_n[~same]
-    return w * dense_n + (1 - w) * lex_n
+        lex_part = np.where(lexical > 0, 1.0 / (config.rrf_k + _ranks(lexical)), 0.0)
+    else:
+        dense_part, lex_part = _minmax(dense), _minmax(lexical)
+    if same_language is not None:
+        trust = np.where(same_language, 1.0, config.cross_language_lexical)
+        lex_part = trust * lex_part + (1 - trust) * dense_part
+    w = config.dense_weight
+    return w * dense_part + (1 - w) * lex_part

@@ -84,3 +84,4 @@ def salient_numbers(text: str) -> set[str]:
             continue
         numbers.add(number.lstrip("0") or "0")
     return numbers
+
