@@ -9,6 +9,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .embedding.base import DEFAULT_MODEL
 from .index.chunking import ChunkingConfig
+from .service.collapse import CollapseConfig
 from .service.fusion import FusionConfig
 
 
@@ -33,12 +34,16 @@ class Settings(BaseSettings):
     cross_language_lexical: float = Field(0.5, ge=0.0, le=1.0)
     candidates: int = Field(100, ge=10, le=10_000)
     per_doc: int = Field(2, ge=1, le=100)
-    duplicate_threshold: float = Field(0.93, ge=0.0, le=1.0)
-    duplicate_number_threshold: float = Field(0.85, ge=0.0, le=1.0)
+    duplicate_alone: float = Field(0.96, ge=0.0, le=1.01)
+    duplicate_with_number: float = Field(0.93, ge=0.0, le=1.01)
+    duplicate_corroborating: float = Field(0.88, ge=0.0, le=1.01)
     query_cache_size: int = Field(1024, ge=0)
 
     def chunking(self) -> ChunkingConfig:
         return ChunkingConfig(self.max_passage_tokens, self.min_passage_chars, self.overlap_sentences)
+
+    def collapse_config(self) -> CollapseConfig:
+        return CollapseConfig(self.duplicate_alone, self.duplicate_with_number, self.duplicate_corroborating)
 
     def fusion_config(self) -> FusionConfig:
         return FusionConfig(

@@ -23,15 +23,12 @@ from ..store.lexical import bm25_scores
 from ..store.snapshot import Snapshot
 from ..text.analyzer import analyze, salient_numbers
 from ..text.lang import detect_language
+from .collapse import CollapseConfig, Collapser
 from .fusion import FusionConfig, fuse
 
 MODES = ("hybrid", "dense", "lexical")
 MAX_QUERY_CHARS = 1000
 MAX_K = 100
-# Two answering sentences report the same fact when their vectors are at least this similar, or
-# at least NUMBER_THRESHOLD similar and sharing a salient number (chosen in BENCHMARKS.md).
-DUPLICATE_THRESHOLD = 0.93
-NUMBER_THRESHOLD = 0.85
 HIGHLIGHT_MARGIN = 0.01  # a second sentence is marked too when it scores this close to the best
 
 
@@ -133,8 +130,7 @@ class Searcher:
         cache: QueryVectorCache | None = None,
         candidates: int = 100,
         per_doc: int = 2,
-        duplicate_threshold: float = DUPLICATE_THRESHOLD,
-        number_threshold: float = NUMBER_THRESHOLD,
+        collapse: CollapseConfig = CollapseConfig(),
     ) -> None:
         self.snapshot = snapshot
         self.embedder = embedder
@@ -142,8 +138,7 @@ class Searcher:
         self.cache = cache or QueryVectorCache()
         self.candidates = candidates
         self.per_doc = per_doc
-        self.duplicate_threshold = duplicate_threshold
-        self.number_threshold = number_threshold
+        self.collapse = collapse
 
     # -- filters ---------------------------------------------------------------------------
 
@@ -277,49 +272,34 @@ class Searcher:
             cache[pos] = numbers
         return cache[pos]
 
-    def _duplicate_of(self, ranking: Ranking, pos: int, chosen: list, leaders: list, numbers: dict) -> int | None:
-        """The chosen result whose answering sentence reports the same fact as this passage's, if any."""
-        rows = self.snapshot.rows
-        vector = np.asarray(self.snapshot.sentences.vectors[ranking.best_sentence[pos]])
-        similar = np.stack(leaders) @ vector
-        doc = int(rows.doc_index[ranking.rows[pos]])
-        for match in np.argsort(-similar):
-            if similar[match] < self.number_threshold:
-                return None
-            leader = chosen[match][0]
-            if int(rows.doc_index[ranking.rows[leader]]) == doc:
-                continue
-            if similar[match] >= self.duplicate_threshold:
-                return int(match)
-            if self._answer_numbers(ranking, pos, numbers) & self._answer_numbers(ranking, leader, numbers):
-                return int(match)
-        return None
-
-    def _select(self, ranking: Ranking, k: int, collapse: bool, per_doc_cap: int) -> list[tuple[int, list[int]]]:
+    def _select(
+        self, ranking: Ranking, k: int, collapse: bool, per_doc_cap: int
+    ) -> list[tuple[int, list[int]]]:
         """Positions in the ranking of the k results, each with the positions of its duplicates."""
         rows = self.snapshot.rows
         sentence_vectors = self.snapshot.sentences.vectors
+        cache: dict[int, set[str]] = {}
+        collapser = Collapser(self.collapse, lambda pos: self._answer_numbers(ranking, pos, cache))
         chosen: list[tuple[int, list[int]]] = []
         per_doc: dict[int, int] = {}
-        leaders: list[np.ndarray] = []
-        numbers: dict[int, set[str]] = {}
         for pos, row in enumerate(ranking.rows):
             doc = int(rows.doc_index[row])
-            if collapse and leaders:
-                match = self._duplicate_of(ranking, pos, chosen, leaders, numbers)
-                if match is not None:
-                    chosen[match][1].append(pos)
-                    continue
+            vector = np.asarray(sentence_vectors[ranking.best_sentence[pos]]) if collapse else None
+            if collapse and collapser.place(pos, doc, vector) is not None:
+                continue
             if per_doc.get(doc, 0) >= per_doc_cap:
                 continue
             if len(chosen) == k:
                 if not collapse:
                     break
-                continue  # keep scanning: later passages may still be duplicates of the k chosen
+                continue  # keep scanning: later passages may still duplicate one of the k chosen
             per_doc[doc] = per_doc.get(doc, 0) + 1
             chosen.append((pos, []))
             if collapse:
-                leaders.append(np.asarray(sentence_vectors[ranking.best_sentence[pos]]))
+                collapser.add_leader(pos, doc, vector)
+        if collapse:
+            members = {group.leader: group.members for group in collapser.groups}
+            chosen = [(pos, members.get(pos, [])) for pos, _ in chosen]
         return chosen
 
     def _highlight(self, ranking: Ranking, pos: int) -> list[tuple[int, int]]:
@@ -390,6 +370,5 @@ def build_searcher(snapshot: Snapshot, embedder: Embedder, settings, cache: Quer
         cache=cache or QueryVectorCache(settings.query_cache_size),
         candidates=settings.candidates,
         per_doc=settings.per_doc,
-        duplicate_threshold=settings.duplicate_threshold,
-        number_threshold=settings.duplicate_number_threshold,
+        collapse=settings.collapse_config(),
     )

@@ -76,11 +76,14 @@ _DIGITS = re.compile(r"\d+")
 
 
 def salient_numbers(text: str) -> set[str]:
-    """Numbers that identify a fact ("2 500", "2.500" -> "2500"); years and single digits are not salient."""
+    """Numbers that identify a fact ("2 500", "2.500" -> "2500").
+
+    Years (four digits from 1000 to 2100) and numbers under 100 are too common to identify one.
+    """
     numbers = set()
     for number in _DIGITS.findall(_NUMBER_GROUPS.sub("", text)):
         value = int(number)
-        if len(number) < 2 or (len(number) == 4 and 1800 <= value <= 2100):
+        if value < 100 or (len(number) == 4 and 1000 <= value <= 2100):
             continue
         numbers.add(number.lstrip("0") or "0")
     return numbers

@@ -1,0 +1,76 @@
+"""Grouping passages that report the same fact in different articles.
+
+A group is founded on strong evidence only: answering sentences with nearly the same meaning
+(cosine >= `alone`), or very close (>= `with_number`) and sharing two salient numbers. Once two
+articles agree on a number, that number is an established fact of the group, and a later
+passage joins on weaker similarity (>= `corroborating`) if its answering sentence repeats it.
+Paragraphs of one encyclopedia article often share a number and a topic, which is why a number
+alone with a loose similarity never founds a group. Thresholds are measured in BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class CollapseConfig:
+    alone: float = 0.96
+    with_number: float = 0.93
+    corroborating: float = 0.86
+    shared_numbers: int = 2  # numbers two sentences must share to found a group below `alone`
+
+
+@dataclass
+class Group:
+    leader: int  # position in the ranking
+    doc: int
+    vectors: list[np.ndarray]
+    numbers: list[set[str]]
+    members: list[int] = field(default_factory=list)  # positions of the duplicates
+
+    def facts(self) -> set[str]:
+        """Numbers reported by at least two members of the group."""
+        counts = Counter(n for numbers in self.numbers for n in numbers)
+        return {n for n, c in counts.items() if c >= 2}
+
+
+class Collapser:
+    def __init__(self, config: CollapseConfig, numbers_of: Callable[[int], set[str]]) -> None:
+        self.config = config
+        self.numbers_of = numbers_of  # position -> salient numbers of its answering sentence(s)
+        self.groups: list[Group] = []
+
+    def add_leader(self, pos: int, doc: int, vector: np.ndarray) -> None:
+        self.groups.append(Group(pos, doc, [vector], [self.numbers_of(pos)]))
+
+    def place(self, pos: int, doc: int, vector: np.ndarray) -> Group | None:
+        """The group this passage duplicates (it is then recorded there), or None."""
+        cfg = self.config
+        best: list[tuple[float, Group]] = []
+        for group in self.groups:
+            if group.doc != doc:
+                similarity = float(max(v @ vector for v in group.vectors))
+                if similarity >= cfg.corroborating:
+                    best.append((similarity, group))
+        for similarity, group in sorted(best, key=lambda item: -item[0]):
+            if similarity >= cfg.alone:
+                return self._join(group, pos, vector)
+            numbers = self.numbers_of(pos)
+            if not numbers:
+                continue
+            if similarity >= cfg.with_number and any(len(numbers & seen) >= cfg.shared_numbers for seen in group.numbers):
+                return self._join(group, pos, vector)
+            if numbers & group.facts():
+                return self._join(group, pos, vector)
+        return None
+
+    def _join(self, group: Group, pos: int, vector: np.ndarray) -> Group:
+        group.members.append(pos)
+        group.vectors.append(vector)
+        group.numbers.append(self.numbers_of(pos))
+        return group
