@@ -9,8 +9,8 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from semsearch.service.app import create_app
 from semsearch.embedding.base import DEFAULT_MODEL
+from semsearch.service.app import create_app
 from semsearch.settings import Settings
 
 from .conftest import SEEDS
