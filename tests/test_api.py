@@ -10,6 +10,7 @@ import pytest
 from semsearch.service.searcher import MAX_QUERY_CHARS, Searcher
 from semsearch.store.snapshot import open_snapshot
 
+from .conftest import run_cli
 from .service_helpers import API_KEY, AUTH, SEED_IDS, SOLDIERS, client_for, server_errors
 
 FR_QUESTION = "Combien de soldats américains sont en Irak ?"
@@ -252,6 +253,14 @@ def test_invalid_json_body_is_400(reader):
     assert error["field"] == "body" and "JSON" in error["message"]
 
 
+def test_lone_surrogate_escape_is_400_but_a_surrogate_pair_is_fine(reader):
+    for body in (b'{"query": "caf\\ud800"}', b'{"query": "\\udfff"}'):
+        error = error_of(reader.post("/search", content=body, headers={"Content-Type": "application/json"}), 400)
+        assert error["field"] == "body" and "surrogate" in error["message"]
+    emoji = reader.post("/search", content=b'{"query": "Irak \\ud83d\\ude00"}', headers={"Content-Type": "application/json"})
+    assert emoji.status_code == 200 and emoji.json()["query"] == "Irak \U0001f600"
+
+
 def test_body_that_is_not_sent_as_json_is_422(reader):
     plain = error_of(reader.post("/search", content=b'{"query": "Irak"}', headers={"Content-Type": "text/plain"}), 422)
     assert plain["field"] == "body" and "application/json" in plain["message"]
@@ -385,6 +394,25 @@ def test_valid_documents_are_written_when_others_fail(writer):
     assert failed[4]["field"] == "id"
     assert failed[5]["field"] == "text"
     assert error_of(writer.get("/documents/bad/no-text.txt"), 404)["field"] == "doc_id"
+
+
+def test_document_language_must_be_a_known_code(writer):
+    body = {"documents": [{**NEW_DOC, "lang": "klingon"}, {**NEW_DOC, "id": "upper.txt", "lang": "FR"}]}
+    data = writer.post("/documents", json=body, headers=AUTH).json()
+    assert data["added"] == 1
+    assert [(f["index"], f["field"]) for f in data["failed"]] == [(0, "lang")]
+    assert writer.get("/documents/upper.txt").json()["lang"] == "fr"
+    assert writer.get("/search", params={"q": "tour Eiffel", "lang": "fr"}).status_code == 200
+
+
+def test_an_index_holding_an_unknown_language_code_still_answers(seed_index, embedder, tmp_path):
+    odd = tmp_path / "odd.jsonl"
+    odd.write_text('{"id": "odd", "lang": "xx-unknown", "text": "Un texte en français sur les soldats en Irak et leur retrait."}\n')
+    run_cli("index", str(odd), "--index-dir", str(seed_index), "--quiet")
+    with client_for(seed_index, embedder) as client:
+        assert client.get("/search", params={"q": "soldats en Irak"}).status_code == 200
+        assert client.post("/search", json={"query": "Irak", "mode": "lexical"}).status_code == 200
+        assert server_errors(client) == []
 
 
 def test_a_document_without_text_alone_is_422_naming_it(writer):

@@ -9,6 +9,7 @@ Errors all have one shape, `{"error": {"field": <name or null>, "message": <text
 from __future__ import annotations
 
 import hmac
+import json
 import logging
 import re
 import time
@@ -27,10 +28,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .. import __version__
 from ..dates import date_bounds, normalize_date
+from ..documents import Document
 from ..embedding import Embedder
 from ..errors import InvalidInputError, SemsearchError
 from ..index.readers import document_from_record, validate_doc_id
 from ..settings import Settings
+from ..text.lang import known_languages
 from .api_models import (
     ERROR_RESPONSES,
     MAX_FILTER_CHARS,
@@ -238,6 +241,26 @@ def _route_template(scope: Scope) -> str:
     return getattr(route, "path", None) or "unmatched"
 
 
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _text_problem(body: bytes) -> str | None:
+    """Why a request body is not Unicode text, or None. JSON escapes count: a lone surrogate
+    such as \\ud800 decodes to a string that no UTF-8 encoder (SQLite, the model) accepts."""
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return f"not valid UTF-8 (byte 0x{body[exc.start]:02x} at position {exc.start})"
+    if _SURROGATE_ESCAPE.search(body):
+        try:
+            json.dumps(json.loads(body), ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            return "not valid Unicode: a \\uXXXX escape is a lone UTF-16 surrogate"
+        except (ValueError, RecursionError):
+            return None  # not JSON the route can read: it says so
+    return None
+
+
 class BodyLimitMiddleware:
     """Refuses bodies over `max_bytes` (413) by Content-Length and by counting the bytes that
     actually arrive, and bodies that are not UTF-8 (400), before any route sees them."""
@@ -279,11 +302,9 @@ class BodyLimitMiddleware:
                 break
         body = b"".join(chunks)
         if body and scope["method"] in _BODY_METHODS:
-            try:
-                body.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                message = f"body: not valid UTF-8 (byte 0x{body[exc.start]:02x} at position {exc.start})"
-                await error_response(400, "body", message)(scope, receive, send)
+            problem = _text_problem(body)
+            if problem:
+                await error_response(400, "body", f"body: {problem}")(scope, receive, send)
                 return
         replayed = False
 
@@ -317,6 +338,18 @@ def _filters(filters: FiltersIn, prefix: str) -> SearchFilters:
         source=(filters.source or "").strip() or None,
         lang=(filters.lang or "").strip() or None,
     )
+
+
+def _document(record: Any, index: int) -> Document:
+    """A document of a request, validated as a JSON Lines record, with a language code the
+    language identifier knows (lower-cased)."""
+    doc = document_from_record(record, f"documents[{index}]")
+    if doc.lang is not None:
+        code = doc.lang.lower()
+        if code not in known_languages():
+            raise InvalidInputError(f"lang: {doc.lang[:40]!r} is not a known language code (ISO 639-1: fr, en, de...)", "lang")
+        doc.lang = code
+    return doc
 
 
 def _span(item: Any) -> Span:
@@ -463,7 +496,7 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
         documents, failed = [], []
         for index, record in enumerate(body.documents):
             try:
-                documents.append(document_from_record(record, f"documents[{index}]"))
+                documents.append(_document(record, index))
             except InvalidInputError as exc:
                 raw_id = record.get("id") if isinstance(record, dict) else None
                 failed.append(
