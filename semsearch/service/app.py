@@ -66,6 +66,7 @@ REQUEST_ID_HEADER = "X-Request-ID"
 _REQUEST_ID_KEY = "semsearch.request_id"
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 _BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+_KNOWN_METHODS = {"GET", "HEAD", "OPTIONS", "TRACE", "CONNECT"} | _BODY_METHODS
 
 
 # -- errors ------------------------------------------------------------------------------------
@@ -214,7 +215,8 @@ class RequestContextMiddleware:
         finally:
             route = _route_template(scope)
             seconds = time.perf_counter() - started
-            self.metrics.observe_request(scope["method"], route, status, seconds)
+            method = scope["method"] if scope["method"] in _KNOWN_METHODS else "other"  # bounded label values
+            self.metrics.observe_request(method, route, status, seconds)
             log.info(
                 "request",
                 extra={
