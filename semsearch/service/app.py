@@ -117,7 +117,7 @@ def _validation_message(error: dict[str, Any]) -> tuple[str, str, int]:
     if last == "k":
         return field, f"{field}: must be an integer from 1 to {MAX_K}", 422
     if last == "mode":
-        return field, f"{field}: {value!r} is not one of {', '.join(MODES)}", 422
+        return field, f"{field}: {str(value)[:40]!r} is not one of {', '.join(MODES)}", 422
     if last == "collapse":
         return field, f"{field}: must be true or false", 422
     if kind == "string_too_long":
