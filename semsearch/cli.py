@@ -1,4 +1,4 @@
-"""The `semsearch` command: index, search, info, delete, eval."""
+"""The `semsearch` command: index, search, info, delete, eval, serve."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import sys
 import textwrap
 from collections.abc import Sequence
 from dataclasses import asdict
+from pathlib import Path
 
 from pydantic import ValidationError
 
@@ -26,6 +27,9 @@ def _settings(args: argparse.Namespace) -> Settings:
         overrides["index_dir"] = args.index_dir
     if getattr(args, "model", None):
         overrides["model"] = args.model
+    for name in ("host", "port", "corpus"):
+        if getattr(args, name, None) is not None:
+            overrides[name] = getattr(args, name)
     return Settings(**overrides)
 
 
@@ -181,6 +185,35 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+DEFAULT_CORPUS = Path("seeds")
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from .service.app import create_app
+    from .service.logs import configure_json_logging
+
+    settings = _settings(args)
+    if settings.corpus is None and DEFAULT_CORPUS.is_dir():
+        settings = settings.model_copy(update={"corpus": DEFAULT_CORPUS})
+    settings = _model_for_index(settings, bool(args.model))
+    configure_json_logging(logging.DEBUG if args.verbose else logging.INFO)
+    log.info(
+        "starting",
+        extra={
+            "event": "start",
+            "index_dir": str(settings.index_dir),
+            "corpus": str(settings.corpus) if settings.corpus else None,
+            "model": settings.model,
+            "writes": "enabled" if settings.api_key else "disabled (no SEMSEARCH_API_KEY)",
+        },
+    )
+    app = create_app(settings)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False, timeout_graceful_shutdown=10)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="semsearch", description="Multilingual semantic search over news articles.")
     parser.add_argument("--version", action="version", version=f"semsearch {__version__}")
@@ -231,6 +264,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     common(p)
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("serve", help="HTTP search service (FastAPI + uvicorn); indexes --corpus first when the index is empty")
+    common(p)
+    p.add_argument("--host", help="address to listen on (default 127.0.0.1, env SEMSEARCH_HOST)")
+    p.add_argument("--port", type=int, help="port (default 8000, env SEMSEARCH_PORT)")
+    p.add_argument(
+        "--corpus",
+        help="folder or file indexed at start when the index has no snapshot yet (default ./seeds when it exists, env SEMSEARCH_CORPUS)",
+    )
+    p.set_defaults(func=cmd_serve)
     return parser
 
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from .embedding.base import DEFAULT_MODEL
 from .index.chunking import ChunkingConfig
@@ -38,6 +39,31 @@ class Settings(BaseSettings):
     duplicate_with_number: float = Field(0.93, ge=0.0, le=1.01)
     duplicate_corroborating: float = Field(0.88, ge=0.0, le=1.01)
     query_cache_size: int = Field(1024, ge=0)
+
+    # HTTP service (`semsearch serve`)
+    api_key: SecretStr | None = None  # bearer key for write endpoints; unset = writes refused (403)
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    cors_origins: Annotated[list[str], NoDecode] = []  # comma-separated; empty = no CORS headers at all
+    max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024)
+    max_documents_per_request: int = Field(1000, ge=1, le=100_000)
+    corpus: Path | None = None  # indexed at start when the index has no snapshot yet
+
+    @field_validator("api_key", mode="before")
+    @classmethod
+    def _blank_key_is_no_key(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
+        if isinstance(value, SecretStr) and not value.get_secret_value().strip():
+            return None
+        return value
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
 
     def chunking(self) -> ChunkingConfig:
         return ChunkingConfig(self.max_passage_tokens, self.min_passage_chars, self.overlap_sentences)

@@ -18,10 +18,17 @@ _lock = threading.Lock()
 
 
 @lru_cache(maxsize=16)
-def _identifier(langs: tuple[str, ...]) -> LanguageIdentifier:
+def _identifier(langs: tuple[str, ...] | None) -> LanguageIdentifier:
     ident = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
-    ident.set_languages(list(langs))
+    if langs is not None:
+        ident.set_languages(list(langs))
     return ident
+
+
+def known_languages() -> frozenset[str]:
+    """Every code the identifier knows; others (a document's `lang` may be anything) are ignored."""
+    with _lock:
+        return frozenset(_identifier(None).nb_classes)
 
 
 def detect_language(text: str, candidates: tuple[str, ...] = SUPPORTED_LANGS, default: str = "fr") -> str:
@@ -29,7 +36,7 @@ def detect_language(text: str, candidates: tuple[str, ...] = SUPPORTED_LANGS, de
     sample = text[:4000]
     if not sample.strip():
         return default
-    langs = tuple(sorted(set(candidates))) or SUPPORTED_LANGS
+    langs = tuple(sorted(set(candidates) & known_languages())) or SUPPORTED_LANGS
     if len(langs) == 1:
         return langs[0]
     with _lock:  # the identifier swaps class tables in place; keep calls apart

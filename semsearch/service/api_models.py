@@ -1,0 +1,196 @@
+"""Pydantic models of the HTTP API: request bodies, responses and the one error shape."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+
+from .searcher import MAX_K, MAX_QUERY_CHARS
+
+Mode = Literal["hybrid", "dense", "lexical"]
+MAX_FILTER_CHARS = 200
+DATE_HELP = "YYYY, YYYY-MM or YYYY-MM-DD"
+
+
+# -- errors ------------------------------------------------------------------------------------
+
+
+class ErrorDetail(BaseModel):
+    field: str | None = Field(None, description="the request field at fault (`k`, `filters.date_from`, `body`...); null when none is")
+    message: str = Field(description="what is wrong, starting with the field name")
+
+
+class ErrorBody(BaseModel):
+    """Every 4xx/5xx answer has this shape."""
+
+    error: ErrorDetail
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "Body is not valid JSON or not UTF-8"},
+    413: {"model": ErrorBody, "description": "Body or document count over the limit"},
+    422: {"model": ErrorBody, "description": "A field is invalid"},
+    503: {"model": ErrorBody, "description": "No snapshot loaded yet"},
+}
+WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **ERROR_RESPONSES,
+    401: {"model": ErrorBody, "description": "Missing or wrong API key"},
+    403: {"model": ErrorBody, "description": "Writes are disabled: no SEMSEARCH_API_KEY configured"},
+}
+
+
+# -- search ------------------------------------------------------------------------------------
+
+
+class FiltersIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    date_from: str | None = Field(None, max_length=32, description=f"earliest date, {DATE_HELP}", examples=["2024-01"])
+    date_to: str | None = Field(None, max_length=32, description=f"latest date, {DATE_HELP}")
+    source: str | None = Field(None, max_length=MAX_FILTER_CHARS, description="source, case-insensitive (e.g. AA)")
+    lang: str | None = Field(None, max_length=MAX_FILTER_CHARS, description="document language code (fr, en...)")
+
+
+class SearchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    query: str = Field(description=f"the question, 1 to {MAX_QUERY_CHARS} characters", examples=["Combien de soldats américains sont en Irak ?"])
+    k: int = Field(10, ge=1, le=MAX_K, strict=True, description=f"number of results, 1 to {MAX_K}")
+    mode: Mode = "hybrid"
+    filters: FiltersIn = Field(default_factory=FiltersIn)
+    collapse: bool = Field(True, strict=True, description="group passages that report the same fact under one result")
+
+
+class Span(BaseModel):
+    start: int
+    end: int
+
+
+class DuplicateOut(BaseModel):
+    doc_id: str
+    passage_id: str
+    title: str | None = None
+    source: str | None = None
+    date: str | None = None
+
+
+class HitOut(BaseModel):
+    rank: int
+    score: float
+    doc_id: str
+    passage_id: str
+    title: str | None = None
+    date: str | None = None
+    source: str | None = None
+    url: str | None = None
+    lang: str | None = None
+    text: str
+    highlight: list[Span] = Field(default_factory=list, description="character offsets into `text` of the words that answer")
+    duplicates: list[DuplicateOut] = Field(default_factory=list, description="other passages reporting the same fact")
+
+
+class SearchResponse(BaseModel):
+    query: str
+    query_lang: str
+    mode: str
+    took_ms: float
+    results: list[HitOut]
+
+
+# -- documents ---------------------------------------------------------------------------------
+
+
+class DocumentIn(BaseModel):
+    """One document, with the fields of a JSON Lines input line."""
+
+    id: str = Field(description="document id, e.g. a relative path such as `2024/article.txt`")
+    text: str = Field(description="the article text (cleaned like a text file: date marker, headline, credits)")
+    title: str | None = None
+    date: str | None = Field(None, description=DATE_HELP)
+    source: str | None = None
+    url: str | None = None
+    lang: str | None = Field(None, description="language code; detected when absent")
+
+
+# Documents are validated one by one (a bad one must not sink the others), so the body takes any
+# JSON values and documents them as DocumentIn.
+_DOCUMENT_LIST_SCHEMA = {"type": "array", "items": DocumentIn.model_json_schema()}
+
+
+class DocumentsRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    documents: Annotated[list[Any], WithJsonSchema(_DOCUMENT_LIST_SCHEMA)] = Field(
+        description="documents to add or replace (same id = replace); at most SEMSEARCH_MAX_DOCUMENTS_PER_REQUEST"
+    )
+
+
+class FailedDocument(BaseModel):
+    index: int = Field(description="position in `documents`")
+    id: str | None = None
+    field: str | None = None
+    reason: str
+
+
+class DocumentsResponse(BaseModel):
+    added: int
+    updated: int
+    unchanged: int
+    failed: list[FailedDocument]
+    documents: int = Field(description="documents in the index after the write")
+    passages: int
+    snapshot: str | None = None
+
+
+class PassageOut(BaseModel):
+    passage_id: str
+    ordinal: int
+    start: int
+    end: int
+    text: str
+
+
+class DocumentOut(BaseModel):
+    doc_id: str
+    title: str | None = None
+    date: str | None = None
+    source: str | None = None
+    url: str | None = None
+    lang: str | None = None
+    text: str
+    indexed_at: str
+    passages: list[PassageOut]
+
+
+class DeleteResponse(BaseModel):
+    deleted: int
+    doc_id: str
+    documents: int
+    passages: int
+    snapshot: str | None = None
+
+
+# -- operations --------------------------------------------------------------------------------
+
+
+class HealthResponse(BaseModel):
+    status: Literal["ok"] = "ok"
+
+
+class ReadyResponse(BaseModel):
+    ready: bool
+    snapshot: str | None = None
+    documents: int | None = None
+
+
+class StatsResponse(BaseModel):
+    documents: int
+    passages: int
+    model: str
+    dimension: int
+    index_type: str
+    built_at: str = Field(description="when the live snapshot was written (UTC, ISO 8601)")
+    snapshot: str
+    languages: list[str]
+    sources: list[str]

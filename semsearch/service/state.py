@@ -1,0 +1,176 @@
+"""What a running service holds: the model, the live Searcher, and the one writer.
+
+Consistency rules:
+
+- a request takes `service.searcher` once and uses only that object, so it sees exactly one
+  snapshot from start to end, whatever is published meanwhile;
+- writes are serialized by a lock here (and across processes by IndexWriter's file lock); a write
+  returns only after IndexWriter has published and fsynced the new snapshot, and after the new
+  Searcher is swapped in, so the next request sees it;
+- a new Searcher shares the embedder and the query-vector cache of the old one; the old snapshot
+  is released when the last request using it finishes.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..documents import Document
+from ..embedding import Embedder, load_embedder
+from ..errors import SemsearchError
+from ..index.writer import IndexWriter, WriteReport, check_model
+from ..settings import Settings
+from ..store.layout import IndexDirectory
+from ..store.snapshot import Snapshot, open_snapshot, open_snapshot_at
+from .metrics import Metrics, TimedEmbedder
+from .searcher import QueryVectorCache, Searcher
+
+log = logging.getLogger(__name__)
+
+
+class NotReadyError(SemsearchError):
+    """No snapshot is loaded yet (starting, indexing the corpus, or an empty index)."""
+
+
+@dataclass
+class Phase:
+    """What the service is doing, for /readyz while no snapshot is loaded."""
+
+    name: str = "starting"  # starting | loading model | indexing corpus | loading snapshot | ready | empty | failed
+    message: str = "starting"
+    since: float = field(default_factory=time.time)
+
+
+class ServiceState:
+    def __init__(self, settings: Settings, metrics: Metrics, embedder: Embedder | None = None) -> None:
+        self.settings = settings
+        self.metrics = metrics
+        self.layout = IndexDirectory(settings.index_dir)
+        self.cache = QueryVectorCache(settings.query_cache_size)
+        self._embedder = TimedEmbedder(embedder, metrics) if embedder is not None else None
+        self._embedder_lock = threading.Lock()
+        self._write_lock = threading.Lock()
+        self._searcher: Searcher | None = None
+        self._ready = threading.Event()
+        self._bootstrap: threading.Thread | None = None
+        self.phase = Phase()
+
+    # -- the model, loaded once per process ----------------------------------------------------
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            with self._embedder_lock:
+                if self._embedder is None:
+                    s = self.settings
+                    self._set_phase("loading model", f"loading model {s.model}")
+                    inner = load_embedder(s.model, query_prompt=s.query_prompt, passage_prompt=s.passage_prompt)
+                    self._embedder = TimedEmbedder(inner, self.metrics)
+        return self._embedder
+
+    # -- reading -------------------------------------------------------------------------------
+
+    @property
+    def searcher(self) -> Searcher:
+        """The live Searcher; take it once per request and use only that object."""
+        searcher = self._searcher
+        if searcher is None:
+            raise NotReadyError(f"not ready: {self.phase.message}")
+        return searcher
+
+    @property
+    def ready(self) -> bool:
+        return self._searcher is not None
+
+    def wait_ready(self, timeout: float | None = None) -> bool:
+        return self._ready.wait(timeout)
+
+    def _set_phase(self, name: str, message: str) -> None:
+        self.phase = Phase(name, message)
+        log.info("service phase", extra={"event": "phase", "phase": name, "detail": message})
+
+    def _swap(self, snapshot: Snapshot) -> None:
+        check_model(snapshot.manifest, self.embedder, self.layout.root)
+        s = self.settings
+        self._searcher = Searcher(snapshot, self.embedder, s.fusion_config(), self.cache, s.candidates)
+        self.metrics.documents.set(snapshot.manifest.documents)
+        self.metrics.passages.set(snapshot.manifest.passages)
+        self.metrics.swaps.inc()
+        self.metrics.ready.set(1)
+        self.phase = Phase("ready", f"serving snapshot {snapshot.path.name}")
+        self._ready.set()
+        log.info(
+            "snapshot loaded",
+            extra={"event": "snapshot", "snapshot": snapshot.path.name, "documents": snapshot.manifest.documents},
+        )
+
+    # -- start-up ------------------------------------------------------------------------------
+
+    def start(self, corpus: Path | None = None) -> None:
+        """Load (or first build) the index in a background thread; the server answers meanwhile."""
+        if self._bootstrap is None:
+            self._bootstrap = threading.Thread(target=self.bootstrap, args=(corpus,), name="semsearch-bootstrap", daemon=True)
+            self._bootstrap.start()
+
+    def bootstrap(self, corpus: Path | None = None) -> None:
+        """Load the model and the live snapshot; index `corpus` first when the index has no snapshot."""
+        try:
+            self.embedder  # noqa: B018 - loads the model once, before the first request needs it
+            with self._write_lock:
+                if self.layout.current_path() is None and corpus is not None:
+                    self._index_corpus(corpus)
+                if self.layout.current_path() is None:
+                    self._set_phase("empty", "the index is empty: add documents with POST /documents (or start with --corpus)")
+                    return
+                self._set_phase("loading snapshot", f"loading the index at {self.layout.root}")
+                self._swap(open_snapshot(self.layout.root))
+        except SemsearchError as exc:
+            self._set_phase("failed", str(exc))
+            log.error("start-up failed: %s", exc, extra={"event": "startup_failed"})
+        except Exception as exc:  # keep serving /healthz and /readyz; the reason is in the log
+            self._set_phase("failed", f"start-up failed ({type(exc).__name__}); see the server log")
+            log.exception("start-up failed", extra={"event": "startup_failed"})
+
+    def _index_corpus(self, corpus: Path) -> None:
+        from ..index.readers import read_paths
+
+        self._set_phase("indexing corpus", f"indexing {corpus}")
+        batch = read_paths([corpus])
+        for problem in batch.problems:
+            log.warning("corpus: skipped %s", problem, extra={"event": "corpus_skipped"})
+        if batch.documents:
+            report = self._writer().write(batch.documents)
+            log.info(
+                "corpus indexed",
+                extra={"event": "corpus_indexed", "corpus": str(corpus), "documents": report.documents, "passages": report.passages},
+            )
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def _writer(self) -> IndexWriter:
+        s = self.settings
+        return IndexWriter(self.layout.root, self.embedder, s.chunking(), s.index_type, s.embed_batch_size)
+
+    def write(self, documents: Sequence[Document] = (), delete_ids: Sequence[str] = ()) -> WriteReport:
+        """Apply a write; returns once it is durable and the live Searcher serves it."""
+        with self._write_lock:
+            published: list[Snapshot] = []
+
+            def load(path: Path) -> None:
+                # Under IndexWriter's file lock: the snapshot just published, before anyone replaces it.
+                try:
+                    published.append(open_snapshot_at(path))
+                except SemsearchError as exc:
+                    log.error("cannot load the snapshot just written: %s", exc, extra={"event": "snapshot_failed"})
+
+            report = self._writer().write(documents, delete_ids, on_published=load)
+            if report.changed:
+                self._swap(published[0] if published else open_snapshot(self.layout.root))
+            elif self._searcher is None and self.layout.current_path() is not None:
+                self._swap(open_snapshot(self.layout.root))
+            return report
