@@ -60,6 +60,7 @@ class SearchRequest(BaseModel):
     mode: Mode = "hybrid"
     filters: FiltersIn = Field(default_factory=FiltersIn)
     collapse: bool = Field(True, strict=True, description="group passages that report the same fact under one result")
+    per_doc: int | None = Field(None, ge=1, le=MAX_K, strict=True, description="at most this many passages per document (default 2)")
 
 
 class Span(BaseModel):

@@ -451,7 +451,15 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
             )
 
     def run_search(
-        query: str, k: int, mode: str, filters: FiltersIn, collapse: bool, *, query_field: str, filter_prefix: str
+        query: str,
+        k: int,
+        mode: str,
+        filters: FiltersIn,
+        collapse: bool,
+        per_doc: int | None,
+        *,
+        query_field: str,
+        filter_prefix: str,
     ) -> SearchResponse:
         try:
             query = validate_query(query, k, mode)
@@ -459,7 +467,9 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
             raise _renamed(exc, {"query": query_field}) from None
         search_filters = _filters(filters, filter_prefix)
         searcher = service.searcher  # one Searcher, so one snapshot, for the whole request
-        return search_response(searcher.search(query, k=k, mode=mode, filters=search_filters, collapse=collapse))
+        return search_response(
+            searcher.search(query, k=k, mode=mode, filters=search_filters, collapse=collapse, per_doc=per_doc)
+        )
 
     # -- search ----------------------------------------------------------------------------
 
@@ -473,15 +483,18 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
         source: str | None = Query(None, max_length=MAX_FILTER_CHARS),
         lang: str | None = Query(None, max_length=MAX_FILTER_CHARS),
         collapse: bool = Query(True, description="group passages that report the same fact"),
+        per_doc: int | None = Query(None, ge=1, le=MAX_K, description="at most this many passages per document (default 2)"),
     ) -> SearchResponse:
         """Search with query parameters."""
         filters = FiltersIn.model_construct(date_from=date_from, date_to=date_to, source=source, lang=lang)
-        return run_search(q, k, mode, filters, collapse, query_field="q", filter_prefix="")
+        return run_search(q, k, mode, filters, collapse, per_doc, query_field="q", filter_prefix="")
 
     @app.post("/search", response_model=SearchResponse, responses=ERROR_RESPONSES, tags=["search"])
     def search_post(body: SearchRequest) -> SearchResponse:
         """Search with a JSON body."""
-        return run_search(body.query, body.k, body.mode, body.filters, body.collapse, query_field="query", filter_prefix="filters.")
+        return run_search(
+            body.query, body.k, body.mode, body.filters, body.collapse, body.per_doc, query_field="query", filter_prefix="filters."
+        )
 
     # -- documents -------------------------------------------------------------------------
 

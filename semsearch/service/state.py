@@ -28,7 +28,7 @@ from ..settings import Settings
 from ..store.layout import IndexDirectory
 from ..store.snapshot import Snapshot, open_snapshot, open_snapshot_at
 from .metrics import Metrics, TimedEmbedder
-from .searcher import QueryVectorCache, Searcher
+from .searcher import QueryVectorCache, Searcher, build_searcher
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +97,7 @@ class ServiceState:
     def _swap(self, snapshot: Snapshot) -> None:
         check_model(snapshot.manifest, self.embedder, self.layout.root)
         s = self.settings
-        self._searcher = Searcher(snapshot, self.embedder, s.fusion_config(), self.cache, s.candidates)
+        self._searcher = build_searcher(snapshot, self.embedder, s, self.cache)
         self.metrics.documents.set(snapshot.manifest.documents)
         self.metrics.passages.set(snapshot.manifest.passages)
         self.metrics.swaps.inc()
