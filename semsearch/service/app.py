@@ -59,6 +59,7 @@ from .api_models import (
 from .metrics import CONTENT_TYPE_LATEST, Metrics
 from .searcher import MAX_K, MAX_QUERY_CHARS, MODES, SearchFilters, SearchResult, validate_query
 from .state import NotReadyError, ServiceState
+from .web import install_web_page
 
 log = logging.getLogger("semsearch.service")
 
@@ -623,4 +624,5 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
         """Prometheus text format."""
         return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
+    install_web_page(app)  # GET / (the search page) and /static
     return app

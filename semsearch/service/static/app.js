@@ -1,0 +1,430 @@
+// The search page of `semsearch serve`: plain JavaScript, no build step.
+// Text that comes from documents is only ever put in the page as text nodes (textContent,
+// createTextNode), never as HTML; the page's Content-Security-Policy forbids inline scripts.
+"use strict";
+
+(() => {
+  const STRINGS = {
+    en: {
+      title: "semsearch — news search",
+      skip: "Skip to results",
+      tagline: "Search news articles in French or English",
+      question: "Your question",
+      placeholder: "How many US soldiers are in Iraq?",
+      search: "Search",
+      mode: "Mode",
+      mode_hybrid: "Hybrid",
+      mode_dense: "Meaning (dense)",
+      mode_lexical: "Words (lexical)",
+      date_from: "From",
+      date_to: "To",
+      date_placeholder: "YYYY-MM",
+      date_help: "Dates: YYYY, YYYY-MM or YYYY-MM-DD.",
+      lang: "Language",
+      any_lang: "All languages",
+      source: "Source",
+      any_source: "All sources",
+      api_docs: "HTTP API",
+      searching: "Searching…",
+      passages: { one: "{n} passage", other: "{n} passages" },
+      took: "{count} in {ms} ms",
+      empty_title: "No passage matches.",
+      empty_hint: "Try other words, another mode, or wider filters.",
+      empty_query: "Type a question first.",
+      unreachable: "The search service cannot be reached. Check that semsearch serve is running, then try again.",
+      failed: "The search failed:",
+      also: { one: "Also reported by {n} source", other: "Also reported by {n} sources" },
+      corpus: "{docs} articles, {passages} passages",
+      open: "open the article",
+    },
+    fr: {
+      title: "semsearch — recherche dans l’actualité",
+      skip: "Aller aux résultats",
+      tagline: "Cherchez dans les articles de presse, en français ou en anglais",
+      question: "Votre question",
+      placeholder: "Combien de soldats américains sont en Irak ?",
+      search: "Rechercher",
+      mode: "Mode",
+      mode_hybrid: "Hybride",
+      mode_dense: "Sens (dense)",
+      mode_lexical: "Mots (lexical)",
+      date_from: "Du",
+      date_to: "Au",
+      date_placeholder: "AAAA-MM",
+      date_help: "Dates : AAAA, AAAA-MM ou AAAA-MM-JJ.",
+      lang: "Langue",
+      any_lang: "Toutes les langues",
+      source: "Source",
+      any_source: "Toutes les sources",
+      api_docs: "API HTTP",
+      searching: "Recherche en cours…",
+      passages: { one: "{n} passage", other: "{n} passages" },
+      took: "{count} en {ms} ms",
+      empty_title: "Aucun passage ne correspond.",
+      empty_hint: "Essayez d’autres mots, un autre mode ou des filtres plus larges.",
+      empty_query: "Saisissez d’abord une question.",
+      unreachable: "Le service de recherche est injoignable. Vérifiez que semsearch serve tourne, puis réessayez.",
+      failed: "La recherche a échoué :",
+      also: { one: "Également rapporté par {n} source", other: "Également rapporté par {n} sources" },
+      corpus: "{docs} articles, {passages} passages",
+      open: "ouvrir l’article",
+    },
+  };
+
+  const LOCALE = (navigator.language || "en").toLowerCase().startsWith("fr") ? "fr" : "en";
+  const S = STRINGS[LOCALE];
+  const MODES = ["hybrid", "dense", "lexical"];
+  const FILTERS = ["date_from", "date_to", "lang", "source"];
+  const FIELD_CONTROLS = { q: "q", date_from: "date_from", date_to: "date_to", lang: "lang", source: "source" };
+  const numbers = new Intl.NumberFormat(LOCALE, { maximumFractionDigits: 0 });
+  const plurals = new Intl.PluralRules(LOCALE);
+  let languageNames = null;
+  try {
+    languageNames = new Intl.DisplayNames([LOCALE], { type: "language" });
+  } catch (_) {
+    languageNames = null;
+  }
+
+  const $ = (id) => document.getElementById(id);
+  const form = $("search");
+  const input = $("q");
+  const statusBox = $("status");
+  const errorBox = $("error");
+  const list = $("results");
+
+  function fill(template, values) {
+    return template.replace(/\{(\w+)\}/g, (whole, name) => (name in values ? String(values[name]) : whole));
+  }
+
+  function plural(forms, n) {
+    const form = forms[plurals.select(n)] || forms.other;
+    return fill(form, { n: numbers.format(n) });
+  }
+
+  function languageName(code) {
+    if (!code) return "";
+    let name = code;
+    try {
+      name = (languageNames && languageNames.of(code)) || code;
+    } catch (_) {
+      name = code;
+    }
+    return name.charAt(0).toLocaleUpperCase(LOCALE) + name.slice(1);
+  }
+
+  function el(tag, className, text) {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+
+  // -- labels ------------------------------------------------------------------------------
+
+  function translate() {
+    document.documentElement.lang = LOCALE;
+    document.title = S.title;
+    for (const node of document.querySelectorAll("[data-i18n]")) {
+      const text = S[node.dataset.i18n];
+      if (typeof text === "string") node.textContent = text;
+    }
+    for (const node of document.querySelectorAll("[data-i18n-placeholder]")) {
+      const text = S[node.dataset.i18nPlaceholder];
+      if (typeof text === "string") node.placeholder = text;
+    }
+  }
+
+  // -- form and URL state ---------------------------------------------------------------------
+
+  function formState() {
+    const checked = form.querySelector('input[name="mode"]:checked');
+    const state = { q: input.value.trim(), mode: checked ? checked.value : "hybrid" };
+    for (const name of FILTERS) state[name] = $(name).value.trim();
+    return state;
+  }
+
+  function urlState() {
+    const params = new URLSearchParams(window.location.search);
+    const mode = params.get("mode") || "hybrid";
+    const state = { q: (params.get("q") || "").trim(), mode: MODES.includes(mode) ? mode : "hybrid" };
+    for (const name of FILTERS) state[name] = (params.get(name) || "").trim();
+    return state;
+  }
+
+  function params(state) {
+    const out = new URLSearchParams();
+    if (state.q) out.set("q", state.q);
+    if (state.mode && state.mode !== "hybrid") out.set("mode", state.mode);
+    for (const name of FILTERS) if (state[name]) out.set(name, state[name]);
+    return out;
+  }
+
+  function pageUrl(state) {
+    const query = params(state).toString();
+    return query ? `/?${query}` : "/";
+  }
+
+  function selectValue(select, value) {
+    if (value && ![...select.options].some((option) => option.value === value)) {
+      // keep a shared URL's filter even when the corpus list lacks it (or has not arrived yet)
+      select.append(new Option(select.id === "lang" ? languageName(value) : value, value));
+      if (select.id === "source") $("source-field").hidden = false;
+    }
+    select.value = value;
+  }
+
+  function applyState(state) {
+    input.value = state.q;
+    const radio = $(`mode-${state.mode}`) || $("mode-hybrid");
+    radio.checked = true;
+    $("date_from").value = state.date_from;
+    $("date_to").value = state.date_to;
+    selectValue($("lang"), state.lang);
+    selectValue($("source"), state.source);
+  }
+
+  // -- corpus facts (filters) -----------------------------------------------------------------
+
+  async function loadStats(attempt = 0) {
+    let stats;
+    try {
+      const response = await fetch("/stats", { headers: { Accept: "application/json" } });
+      if (!response.ok) throw new Error(`HTTP ${response.status}`);
+      stats = await response.json();
+    } catch (_) {
+      if (attempt < 4) setTimeout(() => loadStats(attempt + 1), 3000); // e.g. 503 while the index loads
+      return;
+    }
+    const langSelect = $("lang");
+    const keepLang = langSelect.value;
+    for (const code of stats.languages || []) {
+      if (![...langSelect.options].some((option) => option.value === code)) langSelect.append(new Option(languageName(code), code));
+    }
+    langSelect.value = keepLang;
+    const sources = stats.sources || [];
+    const sourceSelect = $("source");
+    const keepSource = sourceSelect.value;
+    for (const name of sources) {
+      if (![...sourceSelect.options].some((option) => option.value === name)) sourceSelect.append(new Option(name, name));
+    }
+    sourceSelect.value = keepSource;
+    if (sources.length > 1 || keepSource) $("source-field").hidden = false;
+    $("corpus").textContent = fill(S.corpus, { docs: numbers.format(stats.documents), passages: numbers.format(stats.passages) });
+  }
+
+  // -- rendering ------------------------------------------------------------------------------
+
+  // The passage with its highlighted spans as <mark> elements. The API counts offsets in
+  // Unicode code points (Python), JavaScript strings in UTF-16 units: slice by code points.
+  function passage(text, spans) {
+    const node = el("p", "passage");
+    const chars = Array.from(text);
+    const ranges = (spans || [])
+      .map((span) => [Math.max(0, span.start | 0), Math.min(chars.length, span.end | 0)])
+      .filter(([start, end]) => end > start)
+      .sort((a, b) => a[0] - b[0]);
+    let position = 0;
+    for (let [start, end] of ranges) {
+      start = Math.max(start, position);
+      if (end <= start) continue;
+      if (start > position) node.append(document.createTextNode(chars.slice(position, start).join("")));
+      node.append(el("mark", null, chars.slice(start, end).join("")));
+      position = end;
+    }
+    if (position < chars.length) node.append(document.createTextNode(chars.slice(position).join("")));
+    return node;
+  }
+
+  function safeUrl(value) {
+    if (!value) return null;
+    try {
+      const url = new URL(value);
+      return url.protocol === "http:" || url.protocol === "https:" ? url.href : null;
+    } catch (_) {
+      return null;
+    }
+  }
+
+  function meta(parts) {
+    const line = el("p", "meta");
+    for (const part of parts) {
+      if (!part) continue;
+      if (line.childNodes.length) line.append(el("span", "sep", " · "));
+      line.append(part);
+    }
+    return line;
+  }
+
+  function dateNode(value) {
+    if (!value) return null;
+    const node = el("time", "date", value);
+    node.dateTime = value;
+    return node;
+  }
+
+  function result(hit, index) {
+    const item = el("li", "result");
+    const article = el("article");
+    const headingId = `result-${index + 1}-title`;
+    article.setAttribute("aria-labelledby", headingId);
+    const heading = el("h2", "title");
+    heading.id = headingId;
+    const title = hit.title || hit.doc_id;
+    const href = safeUrl(hit.url);
+    if (href) {
+      const link = el("a", null, title);
+      link.href = href;
+      link.rel = "noopener noreferrer";
+      heading.append(link);
+    } else {
+      heading.textContent = title;
+    }
+    article.append(heading);
+
+    const lang = hit.lang ? el("span", "lang", languageName(hit.lang)) : null;
+    article.append(meta([dateNode(hit.date), hit.source ? el("span", "source", hit.source) : null, lang]));
+
+    const text = passage(hit.text, hit.highlight);
+    if (hit.lang) text.lang = hit.lang;
+    article.append(text);
+
+    const duplicates = hit.duplicates || [];
+    if (duplicates.length) {
+      const details = el("details", "duplicates");
+      details.append(el("summary", null, plural(S.also, duplicates.length)));
+      const others = el("ul");
+      for (const dup of duplicates) {
+        const other = el("li");
+        other.append(el("span", "dup-title", dup.title || dup.doc_id));
+        const facts = meta([dup.source ? el("span", "source", dup.source) : null, dateNode(dup.date)]);
+        if (facts.childNodes.length) other.append(facts);
+        others.append(other);
+      }
+      details.append(others);
+      article.append(details);
+    }
+    item.append(article);
+    return item;
+  }
+
+  function clearOutput() {
+    list.replaceChildren();
+    errorBox.hidden = true;
+    errorBox.replaceChildren();
+    $("empty")?.remove();
+    statusBox.textContent = "";
+    for (const name of Object.values(FIELD_CONTROLS)) $(name).removeAttribute("aria-invalid");
+  }
+
+  function showEmpty() {
+    const box = el("div", "empty");
+    box.id = "empty";
+    box.append(el("p", "empty-title", S.empty_title), el("p", "empty-hint", S.empty_hint));
+    list.after(box);
+  }
+
+  function showError(lead, message, field) {
+    errorBox.replaceChildren(el("strong", null, lead));
+    if (message) errorBox.append(" ", el("span", "message", message));
+    errorBox.hidden = false;
+    const control = field && FIELD_CONTROLS[field] ? $(FIELD_CONTROLS[field]) : null;
+    if (control) control.setAttribute("aria-invalid", "true");
+  }
+
+  // -- searching ------------------------------------------------------------------------------
+
+  let current = null; // the AbortController of the request in flight
+
+  async function run(state) {
+    if (current) current.abort();
+    const controller = new AbortController();
+    current = controller;
+    clearOutput();
+    if (!state.q) {
+      document.title = S.title;
+      return;
+    }
+    document.title = `${state.q} — semsearch`;
+    form.setAttribute("aria-busy", "true");
+    statusBox.textContent = S.searching;
+    const query = params(state);
+    query.set("k", "10");
+    let response;
+    let body = null;
+    try {
+      response = await fetch(`/search?${query}`, { headers: { Accept: "application/json" }, signal: controller.signal });
+      try {
+        body = await response.json();
+      } catch (_) {
+        body = null;
+      }
+    } catch (error) {
+      if (controller.signal.aborted) return;
+      finish(controller);
+      showError(S.unreachable, "", null);
+      return;
+    }
+    if (controller.signal.aborted) return;
+    finish(controller);
+    if (!response.ok || !body || !Array.isArray(body.results)) {
+      const detail = body && body.error ? body.error : null;
+      if (response.status >= 502 && response.status <= 504 && !detail) {
+        showError(S.unreachable, "", null);
+      } else {
+        showError(S.failed, detail && detail.message ? detail.message : `HTTP ${response.status}`, detail && detail.field);
+      }
+      return;
+    }
+    const count = plural(S.passages, body.results.length);
+    statusBox.textContent = fill(S.took, { count, ms: numbers.format(body.took_ms) });
+    if (!body.results.length) {
+      showEmpty();
+      return;
+    }
+    list.replaceChildren(...body.results.map(result));
+  }
+
+  function finish(controller) {
+    if (current === controller) current = null;
+    form.removeAttribute("aria-busy");
+    statusBox.textContent = "";
+  }
+
+  function submit(event) {
+    if (event) event.preventDefault();
+    const state = formState();
+    if (!state.q) {
+      clearOutput();
+      showError(S.empty_query, "", "q");
+      input.focus();
+      return;
+    }
+    const url = pageUrl(state);
+    if (url !== window.location.pathname + window.location.search) window.history.pushState(null, "", url);
+    run(state);
+  }
+
+  function rerun() {
+    if (input.value.trim()) submit();
+  }
+
+  function start() {
+    translate();
+    form.addEventListener("submit", submit);
+    for (const radio of form.querySelectorAll('input[name="mode"]')) radio.addEventListener("change", rerun);
+    $("lang").addEventListener("change", rerun);
+    $("source").addEventListener("change", rerun);
+    window.addEventListener("popstate", () => {
+      const state = urlState();
+      applyState(state);
+      run(state);
+    });
+    const state = urlState();
+    applyState(state);
+    input.focus();
+    loadStats();
+    if (state.q) run(state);
+  }
+
+  start();
+})();
