@@ -226,6 +226,7 @@ def test_english_question_on_a_phone(browser, server):
         page.keyboard.press("Enter")
         assert also.get_attribute("open") is not None and also.locator("li").first.is_visible()
         current.shot("phone-en-results")
+        also.locator("xpath=ancestor::li").screenshot(path=str(SCREENSHOTS / "phone-en-duplicates-open.png"))
 
 
 def test_date_filter_mode_switch_and_a_shared_url(browser, server):
