@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -54,7 +55,8 @@ def test_sigkill_mid_index_leaves_a_loadable_index_that_answers(seed_index, tmp_
     assert layout.current_name() == before  # the old snapshot is still the live one
     snapshot = open_snapshot(seed_index)
     assert snapshot.manifest.documents == 5
-    assert "2 500" in " ".join(h["text"] for h in search_json(seed_index, "Combien de soldats américains en Irak ?", "-k", "3")["results"])
+    top3 = search_json(seed_index, "Combien de soldats américains en Irak ?", "-k", "3")["results"]
+    assert any(re.search(r"2[\s.]?500", h["text"]) for h in top3)
 
     # The next run cleans the leftover and completes.
     out = json.loads(run_cli("index", str(corpus), "--index-dir", str(seed_index), "--json").stdout)
