@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # semsearch's HTTP service, with its model inside the image: nothing is downloaded at run time.
 #
 #   docker build -t semsearch .
@@ -22,7 +21,8 @@ RUN apt-get update \
     && apt-get install -y --no-install-recommends gcc g++ \
     && rm -rf /var/lib/apt/lists/*
 
-ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_ROOT_USER_ACTION=ignore \
     HF_HOME=/opt/models
 WORKDIR /src
@@ -35,8 +35,8 @@ ARG WITH_ST=0
 ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
 # The install procedure that .ci/run proves (scripts/install.sh, constraints.txt), then the chosen
 # sentence-transformers model into /opt/models (the Hugging Face cache of the runtime stage).
-RUN --mount=type=cache,target=/root/.cache/pip \
-    case "$SEMSEARCH_MODEL" in sentence-transformers:* | st:*) WITH_ST=1 ;; esac \
+# No BuildKit-only feature (RUN --mount, a syntax directive): the classic builder, which docker-compose v1 uses, can build it.
+RUN case "$SEMSEARCH_MODEL" in sentence-transformers:* | st:*) WITH_ST=1 ;; esac \
     && extras="" \
     && if [ "$WITH_ST" = 1 ]; then extras=st; fi \
     && scripts/install.sh /opt/venv "$extras" \
