@@ -29,15 +29,15 @@ class Settings(BaseSettings):
     index_type: str | None = None  # a FAISS factory string; None chooses by collection size
 
     fusion: str = Field("score", pattern="^(score|rrf)$")
-    dense_weight: float = Field(0.5, ge=0.0, le=1.0)
+    dense_weight: float = Field(0.6, ge=0.0, le=1.0)
     rrf_k: int = Field(60, ge=1)
-    sentence_weight: float = Field(0.5, ge=0.0, le=1.0)
+    sentence_weight: float = Field(0.7, ge=0.0, le=1.0)
     cross_language_lexical: float = Field(0.5, ge=0.0, le=1.0)
     candidates: int = Field(100, ge=10, le=10_000)
     per_doc: int = Field(2, ge=1, le=100)
     duplicate_alone: float = Field(0.96, ge=0.0, le=1.01)
     duplicate_with_number: float = Field(0.93, ge=0.0, le=1.01)
-    duplicate_corroborating: float = Field(0.88, ge=0.0, le=1.01)
+    duplicate_corroborating: float = Field(0.86, ge=0.0, le=1.01)
     query_cache_size: int = Field(1024, ge=0)
 
     # HTTP service (`semsearch serve`)
