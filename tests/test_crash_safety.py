@@ -38,7 +38,7 @@ def _wait_for(predicate, timeout: float) -> bool:
 
 
 def test_sigkill_mid_index_leaves_a_loadable_index_that_answers(seed_index, tmp_path):
-    corpus = _corpus(tmp_path / "big.jsonl", 400)
+    corpus = _corpus(tmp_path / "big.jsonl", 150)
     layout = IndexDirectory(seed_index)
     before = layout.current_name()
     proc = subprocess.Popen(
@@ -47,7 +47,7 @@ def test_sigkill_mid_index_leaves_a_loadable_index_that_answers(seed_index, tmp_
     )
     try:
         assert _wait_for(lambda: any(p.name.startswith(".tmp-") for p in seed_index.iterdir()), 60), "writer never started"
-        time.sleep(1.0)  # well inside the embedding of 400 passages
+        time.sleep(1.0)  # well inside the embedding of 150 passages and their 300 sentences
         assert proc.poll() is None, "indexing finished before it could be killed"
         os.killpg(proc.pid, signal.SIGKILL)
     finally:
@@ -60,7 +60,7 @@ def test_sigkill_mid_index_leaves_a_loadable_index_that_answers(seed_index, tmp_
 
     # The next run cleans the leftover and completes.
     out = json.loads(run_cli("index", str(corpus), "--index-dir", str(seed_index), "--json").stdout)
-    assert out["added"] == 400 and out["documents"] == 405
+    assert out["added"] == 150 and out["documents"] == 155
     assert not any(p.name.startswith(".tmp-") for p in seed_index.iterdir())
 
 
