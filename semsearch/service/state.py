@@ -120,6 +120,8 @@ class ServiceState:
     def bootstrap(self, corpus: Path | None = None) -> None:
         """Load the model and the live snapshot; index `corpus` first when the index has no snapshot."""
         try:
+            with self._write_lock:
+                self._remove_leftovers()
             self.embedder  # noqa: B018 - loads the model once, before the first request needs it
             with self._write_lock:
                 if self.layout.current_path() is None and corpus is not None:
@@ -135,6 +137,21 @@ class ServiceState:
         except Exception as exc:  # keep serving /healthz and /readyz; the reason is in the log
             self._set_phase("failed", f"start-up failed ({type(exc).__name__}); see the server log")
             log.exception("start-up failed", extra={"event": "startup_failed"})
+
+    def _remove_leftovers(self) -> None:
+        """What a write killed mid-way left behind (.tmp-* folders, a never-published snapshot),
+        under the writer lock; skipped while another process writes (its next write cleans up)."""
+        with self.layout.try_writer_lock() as locked:
+            if not locked:
+                log.info("another writer holds the index lock; leftovers are left to it", extra={"event": "leftovers_skipped"})
+                return
+            removed = self.layout.remove_temps()
+        if removed:
+            log.warning(
+                "removed %d leftover(s) of an interrupted write",
+                len(removed),
+                extra={"event": "leftovers_removed", "paths": [p.name for p in removed]},
+            )
 
     def _index_corpus(self, corpus: Path) -> None:
         from ..index.readers import read_paths
