@@ -23,9 +23,10 @@ from pathlib import Path
 from ..documents import Document
 from ..embedding import Embedder, load_embedder
 from ..errors import SemsearchError
-from ..index.writer import IndexWriter, WriteReport, check_model
+from ..index.writer import IndexWriter, WriteReport, check_model, model_load_error
 from ..settings import Settings
 from ..store.layout import IndexDirectory
+from ..store.manifest import MANIFEST_NAME
 from ..store.snapshot import Snapshot, open_snapshot, open_snapshot_at
 from .metrics import Metrics, TimedEmbedder
 from .searcher import QueryVectorCache, Searcher, build_searcher
@@ -69,7 +70,10 @@ class ServiceState:
                 if self._embedder is None:
                     s = self.settings
                     self._set_phase("loading model", f"loading model {s.model}")
-                    inner = load_embedder(s.model, query_prompt=s.query_prompt, passage_prompt=s.passage_prompt)
+                    try:
+                        inner = load_embedder(s.model, query_prompt=s.query_prompt, passage_prompt=s.passage_prompt)
+                    except SemsearchError as exc:
+                        raise model_load_error(exc, self.layout.root, s.model) from None
                     self._embedder = TimedEmbedder(inner, self.metrics)
         return self._embedder
 
@@ -95,7 +99,7 @@ class ServiceState:
         log.info("service phase", extra={"event": "phase", "phase": name, "detail": message})
 
     def _swap(self, snapshot: Snapshot) -> None:
-        check_model(snapshot.manifest, self.embedder, self.layout.root)
+        check_model(snapshot.manifest, self.embedder, snapshot.path / MANIFEST_NAME)
         s = self.settings
         self._searcher = build_searcher(snapshot, self.embedder, s, self.cache)
         self.metrics.documents.set(snapshot.manifest.documents)
