@@ -58,6 +58,9 @@ def validate_doc_id(doc_id: object) -> str:
         raise InvalidInputError(f"id: longer than {MAX_ID_LENGTH} characters", "id")
     if _CONTROL.search(value):
         raise InvalidInputError("id: contains control characters", "id")
+    if any(part in (".", "..") for part in value.split("/")):
+        # HTTP clients resolve them away: /documents/a/../b asks for 'b'. Never a file path either way.
+        raise InvalidInputError("id: must not contain '.' or '..' path segments (an id is addressed as /documents/{id})", "id")
     return value
 
 
@@ -76,7 +79,7 @@ def document_from_record(record: object, origin: str) -> Document:
         value = record.get(name)
         if value is not None and not isinstance(value, str):
             raise InvalidInputError(f"{name}: must be a string", name)
-        fields[name] = value.strip() or None if isinstance(value, str) else None
+        fields[name] = _CONTROL.sub(" ", value).strip() or None if isinstance(value, str) else None
     if fields["date"]:
         fields["date"] = normalize_date(fields["date"], "date")
     cleaned = clean_article(text)
