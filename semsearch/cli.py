@@ -76,6 +76,8 @@ def cmd_index(args: argparse.Namespace) -> int:
     batch = read_paths(args.paths)
     for problem in batch.problems:
         print(f"semsearch: skipped {problem}", file=sys.stderr)
+    for note in batch.notes:
+        print(f"semsearch: note: {note}", file=sys.stderr)
     if not batch.documents:
         print("semsearch: error: nothing could be indexed", file=sys.stderr)
         return 1
@@ -83,13 +85,16 @@ def cmd_index(args: argparse.Namespace) -> int:
     writer = IndexWriter(settings.index_dir, _embedder(settings), settings.chunking(), settings.index_type, settings.embed_batch_size)
     report = writer.write(batch.documents, progress=not args.quiet and sys.stderr.isatty() or args.progress)
     report.failed = batch.problems
+    report.notes = batch.notes
     if args.json:
         print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
     else:
         rate = report.to_dict()["passages_per_second"]
         print(
             f"documents: {report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
-            f"{len(report.failed)} failed\n"
+            f"{len(report.failed)} failed"
+            + (f", {len(report.notes)} not in UTF-8 (decoded, see the notes above)" if report.notes else "")
+            + "\n"
             f"passages: {report.passages_embedded} embedded"
             + (f" ({rate} passages/s)" if rate else "")
             + f"; index now holds {report.documents} documents, {report.passages} passages\n"

@@ -39,6 +39,7 @@ class WriteReport:
     unchanged: int = 0
     deleted: int = 0
     failed: list[ReadProblem] = field(default_factory=list)
+    notes: list[ReadProblem] = field(default_factory=list)  # inputs read with a remark (decoded as Windows-1252...)
     not_found: list[str] = field(default_factory=list)
     passages_embedded: int = 0
     embed_seconds: float = 0.0
@@ -54,6 +55,7 @@ class WriteReport:
     def to_dict(self) -> dict:
         data = asdict(self)
         data["failed"] = [{"origin": p.origin, "reason": p.reason} for p in self.failed]
+        data["notes"] = [{"origin": p.origin, "note": p.reason} for p in self.notes]
         data["passages_per_second"] = round(self.passages_embedded / self.embed_seconds, 2) if self.embed_seconds else None
         return data
 

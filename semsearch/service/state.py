@@ -164,6 +164,8 @@ class ServiceState:
         batch = read_paths([corpus])
         for problem in batch.problems:
             log.warning("corpus: skipped %s", problem, extra={"event": "corpus_skipped"})
+        for note in batch.notes:
+            log.info("corpus: %s", note, extra={"event": "corpus_note"})
         if batch.documents:
             report = self._writer().write(batch.documents)
             log.info(
