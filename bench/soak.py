@@ -61,7 +61,7 @@ def token(i: int) -> str:
     while n:
         n, r = divmod(n, len(letters))
         word += letters[r]
-    return f"soakword{word}"
+    return f"soakword{word}q"  # ends in q: no French or English stemmer rule changes it
 
 
 def soak_document(i: int) -> dict:

@@ -67,7 +67,7 @@ def test_a_bad_corpus_folder_indexes_what_it_can_and_names_the_rest(tmp_path):
     (corpus / "marseille.txt").write_text(UTF8_TEXT)
     (corpus / "avignon-1995.txt").write_bytes(LATIN1_TEXT.encode("cp1252"))
     (corpus / "lyon.txt").write_bytes(UTF16_TEXT.encode("utf-16"))
-    (corpus / "long.md").write_text(one_paragraph(6_000))
+    (corpus / "long.md").write_text(one_paragraph(3_000))
     rng = random.Random(3)
     (corpus / "scan.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(rng.randrange(256) for _ in range(2000)))
     (corpus / "photo.jpg").write_bytes(b"\xff\xd8\xff\xe0" + bytes(100))
@@ -108,11 +108,12 @@ def test_exit_status_is_non_zero_only_when_nothing_could_be_indexed(tmp_path):
     junk.mkdir()
     (junk / "a.txt").write_bytes(b"\x00\x01\x02binary")
     (junk / "b.txt").write_text("   \n")
-    for args in ([str(empty)], [str(junk)], [str(tmp_path / "missing")], [str(empty), str(junk)]):
+    for args in ([str(empty)], [str(junk)], [str(empty), str(junk), str(tmp_path / "missing")]):
         proc = run_cli("index", *args, "--index-dir", str(tmp_path / "index"), check=False)
         assert proc.returncode == 1, (args, proc.stderr)
         assert proc.stderr.rstrip().endswith("semsearch: error: nothing could be indexed") and "Traceback" not in proc.stderr
-    assert "folder holds no .txt, .md or .jsonl file" in run_cli("index", str(empty), "--index-dir", str(tmp_path / "index"), check=False).stderr
+    assert f"semsearch: skipped {empty}: folder holds no .txt, .md or .jsonl file" in proc.stderr
+    assert f"semsearch: skipped {junk / 'a.txt'}: binary file" in proc.stderr and f"{tmp_path / 'missing'}: no such file" in proc.stderr
     assert not (tmp_path / "index").exists()  # nothing written
     # (A run where something could be indexed exits 0 with the rest reported: the test above.)
 
