@@ -35,20 +35,36 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def _embedder(settings: Settings):
     from .embedding import load_embedder
+    from .index.writer import model_load_error
 
-    return load_embedder(settings.model, query_prompt=settings.query_prompt, passage_prompt=settings.passage_prompt)
+    try:
+        return load_embedder(settings.model, query_prompt=settings.query_prompt, passage_prompt=settings.passage_prompt)
+    except SemsearchError as exc:
+        raise model_load_error(exc, settings.index_dir, settings.model) from None
 
 
 def _model_for_index(settings: Settings, explicit: bool) -> Settings:
-    """Searching an existing index uses the model that built it unless one is named explicitly."""
+    """Searching an existing index uses the model that built it unless one is named explicitly.
+    A damaged live snapshot lends the model of the previous one (what open_snapshot falls back to);
+    with no readable manifest the settings stay as they are and opening the index names the file."""
     if explicit or os.environ.get("SEMSEARCH_MODEL"):
         return settings
+    from .errors import IndexCorruptError
     from .store.layout import IndexDirectory
     from .store.manifest import Manifest
 
-    current = IndexDirectory(settings.index_dir).current_path()
-    if current is not None:
-        return settings.model_copy(update={"model": Manifest.read(current).model})
+    layout = IndexDirectory(settings.index_dir)
+    try:
+        current = layout.current_path()
+    except IndexCorruptError:
+        return settings
+    if current is None:
+        return settings
+    for path in [current, *(p for p in layout.snapshot_paths() if p.name < current.name)]:
+        try:
+            return settings.model_copy(update={"model": Manifest.read(path).model})
+        except IndexCorruptError:
+            continue
     return settings
 
 
@@ -60,6 +76,8 @@ def cmd_index(args: argparse.Namespace) -> int:
     batch = read_paths(args.paths)
     for problem in batch.problems:
         print(f"semsearch: skipped {problem}", file=sys.stderr)
+    for note in batch.notes:
+        print(f"semsearch: note: {note}", file=sys.stderr)
     if not batch.documents:
         print("semsearch: error: nothing could be indexed", file=sys.stderr)
         return 1
@@ -67,13 +85,16 @@ def cmd_index(args: argparse.Namespace) -> int:
     writer = IndexWriter(settings.index_dir, _embedder(settings), settings.chunking(), settings.index_type, settings.embed_batch_size)
     report = writer.write(batch.documents, progress=not args.quiet and sys.stderr.isatty() or args.progress)
     report.failed = batch.problems
+    report.notes = batch.notes
     if args.json:
         print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
     else:
         rate = report.to_dict()["passages_per_second"]
         print(
             f"documents: {report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
-            f"{len(report.failed)} failed\n"
+            f"{len(report.failed)} failed"
+            + (f", {len(report.notes)} not in UTF-8 (decoded, see the notes above)" if report.notes else "")
+            + "\n"
             f"passages: {report.passages_embedded} embedded"
             + (f" ({rate} passages/s)" if rate else "")
             + f"; index now holds {report.documents} documents, {report.passages} passages\n"
@@ -98,11 +119,12 @@ def cmd_delete(args: argparse.Namespace) -> int:
 def _open_searcher(settings: Settings, embedder=None):
     from .index.writer import check_model
     from .service.searcher import build_searcher
+    from .store.manifest import MANIFEST_NAME
     from .store.snapshot import open_snapshot
 
     snapshot = open_snapshot(settings.index_dir)
     embedder = embedder or _embedder(settings)
-    check_model(snapshot.manifest, embedder, settings.index_dir)
+    check_model(snapshot.manifest, embedder, snapshot.path / MANIFEST_NAME)
     return build_searcher(snapshot, embedder, settings)
 
 

@@ -57,3 +57,4 @@ class ReadProblem:
 class ReadBatch:
     documents: list[Document] = field(default_factory=list)
     problems: list[ReadProblem] = field(default_factory=list)
+    notes: list[ReadProblem] = field(default_factory=list)  # read, with a remark (e.g. decoded as Windows-1252)

@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from semsearch.store.layout import IndexDirectory
+from semsearch.store.layout import FAULT_ENV, FAULT_POINTS, IndexDirectory
 from semsearch.store.snapshot import open_snapshot
 
 from .conftest import run_cli, search_json
@@ -78,3 +78,26 @@ def test_sigkill_at_random_moments_never_breaks_the_index(seed_index, tmp_path):
         snapshot = open_snapshot(seed_index)
         assert snapshot.manifest.documents in (5, 65)
         assert snapshot.size == snapshot.manifest.passages == snapshot.index.ntotal
+
+
+def test_sigkill_at_each_point_of_the_snapshot_swap(seed_index, tmp_path):
+    """SEMSEARCH_FAULT kills `semsearch index` inside publish: before the snapshot folder is renamed
+    into place, between that rename and the CURRENT swap, and just after the swap."""
+    corpus = _corpus(tmp_path / "swap.jsonl", 3)
+    layout = IndexDirectory(seed_index)
+    for point in FAULT_POINTS:
+        before = layout.current_name()
+        proc = run_cli("index", str(corpus), "--index-dir", str(seed_index), "--quiet", env={FAULT_ENV: point}, check=False)
+        assert proc.returncode == -signal.SIGKILL, (point, proc.returncode, proc.stderr)
+        snapshot = open_snapshot(seed_index)
+        assert snapshot.size == snapshot.manifest.passages == snapshot.index.ntotal
+        if point == "after_pointer":
+            assert layout.current_name() != before and snapshot.manifest.documents == 8
+        else:
+            assert layout.current_name() == before and snapshot.manifest.documents == 5
+        snapshot.close()
+    # The next write removes what the crashes left (a .tmp-* folder, a snapshot CURRENT never named).
+    out = json.loads(run_cli("index", str(corpus), "--index-dir", str(seed_index), "--json").stdout)
+    assert (out["unchanged"], out["documents"]) == (3, 8)
+    assert not any(p.name.startswith(".tmp-") or p.name.endswith(".tmp") for p in seed_index.iterdir())
+    assert all(p.name <= layout.current_name() for p in layout.snapshot_paths())

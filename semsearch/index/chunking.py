@@ -2,10 +2,16 @@
 
 Offsets always point into the document's cleaned text, so a passage's text is exactly
 `document.text[start:end]` and later layers (highlights) can mark inside it.
+
+A paragraph over HUGE_PARAGRAPH characters (no article has one; a bad corpus file may: 50 MB on
+one line) is cut by rules instead: sentence ends by a regular expression rather than pysbd, and
+token counts estimated from a sample rather than counted for every sentence. Exact, pysbd and the
+tokenizer cost about 25 s and 1.5 s per MB; the rules keep such a file to seconds.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,6 +22,9 @@ from ..text.sentences import sentence_spans
 TokenCounter = Callable[[str], int]
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 _PYSBD_BLOCK = 20_000  # pysbd is regex-heavy: feed it bounded blocks
+HUGE_PARAGRAPH = 100_000  # characters; past this, rules replace pysbd and exact token counts
+_SENTENCE_END = re.compile(r"[.!?…][\"'»”’)\]]*(?=\s)")
+_TOKEN_SAMPLE = 20_000  # characters counted exactly to estimate a huge paragraph's characters per token
 
 
 @dataclass(frozen=True)
@@ -55,9 +64,31 @@ def _merge_short(spans: list[tuple[int, int]], min_chars: int) -> list[tuple[int
     return merged
 
 
+def _rule_sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """Sentences ending at . ! ? … (and closing quotes) before a space: linear, for huge paragraphs."""
+    out: list[tuple[int, int]] = []
+    pos = start
+    for match in _SENTENCE_END.finditer(text, start, end):
+        if text[pos:match.end()].strip():
+            out.append((pos, match.end()))
+        pos = match.end()
+    if text[pos:end].strip():
+        out.append((pos, end))
+    trimmed = []
+    for a, b in out:  # no leading or trailing spaces, like sentence_spans
+        while a < b and text[a].isspace():
+            a += 1
+        while b > a and text[b - 1].isspace():
+            b -= 1
+        trimmed.append((a, b))
+    return trimmed
+
+
 def _sentences(text: str, start: int, end: int, lang: str, max_chars: int) -> list[tuple[int, int]]:
     out: list[tuple[int, int]] = []
     pos = start
+    if end - start > HUGE_PARAGRAPH:
+        out, pos = _rule_sentences(text, start, end), end
     while pos < end:
         stop = min(end, pos + _PYSBD_BLOCK)
         if stop < end:  # cut the block at the last space so no word is split
@@ -78,9 +109,19 @@ def _sentences(text: str, start: int, end: int, lang: str, max_chars: int) -> li
     return bounded
 
 
+def _estimated(text: str, start: int, end: int, count: TokenCounter) -> TokenCounter:
+    """A token counter for one huge paragraph: characters over the characters-per-token ratio of an
+    exactly counted sample, with a margin so chunks stay within budget."""
+    sample = text[start:min(end, start + _TOKEN_SAMPLE)]
+    per_token = min(6.0, max(1.0, len(sample) / max(1, count(sample))))  # clamped: an odd sample cannot make chunks huge
+    return lambda piece: math.ceil(len(piece) / per_token * 1.15) + 2
+
+
 def _split_long(
     text: str, start: int, end: int, lang: str, count: TokenCounter, config: ChunkingConfig
 ) -> list[tuple[int, int]]:
+    if end - start > HUGE_PARAGRAPH:
+        count = _estimated(text, start, end, count)
     sentences: list[tuple[int, int]] = []
     lengths: list[int] = []
     pending = _sentences(text, start, end, lang, max_chars=config.max_tokens * 6)[::-1]
@@ -115,7 +156,7 @@ def split_passages(doc: Document, count_tokens: TokenCounter, config: ChunkingCo
     units = _merge_short(paragraph_spans(doc.text), config.min_chars)
     spans: list[tuple[int, int]] = []
     for start, end in units:
-        if count_tokens(doc.text[start:end]) <= config.max_tokens:
+        if end - start <= HUGE_PARAGRAPH and count_tokens(doc.text[start:end]) <= config.max_tokens:
             spans.append((start, end))
         else:
             spans.extend(_split_long(doc.text, start, end, lang, count_tokens, config))

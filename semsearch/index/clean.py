@@ -22,6 +22,8 @@ _URL_ONLY = re.compile(r"^(?:https?://|www\.)\S+$")
 _AGENCY_TAG = re.compile(r"^(?:[A-Z0-9][A-Z0-9&.\-]{0,7})(?:\s+[A-Z0-9][A-Z0-9&.\-]{0,7}){0,2}$")
 _SENTENCE_END = re.compile(r"[.!?…»\"”:;]\s*$")
 _BLANK_LINE = re.compile(r"\n\s*\n")
+_SPACES = re.compile(r"\t[ \t]*| [ \t]+")  # runs to collapse; a lone space stays as it is (fast on huge lines)
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # NUL would cut the text short in SQLite and the model
 
 
 @dataclass
@@ -34,8 +36,8 @@ class CleanArticle:
 
 
 def _normalize_line(line: str) -> str:
-    line = unicodedata.normalize("NFC", line).replace("\u00a0", " ").replace("\u200b", "")
-    return re.sub(r"[ \t]+", " ", line).strip()
+    line = _CONTROL.sub(" ", unicodedata.normalize("NFC", line)).replace("\u00a0", " ").replace("\u200b", "")
+    return _SPACES.sub(" ", line).strip()
 
 
 def _same_title(a: str, b: str) -> bool:

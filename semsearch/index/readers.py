@@ -34,18 +34,36 @@ def lede_title(text: str, limit: int = 120) -> str | None:
     return sentence[:limit].rsplit(" ", 1)[0] + "…"
 
 
-def decode_bytes(data: bytes) -> str:
-    """UTF-8 text; Latin-1 archives are decoded as Windows-1252 rather than refused."""
+_BINARY_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
+
+
+def decode_text(data: bytes) -> tuple[str, str | None]:
+    """The text, and how it was decoded when that was not UTF-8 (None when it was): UTF-16 with a
+    byte-order mark, or Windows-1252 for Latin-1 archives (common in French press archives), rather
+    than refused. Binary data is a ValueError."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return data.decode("utf-16"), "decoded as UTF-16 (byte-order mark)"
+        except UnicodeDecodeError:
+            raise ValueError("not valid UTF-16 despite its byte-order mark") from None
     if b"\x00" in data[:8192]:
         raise ValueError("binary file (contains NUL bytes)")
     try:
-        return data.decode("utf-8")
+        return data.decode("utf-8"), None
     except UnicodeDecodeError:
         pass
     text = data.decode("cp1252", errors="replace")
-    if text.count("\ufffd") > max(3, len(text) // 100):
+    limit = max(3, len(text) // 100)
+    if len(_BINARY_CONTROL.findall(text, 0, 1_000_000)) > limit:
+        raise ValueError("binary file (control bytes)")
+    if text.count("\ufffd") > limit:
         raise ValueError("not UTF-8 nor Latin-1/Windows-1252 text")
-    return text
+    return text, "decoded as Windows-1252 (not valid UTF-8)"
+
+
+def decode_bytes(data: bytes) -> str:
+    """UTF-8 text; Latin-1 archives are decoded as Windows-1252 rather than refused."""
+    return decode_text(data)[0]
 
 
 def validate_doc_id(doc_id: object) -> str:
@@ -58,6 +76,9 @@ def validate_doc_id(doc_id: object) -> str:
         raise InvalidInputError(f"id: longer than {MAX_ID_LENGTH} characters", "id")
     if _CONTROL.search(value):
         raise InvalidInputError("id: contains control characters", "id")
+    if any(part in (".", "..") for part in value.split("/")):
+        # HTTP clients resolve them away: /documents/a/../b asks for 'b'. Never a file path either way.
+        raise InvalidInputError("id: must not contain '.' or '..' path segments (an id is addressed as /documents/{id})", "id")
     return value
 
 
@@ -76,7 +97,7 @@ def document_from_record(record: object, origin: str) -> Document:
         value = record.get(name)
         if value is not None and not isinstance(value, str):
             raise InvalidInputError(f"{name}: must be a string", name)
-        fields[name] = value.strip() or None if isinstance(value, str) else None
+        fields[name] = _CONTROL.sub(" ", value).strip() or None if isinstance(value, str) else None
     if fields["date"]:
         fields["date"] = normalize_date(fields["date"], "date")
     cleaned = clean_article(text)
@@ -94,8 +115,10 @@ def document_from_record(record: object, origin: str) -> Document:
     )
 
 
-def read_text_file(path: Path, doc_id: str) -> Document:
-    text = decode_bytes(path.read_bytes())
+def read_text_file(path: Path, doc_id: str, notes: list[ReadProblem] | None = None) -> Document:
+    text, note = decode_text(path.read_bytes())
+    if note and notes is not None:
+        notes.append(ReadProblem(str(path), note))
     if not text.strip():
         raise ValueError("empty file")
     cleaned = clean_article(text)
@@ -113,10 +136,12 @@ def read_text_file(path: Path, doc_id: str) -> Document:
 
 def read_jsonl(path: Path, batch: ReadBatch) -> None:
     try:
-        raw = decode_bytes(path.read_bytes())
+        raw, note = decode_text(path.read_bytes())
     except (OSError, ValueError) as exc:
         batch.problems.append(ReadProblem(str(path), str(exc)))
         return
+    if note:
+        batch.notes.append(ReadProblem(str(path), note))
     if not raw.strip():
         batch.problems.append(ReadProblem(str(path), "empty file"))
         return
@@ -141,7 +166,7 @@ def _read_file(path: Path, doc_id: str, batch: ReadBatch) -> None:
         read_jsonl(path, batch)
     elif suffix in TEXT_SUFFIXES:
         try:
-            batch.documents.append(read_text_file(path, doc_id))
+            batch.documents.append(read_text_file(path, doc_id, batch.notes))
         except (OSError, ValueError) as exc:
             batch.problems.append(ReadProblem(str(path), str(exc)))
     else:

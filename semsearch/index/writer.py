@@ -20,10 +20,10 @@ from tqdm import tqdm
 from ..dates import date_bounds
 from ..documents import Document, Passage, ReadProblem
 from ..embedding import Embedder
-from ..errors import ModelMismatchError
+from ..errors import IndexCorruptError, ModelMismatchError, SemsearchError
 from ..store import database, lexical, vectors
 from ..store.layout import IndexDirectory
-from ..store.manifest import Manifest
+from ..store.manifest import MANIFEST_NAME, Manifest
 from ..text.analyzer import analyze
 from ..text.lang import detect_language
 from ..text.sentences import sentence_spans
@@ -39,6 +39,7 @@ class WriteReport:
     unchanged: int = 0
     deleted: int = 0
     failed: list[ReadProblem] = field(default_factory=list)
+    notes: list[ReadProblem] = field(default_factory=list)  # inputs read with a remark (decoded as Windows-1252...)
     not_found: list[str] = field(default_factory=list)
     passages_embedded: int = 0
     embed_seconds: float = 0.0
@@ -54,6 +55,7 @@ class WriteReport:
     def to_dict(self) -> dict:
         data = asdict(self)
         data["failed"] = [{"origin": p.origin, "reason": p.reason} for p in self.failed]
+        data["notes"] = [{"origin": p.origin, "note": p.reason} for p in self.notes]
         data["passages_per_second"] = round(self.passages_embedded / self.embed_seconds, 2) if self.embed_seconds else None
         return data
 
@@ -77,12 +79,25 @@ def embedding_text(doc: Document, passage: Passage) -> str:
 
 
 def check_model(manifest: Manifest, embedder: Embedder, where: Path) -> None:
+    """`where`: the manifest file (or index folder) to name in the error."""
     if manifest.model != embedder.spec or manifest.dim != embedder.dim:
         raise ModelMismatchError(
-            f"the index at {where} was built with model {manifest.model!r} ({manifest.dim} dims); "
+            f"{where}: the index was built with model {manifest.model!r} ({manifest.dim} dims); "
             f"it cannot be used with {embedder.spec!r} ({embedder.dim} dims): pass --model {manifest.model} "
             "(or SEMSEARCH_MODEL), or index into another --index-dir"
         )
+
+
+def model_load_error(exc: SemsearchError, index_dir: str | Path, spec: str) -> SemsearchError:
+    """A model that cannot be loaded: when the index's manifest is what asked for it, say so and name it."""
+    try:
+        current = IndexDirectory(index_dir).current_path()
+        model = Manifest.read(current).model if current is not None else None
+    except SemsearchError:
+        model = None
+    if model != spec:
+        return exc
+    return SemsearchError(f"{current / MANIFEST_NAME}: the index was built with model {spec!r}, which cannot be loaded here ({exc})")
 
 
 class IndexWriter:
@@ -113,7 +128,7 @@ class IndexWriter:
         with self.layout.writer_lock():
             base = self.layout.current_path()
             if base is not None:
-                check_model(Manifest.read(base), self.embedder, self.layout.root)
+                check_model(Manifest.read(base), self.embedder, base / MANIFEST_NAME)
             temp = self.layout.new_temp()
             conn = self._open_copy(base, temp)
             try:
@@ -146,11 +161,21 @@ class IndexWriter:
     def _open_copy(self, base: Path | None, temp: Path) -> sqlite3.Connection:
         conn = database.connect(temp / database.DB_NAME)
         if base is not None:
-            source = database.connect(base / database.DB_NAME, readonly=True)
+            db_path = base / database.DB_NAME
             try:
-                source.backup(conn)
-            finally:
-                source.close()
+                if not db_path.is_file():
+                    raise IndexCorruptError(f"{db_path}: SQLite file is missing")
+                source = database.connect(db_path, readonly=True)
+                try:
+                    source.backup(conn)
+                finally:
+                    source.close()
+            except sqlite3.DatabaseError as exc:
+                conn.close()
+                raise IndexCorruptError(f"{db_path}: SQLite file is damaged ({exc})") from None
+            except IndexCorruptError:
+                conn.close()
+                raise
         conn.executescript(database.SCHEMA)
         return conn
 

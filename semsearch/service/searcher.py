@@ -8,6 +8,7 @@ grouped under the best one as its duplicates.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -30,6 +31,7 @@ MODES = ("hybrid", "dense", "lexical")
 MAX_QUERY_CHARS = 1000
 MAX_K = 100
 HIGHLIGHT_MARGIN = 0.01  # a second sentence is marked too when it scores this close to the best
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # C0 controls and DEL; tab and newlines are fine
 
 
 @dataclass
@@ -114,6 +116,8 @@ def validate_query(query: str, k: int, mode: str) -> str:
         raise InvalidInputError("query: must not be empty", "query")
     if len(query) > MAX_QUERY_CHARS:
         raise InvalidInputError(f"query: longer than {MAX_QUERY_CHARS} characters ({len(query)})", "query")
+    if _CONTROL.search(query):
+        raise InvalidInputError("query: contains control characters", "query")
     if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= MAX_K:
         raise InvalidInputError(f"k: must be an integer from 1 to {MAX_K}", "k")
     if mode not in MODES:

@@ -23,9 +23,10 @@ from pathlib import Path
 from ..documents import Document
 from ..embedding import Embedder, load_embedder
 from ..errors import SemsearchError
-from ..index.writer import IndexWriter, WriteReport, check_model
+from ..index.writer import IndexWriter, WriteReport, check_model, model_load_error
 from ..settings import Settings
 from ..store.layout import IndexDirectory
+from ..store.manifest import MANIFEST_NAME
 from ..store.snapshot import Snapshot, open_snapshot, open_snapshot_at
 from .metrics import Metrics, TimedEmbedder
 from .searcher import QueryVectorCache, Searcher, build_searcher
@@ -69,7 +70,10 @@ class ServiceState:
                 if self._embedder is None:
                     s = self.settings
                     self._set_phase("loading model", f"loading model {s.model}")
-                    inner = load_embedder(s.model, query_prompt=s.query_prompt, passage_prompt=s.passage_prompt)
+                    try:
+                        inner = load_embedder(s.model, query_prompt=s.query_prompt, passage_prompt=s.passage_prompt)
+                    except SemsearchError as exc:
+                        raise model_load_error(exc, self.layout.root, s.model) from None
                     self._embedder = TimedEmbedder(inner, self.metrics)
         return self._embedder
 
@@ -95,7 +99,7 @@ class ServiceState:
         log.info("service phase", extra={"event": "phase", "phase": name, "detail": message})
 
     def _swap(self, snapshot: Snapshot) -> None:
-        check_model(snapshot.manifest, self.embedder, self.layout.root)
+        check_model(snapshot.manifest, self.embedder, snapshot.path / MANIFEST_NAME)
         s = self.settings
         self._searcher = build_searcher(snapshot, self.embedder, s, self.cache)
         self.metrics.documents.set(snapshot.manifest.documents)
@@ -120,6 +124,8 @@ class ServiceState:
     def bootstrap(self, corpus: Path | None = None) -> None:
         """Load the model and the live snapshot; index `corpus` first when the index has no snapshot."""
         try:
+            with self._write_lock:
+                self._remove_leftovers()
             self.embedder  # noqa: B018 - loads the model once, before the first request needs it
             with self._write_lock:
                 if self.layout.current_path() is None and corpus is not None:
@@ -136,6 +142,21 @@ class ServiceState:
             self._set_phase("failed", f"start-up failed ({type(exc).__name__}); see the server log")
             log.exception("start-up failed", extra={"event": "startup_failed"})
 
+    def _remove_leftovers(self) -> None:
+        """What a write killed mid-way left behind (.tmp-* folders, a never-published snapshot),
+        under the writer lock; skipped while another process writes (its next write cleans up)."""
+        with self.layout.try_writer_lock() as locked:
+            if not locked:
+                log.info("another writer holds the index lock; leftovers are left to it", extra={"event": "leftovers_skipped"})
+                return
+            removed = self.layout.remove_temps()
+        if removed:
+            log.warning(
+                "removed %d leftover(s) of an interrupted write",
+                len(removed),
+                extra={"event": "leftovers_removed", "paths": [p.name for p in removed]},
+            )
+
     def _index_corpus(self, corpus: Path) -> None:
         from ..index.readers import read_paths
 
@@ -143,6 +164,8 @@ class ServiceState:
         batch = read_paths([corpus])
         for problem in batch.problems:
             log.warning("corpus: skipped %s", problem, extra={"event": "corpus_skipped"})
+        for note in batch.notes:
+            log.info("corpus: %s", note, extra={"event": "corpus_note"})
         if batch.documents:
             report = self._writer().write(batch.documents)
             log.info(

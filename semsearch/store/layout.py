@@ -2,11 +2,17 @@
 
     <index_dir>/CURRENT             name of the live snapshot (replaced atomically)
     <index_dir>/snapshots/<name>/   one complete snapshot, never modified once published
-    <index_dir>/.tmp-<uuid>/        a snapshot being written (removed at the next write)
+    <index_dir>/.tmp-<uuid>/        a snapshot being written (removed at the next write or start)
     <index_dir>/.lock               held by the one writer
 
 A crash at any moment leaves CURRENT naming a complete snapshot: the old one until the
-final rename, the new one after it.
+final rename, the new one after it. What a crash can leave besides (a .tmp-* folder, a
+CURRENT.*.tmp pointer, a snapshot renamed into snapshots/ that CURRENT never named) is
+removed under the writer lock by the next write, and by `semsearch serve` at start.
+
+Fault injection, for the crash tests only: with SEMSEARCH_FAULT set to one of FAULT_POINTS,
+`publish` kills its own process with SIGKILL at that point. Unset (always, outside tests),
+it does nothing.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import contextlib
 import fcntl
 import os
 import shutil
+import signal
 import time
 import uuid
 from collections.abc import Iterator
@@ -25,6 +32,14 @@ from ..errors import IndexCorruptError
 CURRENT = "CURRENT"
 SNAPSHOTS = "snapshots"
 TMP_PREFIX = ".tmp-"
+FAULT_ENV = "SEMSEARCH_FAULT"
+FAULT_POINTS = ("before_rename", "after_rename", "after_pointer")
+
+
+def _fault(point: str) -> None:
+    """Test-only: die by SIGKILL here when SEMSEARCH_FAULT names this point."""
+    if os.environ.get(FAULT_ENV) == point:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def fsync_dir(path: Path) -> None:
@@ -94,14 +109,45 @@ class IndexDirectory:
         path.mkdir(parents=True)
         return path
 
+    @contextlib.contextmanager
+    def try_writer_lock(self) -> Iterator[bool]:
+        """The writer lock if no one holds it (True), else go on without it (False)."""
+        if not self.root.is_dir():
+            yield False
+            return
+        with open(self.root / ".lock", "a+") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
     def remove_temps(self) -> list[Path]:
-        """Leftovers of writes that died before publishing. Call under the writer lock."""
+        """Leftovers of writes that died before publishing: .tmp-* folders, CURRENT.*.tmp pointers,
+        and snapshots newer than the one CURRENT names (renamed into place, never pointed to, so
+        never acknowledged). Call under the writer lock."""
         removed = []
         if self.root.is_dir():
             for path in self.root.iterdir():
                 if path.name.startswith(TMP_PREFIX):
                     shutil.rmtree(path, ignore_errors=True)
                     removed.append(path)
+                elif path.name.startswith(f"{CURRENT}.") and path.name.endswith(".tmp"):
+                    path.unlink(missing_ok=True)
+                    removed.append(path)
+            try:
+                current = self.current_name()
+            except IndexCorruptError:
+                current = None  # the reader reports it; nothing here can be judged an orphan
+            if current is not None and (self.snapshots / current).is_dir():
+                for path in self.snapshot_paths():
+                    if path.name > current:
+                        shutil.rmtree(path, ignore_errors=True)
+                        removed.append(path)
         return removed
 
     def publish(self, temp: Path, keep: int = 2) -> Path:
@@ -110,8 +156,10 @@ class IndexDirectory:
         self.snapshots.mkdir(parents=True, exist_ok=True)
         name = f"{time.strftime('%Y%m%dT%H%M%S')}-{time.time_ns() % 10**9:09d}-{uuid.uuid4().hex[:6]}"
         final = self.snapshots / name
+        _fault("before_rename")
         os.rename(temp, final)
         fsync_dir(self.snapshots)
+        _fault("after_rename")
         pointer = self.root / f"{CURRENT}.{uuid.uuid4().hex}.tmp"
         with open(pointer, "w") as handle:
             handle.write(name + "\n")
@@ -119,6 +167,7 @@ class IndexDirectory:
             os.fsync(handle.fileno())
         os.replace(pointer, self.root / CURRENT)
         fsync_dir(self.root)
+        _fault("after_pointer")
         self._prune(final, keep)
         return final
 

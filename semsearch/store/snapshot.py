@@ -122,9 +122,12 @@ def open_snapshot_at(path: Path) -> Snapshot:
     except sqlite3.DatabaseError as exc:
         raise IndexCorruptError(f"{db_path}: SQLite file is damaged ({exc})") from None
     index = vectors.load_index(path)
-    if index.ntotal != len(rows.vids) or (len(rows.vids) and index.d != manifest.dim):
+    if index.ntotal != len(rows.vids):
         conn.close()
         raise IndexCorruptError(f"{path / vectors.FAISS_NAME}: holds {index.ntotal} vectors, SQLite {len(rows.vids)} passages")
+    if len(rows.vids) and index.d != manifest.dim:
+        conn.close()
+        raise IndexCorruptError(f"{path / vectors.FAISS_NAME}: vectors of {index.d} dimensions, the manifest says {manifest.dim}")
     exact, vids = vectors.load_vectors(path)
     if not np.array_equal(vids, rows.vids):
         conn.close()

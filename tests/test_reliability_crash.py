@@ -1,0 +1,233 @@
+"""Crash safety of writes over HTTP: a real `semsearch serve` is SIGKILLed before, during and after
+the snapshot swap of a POST /documents. After each restart the index loads, holds every document
+whose write was acknowledged (a 200 was received), and no document is half there.
+
+"During the swap" is hit deterministically with the test-only SEMSEARCH_FAULT hook of
+IndexDirectory.publish (semsearch/store/layout.py), which SIGKILLs the process at a named point.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+
+from semsearch.documents import Document
+from semsearch.index.writer import IndexWriter
+from semsearch.service.metrics import Metrics
+from semsearch.service.state import ServiceState
+from semsearch.store.layout import FAULT_ENV, FAULT_POINTS, IndexDirectory, _fault
+from semsearch.store.snapshot import open_snapshot
+
+from .service_helpers import AUTH, SEED_IDS, Server, make_settings
+from .test_snapshots import FakeEmbedder
+
+KILLED = -9
+
+
+def article(tag: str, sentences: int = 2) -> dict:
+    """A document whose last sentence carries a marker: present only if it was written whole."""
+    body = " ".join(
+        f"Le marché couvert de la ville {tag} a accueilli {i + 3} cents visiteurs pendant la foire aux livres anciens."
+        for i in range(sentences)
+    )
+    return {"id": f"crash/{tag}.txt", "title": f"Foire {tag}", "date": "2024-03", "text": f"{body} Fin du texte {tag}."}
+
+
+def check_index(index_dir: Path) -> dict[str, str]:
+    """Opens the live snapshot as a fresh process would and checks it is whole; its documents' texts."""
+    snapshot = open_snapshot(index_dir)
+    try:
+        conn = snapshot.conn
+        n_docs = conn.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
+        n_passages = conn.execute("SELECT COUNT(*) FROM passages").fetchone()[0]
+        assert snapshot.manifest.documents == n_docs
+        assert snapshot.manifest.passages == n_passages == snapshot.size == snapshot.index.ntotal == len(snapshot.vectors)
+        orphans = conn.execute("SELECT COUNT(*) FROM documents d WHERE NOT EXISTS (SELECT 1 FROM passages p WHERE p.doc_id = d.doc_id)")
+        assert orphans.fetchone()[0] == 0, "a document without passages"
+        assert np.all(np.diff(snapshot.sentences.ptr) > 0), "a passage without sentence vectors"
+        texts = dict(conn.execute("SELECT doc_id, text FROM documents"))
+    finally:
+        snapshot.close()
+    return texts
+
+
+def leftovers(index_dir: Path) -> list[str]:
+    layout = IndexDirectory(index_dir)
+    current = layout.current_name()
+    names = [p.name for p in index_dir.iterdir() if p.name.startswith(".tmp-") or p.name.endswith(".tmp")]
+    return names + [p.name for p in layout.snapshot_paths() if p.name > current]
+
+
+def post_in_background(server: Server, documents: list[dict]) -> tuple[threading.Thread, list]:
+    outcome: list = []
+
+    def run() -> None:
+        try:
+            outcome.append(server.client.post("/documents", json={"documents": documents}, headers=AUTH, timeout=120))
+        except httpx.TransportError as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread, outcome
+
+
+def test_sigkill_before_during_and_after_the_swap_of_a_write_loses_no_acknowledged_document(seed_index, tmp_path):
+    workdir = tmp_path / "cwd"
+    workdir.mkdir()
+    log_path = tmp_path / "serve.log"
+    acked: dict[str, str] = {}  # id -> marker of every document whose write answered 200
+    unacked: list[str] = []  # ids whose write died: each may be present (whole) or absent
+    kills = 0
+
+    def start(fault: str | None = None) -> Server:
+        server = Server(seed_index, workdir, log_path, env={FAULT_ENV: fault} if fault else None)
+        server.wait_ready()
+        assert not leftovers(seed_index), "serve start-up did not clean the leftovers of the last crash"
+        return server
+
+    def verify(expect_present: tuple[str, ...] = (), expect_absent: tuple[str, ...] = ()) -> dict[str, str]:
+        texts = check_index(seed_index)
+        assert SEED_IDS <= set(texts)
+        for doc_id, marker in acked.items():
+            assert doc_id in texts and texts[doc_id].endswith(marker), f"acknowledged {doc_id} lost"
+        for doc_id in unacked:
+            if doc_id in texts:
+                assert texts[doc_id].endswith(f"Fin du texte {doc_id.split('/')[1][:-4]}."), f"{doc_id} is half written"
+        assert all(d in texts for d in expect_present) and not any(d in texts for d in expect_absent)
+        return texts
+
+    # 1. After: a write answered 200, then the process is killed at once.
+    server = start()
+    doc = article("apres")
+    response = server.client.post("/documents", json={"documents": [doc]}, headers=AUTH)
+    assert response.status_code == 200 and response.json()["added"] == 1, response.text
+    acked[doc["id"]] = "Fin du texte apres."
+    assert server.kill() == KILLED
+    kills += 1
+
+    # 2. Each point of the swap, by the fault hook: the process dies inside publish.
+    expected_after = {"before_rename": "absent", "after_rename": "absent", "after_pointer": "present"}
+    for point in FAULT_POINTS:
+        server = start(point)
+        verify()
+        doc = article(point.replace("_", "-"))
+        with pytest.raises(httpx.TransportError):
+            server.client.post("/documents", json={"documents": [doc]}, headers=AUTH)
+        assert server.proc.wait(30) == KILLED
+        server.kill()
+        kills += 1
+        unacked.append(doc["id"])
+        if point == "before_rename":
+            assert any(name.startswith(".tmp-") for name in leftovers(seed_index))
+        if point == "after_rename":
+            assert any(not name.startswith(".") for name in leftovers(seed_index)), "no orphan snapshot to clean"
+        texts = verify()
+        assert (doc["id"] in texts) == (expected_after[point] == "present"), point
+
+    # 3. During the embedding of a larger write, killed from outside.
+    server = start()
+    assert log_path.read_text().count('"event": "leftovers_removed"') == 2  # after before_rename and after_rename
+    batch = [article(f"pendant-{i}", sentences=6) for i in range(6)]
+    thread, outcome = post_in_background(server, batch)
+    deadline = time.monotonic() + 60
+    while not any(p.name.startswith(".tmp-") for p in seed_index.iterdir()):
+        assert time.monotonic() < deadline and not outcome, f"the write never started: {outcome}"
+        time.sleep(0.02)
+    time.sleep(0.5)
+    assert server.kill() == KILLED
+    kills += 1
+    thread.join(30)
+    assert outcome and isinstance(outcome[0], httpx.TransportError), f"the write finished before the kill: {outcome}"
+    unacked.extend(d["id"] for d in batch)
+    verify(expect_absent=tuple(d["id"] for d in batch))
+
+    # 4. A clean restart: leftovers gone, every acknowledged document searchable, writes work again.
+    server = start()
+    try:
+        for doc_id in acked:
+            assert server.client.get(f"/documents/{doc_id}").status_code == 200
+        results = server.client.get("/search", params={"q": "foire aux livres anciens apres", "k": 10}).json()["results"]
+        assert "crash/apres.txt" in {hit["doc_id"] for hit in results}
+        doc = article("final")
+        assert server.client.post("/documents", json={"documents": [doc]}, headers=AUTH).status_code == 200
+        acked[doc["id"]] = "Fin du texte final."
+    finally:
+        server.stop()
+    verify()
+    assert "Traceback" not in log_path.read_text().replace('"traceback"', "")
+    print(f"\ncrash (serve): {kills} SIGKILLs, {len(acked)} acknowledged documents, 0 lost")
+
+
+# -- the pieces, without a model -------------------------------------------------------------------
+
+
+def _docs(*ids: str) -> list[Document]:
+    return [Document(i, f"Texte du document {i} avec assez de mots pour faire un passage.", lang="fr") for i in ids]
+
+
+def test_fault_hook_is_inert_unless_its_point_is_named(monkeypatch):
+    monkeypatch.delenv(FAULT_ENV, raising=False)
+    for point in FAULT_POINTS:
+        _fault(point)  # still alive
+    monkeypatch.setenv(FAULT_ENV, "after_rename")
+    _fault("before_rename")
+    _fault("after_pointer")
+
+
+def test_leftovers_of_each_crash_point_are_removed_under_the_lock(tmp_path):
+    writer = IndexWriter(tmp_path, FakeEmbedder())
+    writer.write(_docs("a"))
+    layout = IndexDirectory(tmp_path)
+    current = layout.current_name()
+    (tmp_path / ".tmp-0123").mkdir()
+    (tmp_path / "CURRENT.0123.tmp").write_text("x\n")
+    orphan = layout.snapshots / "99991231T235959-000000000-ffffff"  # renamed into place, never named by CURRENT
+    orphan.mkdir()
+    removed = {p.name for p in layout.remove_temps()}
+    assert removed == {".tmp-0123", "CURRENT.0123.tmp", orphan.name}
+    assert layout.current_name() == current and (layout.snapshots / current).is_dir()
+    assert open_snapshot(tmp_path).fetch_document("a") is not None
+
+
+def test_serve_start_up_cleans_leftovers_unless_another_writer_holds_the_lock(tmp_path, embedder):
+    IndexWriter(tmp_path, FakeEmbedder()).write(_docs("a"))
+    leftover = tmp_path / ".tmp-feedface"
+    leftover.mkdir()
+    service = ServiceState(make_settings(tmp_path), Metrics(), embedder=embedder)
+    with open(tmp_path / ".lock", "a+") as handle:  # another process writing: its temp must survive
+
+
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        service._remove_leftovers()
+        assert leftover.exists()
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    service._remove_leftovers()
+    assert not leftover.exists()
+
+
+def test_a_write_after_a_crash_after_rename_keeps_the_true_previous_snapshot_as_fallback(tmp_path):
+    """The orphan of a crash between the two renames must not become the fallback of later writes."""
+    writer = IndexWriter(tmp_path, FakeEmbedder())
+    writer.write(_docs("a"))
+    layout = IndexDirectory(tmp_path)
+    before = layout.current_name()
+    orphan = layout.snapshots / (before[:-6] + "zzzzzz")  # sorts after CURRENT, like a newer snapshot
+    orphan.mkdir()
+    writer.write(_docs("b"))
+    assert [p.name for p in layout.snapshot_paths()][1] == before
+    assert not orphan.exists()
+
+
+def test_fault_points_match_publish():
+    source = Path(IndexDirectory.publish.__code__.co_filename).read_text()
+    for point in FAULT_POINTS:
+        assert f'_fault("{point}")' in source
+    assert os.environ.get(FAULT_ENV) is None, "SEMSEARCH_FAULT must never be set for the test run itself"

@@ -1,0 +1,47 @@
+"""A bounded soak in the suite: 16 client threads search a real `semsearch serve` on loopback while a
+writer adds and deletes documents. Zero errors, no result whose deletion was acknowledged before the
+search was sent, every acknowledged add visible to the next search, and the server's RSS flat after
+warm-up. The same code runs for longer from bench/soak.py (not in the suite)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+
+from semsearch.text.analyzer import analyze
+
+from .conftest import ROOT
+from .service_helpers import API_KEY, SEED_IDS, Server
+
+DURATION_S = 30
+CLIENTS = 16
+
+
+def load_soak():
+    spec = importlib.util.spec_from_file_location("bench_soak", ROOT / "bench" / "soak.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_soak_searches_while_writing_zero_errors_consistent_results_flat_memory(seed_index, tmp_path):
+    soak = load_soak()
+    tokens = [soak.token(i) for i in range(2000)]  # read-your-writes searches one token: no stemmer may change it
+    assert len(set(tokens)) == len(tokens) and all(analyze(t, "fr") == analyze(t, "en") == [t] for t in tokens)
+    server = Server(seed_index, tmp_path, tmp_path / "serve.log")
+    try:
+        server.wait_ready()
+        result = soak.run_soak(server.base, server.proc.pid, API_KEY, DURATION_S, CLIENTS, set(SEED_IDS))
+        assert server.proc.poll() is None
+    finally:
+        server.stop()
+    print("\n" + result.table())
+    assert result.errors == []
+    assert result.searches > 20 * DURATION_S / 10 and result.adds >= 3 and result.deletes >= 1
+    assert set(result.statuses) <= {"search 200", "add 200", "delete 200"}
+    memory = result.memory()
+    assert memory["rss_growth"] <= soak.RSS_TOLERANCE, memory
+    assert memory["fds_last"] <= memory["fds_first"] + 8, memory  # old snapshots' files are let go
+    log = server.log_path.read_text()
+    assert "Traceback" not in log and API_KEY not in log
