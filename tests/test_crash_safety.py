@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from semsearch.store.layout import FAULT_ENV, FAULT_POINTS, IndexDirectory
+from semsearch.store.layout import FAULT_ENV, IndexDirectory
 from semsearch.store.snapshot import open_snapshot
 
 from .conftest import run_cli, search_json
+from .service_helpers import SOLDIERS
 
 
 def _corpus(path: Path, n: int) -> Path:
@@ -38,7 +38,7 @@ def _wait_for(predicate, timeout: float) -> bool:
 
 
 def test_sigkill_mid_index_leaves_a_loadable_index_that_answers(seed_index, tmp_path):
-    corpus = _corpus(tmp_path / "big.jsonl", 150)
+    corpus = _corpus(tmp_path / "big.jsonl", 400)
     layout = IndexDirectory(seed_index)
     before = layout.current_name()
     proc = subprocess.Popen(
@@ -47,7 +47,7 @@ def test_sigkill_mid_index_leaves_a_loadable_index_that_answers(seed_index, tmp_
     )
     try:
         assert _wait_for(lambda: any(p.name.startswith(".tmp-") for p in seed_index.iterdir()), 60), "writer never started"
-        time.sleep(1.0)  # well inside the embedding of 150 passages and their 300 sentences
+        time.sleep(1.0)  # well inside the embedding of 400 passages
         assert proc.poll() is None, "indexing finished before it could be killed"
         os.killpg(proc.pid, signal.SIGKILL)
     finally:
@@ -55,12 +55,14 @@ def test_sigkill_mid_index_leaves_a_loadable_index_that_answers(seed_index, tmp_
     assert layout.current_name() == before  # the old snapshot is still the live one
     snapshot = open_snapshot(seed_index)
     assert snapshot.manifest.documents == 5
-    top3 = search_json(seed_index, "Combien de soldats américains en Irak ?", "-k", "3")["results"]
-    assert any(re.search(r"2[\s.]?500", h["text"]) for h in top3)
+    results = search_json(seed_index, "Combien de soldats américains en Irak ?", "-k", "3")["results"]
+    assert any(SOLDIERS.search(h["text"]) for h in results)  # "2 500" or "2.500": collapsing picks which one leads
 
-    # The next run cleans the leftover and completes.
-    out = json.loads(run_cli("index", str(corpus), "--index-dir", str(seed_index), "--json").stdout)
-    assert out["added"] == 150 and out["documents"] == 155
+    # The next run cleans the leftover and completes (on a part of the corpus: the whole takes minutes).
+    part = tmp_path / "part.jsonl"
+    part.write_text("".join(corpus.read_text().splitlines(keepends=True)[:20]))
+    out = json.loads(run_cli("index", str(part), "--index-dir", str(seed_index), "--json").stdout)
+    assert out["added"] == 20 and out["documents"] == 25
     assert not any(p.name.startswith(".tmp-") for p in seed_index.iterdir())
 
 
@@ -80,24 +82,21 @@ def test_sigkill_at_random_moments_never_breaks_the_index(seed_index, tmp_path):
         assert snapshot.size == snapshot.manifest.passages == snapshot.index.ntotal
 
 
-def test_sigkill_at_each_point_of_the_snapshot_swap(seed_index, tmp_path):
-    """SEMSEARCH_FAULT kills `semsearch index` inside publish: before the snapshot folder is renamed
-    into place, between that rename and the CURRENT swap, and just after the swap."""
+def test_sigkill_inside_the_snapshot_swap(seed_index, tmp_path):
+    """SEMSEARCH_FAULT kills `semsearch index` inside publish: between the rename of the snapshot folder
+    into place and the CURRENT swap (the other points: tests/test_reliability_crash.py, through serve)."""
     corpus = _corpus(tmp_path / "swap.jsonl", 3)
     layout = IndexDirectory(seed_index)
-    for point in FAULT_POINTS:
-        before = layout.current_name()
-        proc = run_cli("index", str(corpus), "--index-dir", str(seed_index), "--quiet", env={FAULT_ENV: point}, check=False)
-        assert proc.returncode == -signal.SIGKILL, (point, proc.returncode, proc.stderr)
-        snapshot = open_snapshot(seed_index)
-        assert snapshot.size == snapshot.manifest.passages == snapshot.index.ntotal
-        if point == "after_pointer":
-            assert layout.current_name() != before and snapshot.manifest.documents == 8
-        else:
-            assert layout.current_name() == before and snapshot.manifest.documents == 5
-        snapshot.close()
-    # The next write removes what the crashes left (a .tmp-* folder, a snapshot CURRENT never named).
+    before = layout.current_name()
+    proc = run_cli("index", str(corpus), "--index-dir", str(seed_index), "--quiet", env={FAULT_ENV: "after_rename"}, check=False)
+    assert proc.returncode == -signal.SIGKILL, (proc.returncode, proc.stderr)
+    snapshot = open_snapshot(seed_index)
+    assert snapshot.size == snapshot.manifest.passages == snapshot.index.ntotal
+    assert layout.current_name() == before and snapshot.manifest.documents == 5
+    snapshot.close()
+    assert any(p.name > before for p in layout.snapshot_paths())  # the orphan: renamed into place, never named
+    # The next write removes what the crash left (a snapshot CURRENT never named) and completes.
     out = json.loads(run_cli("index", str(corpus), "--index-dir", str(seed_index), "--json").stdout)
-    assert (out["unchanged"], out["documents"]) == (3, 8)
+    assert (out["added"], out["documents"]) == (3, 8)
     assert not any(p.name.startswith(".tmp-") or p.name.endswith(".tmp") for p in seed_index.iterdir())
     assert all(p.name <= layout.current_name() for p in layout.snapshot_paths())

@@ -104,16 +104,27 @@ def test_sigkill_before_during_and_after_the_swap_of_a_write_loses_no_acknowledg
         assert all(d in texts for d in expect_present) and not any(d in texts for d in expect_absent)
         return texts
 
-    # 1. After: a write answered 200, then the process is killed at once.
+    # 1. Before the swap, from outside: a write acknowledged, then a larger one killed mid-embedding.
     server = start()
-    doc = article("apres")
+    doc = article("avant")
     response = server.client.post("/documents", json={"documents": [doc]}, headers=AUTH)
     assert response.status_code == 200 and response.json()["added"] == 1, response.text
-    acked[doc["id"]] = "Fin du texte apres."
+    acked[doc["id"]] = "Fin du texte avant."
+    batch = [article(f"pendant-{i}", sentences=6) for i in range(6)]
+    thread, outcome = post_in_background(server, batch)
+    deadline = time.monotonic() + 60
+    while not any(p.name.startswith(".tmp-") for p in seed_index.iterdir()):
+        assert time.monotonic() < deadline and not outcome, f"the write never started: {outcome}"
+        time.sleep(0.02)
+    time.sleep(0.5)
     assert server.kill() == KILLED
     kills += 1
+    thread.join(30)
+    assert outcome and isinstance(outcome[0], httpx.TransportError), f"the write finished before the kill: {outcome}"
+    unacked.extend(d["id"] for d in batch)
+    verify(expect_absent=tuple(d["id"] for d in batch))
 
-    # 2. Each point of the swap, by the fault hook: the process dies inside publish.
+    # 2. During the swap, at each point, by the fault hook: the process dies inside publish.
     expected_after = {"before_rename": "absent", "after_rename": "absent", "after_pointer": "present"}
     for point in FAULT_POINTS:
         server = start(point)
@@ -132,36 +143,21 @@ def test_sigkill_before_during_and_after_the_swap_of_a_write_loses_no_acknowledg
         texts = verify()
         assert (doc["id"] in texts) == (expected_after[point] == "present"), point
 
-    # 3. During the embedding of a larger write, killed from outside.
+    # 3. After the swap: a clean start (leftovers gone, acknowledged documents served), then a write
+    # answered 200 and the process killed at once.
     server = start()
-    assert log_path.read_text().count('"event": "leftovers_removed"') == 2  # after before_rename and after_rename
-    batch = [article(f"pendant-{i}", sentences=6) for i in range(6)]
-    thread, outcome = post_in_background(server, batch)
-    deadline = time.monotonic() + 60
-    while not any(p.name.startswith(".tmp-") for p in seed_index.iterdir()):
-        assert time.monotonic() < deadline and not outcome, f"the write never started: {outcome}"
-        time.sleep(0.02)
-    time.sleep(0.5)
+    assert log_path.read_text().count('"event": "leftovers_removed"') == 3  # after mid-embedding, before_rename, after_rename
+    for doc_id in acked:
+        assert server.client.get(f"/documents/{doc_id}").status_code == 200
+    results = server.client.get("/search", params={"q": "foire aux livres anciens avant", "k": 10}).json()["results"]
+    assert "crash/avant.txt" in {hit["doc_id"] for hit in results}
+    doc = article("apres")
+    response = server.client.post("/documents", json={"documents": [doc]}, headers=AUTH)
+    assert response.status_code == 200 and response.json()["added"] == 1, response.text
+    acked[doc["id"]] = "Fin du texte apres."
     assert server.kill() == KILLED
     kills += 1
-    thread.join(30)
-    assert outcome and isinstance(outcome[0], httpx.TransportError), f"the write finished before the kill: {outcome}"
-    unacked.extend(d["id"] for d in batch)
-    verify(expect_absent=tuple(d["id"] for d in batch))
-
-    # 4. A clean restart: leftovers gone, every acknowledged document searchable, writes work again.
-    server = start()
-    try:
-        for doc_id in acked:
-            assert server.client.get(f"/documents/{doc_id}").status_code == 200
-        results = server.client.get("/search", params={"q": "foire aux livres anciens apres", "k": 10}).json()["results"]
-        assert "crash/apres.txt" in {hit["doc_id"] for hit in results}
-        doc = article("final")
-        assert server.client.post("/documents", json={"documents": [doc]}, headers=AUTH).status_code == 200
-        acked[doc["id"]] = "Fin du texte final."
-    finally:
-        server.stop()
-    verify()
+    verify(expect_present=("crash/apres.txt",))
     assert "Traceback" not in log_path.read_text().replace('"traceback"', "")
     print(f"\ncrash (serve): {kills} SIGKILLs, {len(acked)} acknowledged documents, 0 lost")
 
