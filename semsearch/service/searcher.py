@@ -276,15 +276,14 @@ class Searcher:
         self, ranking: Ranking, k: int, collapse: bool, per_doc_cap: int
     ) -> list[tuple[int, list[int]]]:
         """Positions in the ranking of the k results, each with the positions of its duplicates."""
-        rows = self.snapshot.rows
-        sentence_vectors = self.snapshot.sentences.vectors
+        # the answering-sentence vectors of all candidates in one read, not one memmap access each
+        vectors = np.asarray(self.snapshot.sentences.vectors[ranking.best_sentence], dtype=np.float32) if collapse else None
         cache: dict[int, set[str]] = {}
-        collapser = Collapser(self.collapse, lambda pos: self._answer_numbers(ranking, pos, cache))
+        collapser = Collapser(self.collapse, lambda pos: self._answer_numbers(ranking, pos, cache), vectors)
         chosen: list[tuple[int, list[int]]] = []
         per_doc: dict[int, int] = {}
-        for pos, row in enumerate(ranking.rows):
-            doc = int(rows.doc_index[row])
-            vector = np.asarray(sentence_vectors[ranking.best_sentence[pos]]) if collapse else None
+        for pos, doc in enumerate(self.snapshot.rows.doc_index[ranking.rows].tolist()):
+            vector = vectors[pos] if collapse else None
             if collapse and collapser.place(pos, doc, vector) is not None:
                 continue
             if per_doc.get(doc, 0) >= per_doc_cap:
