@@ -87,6 +87,19 @@ class Ranking:
     query_lang: str
 
 
+def _search_single_thread(index: faiss.Index, queries: np.ndarray, n: int, params) -> tuple[np.ndarray, np.ndarray]:
+    """FAISS search on the calling thread alone. One query gains nothing from FAISS's OpenMP team, and
+    waking that team cost 10-16 ms a search on the shared 2-core machine (bench/search_path.py,
+    BENCHMARKS.md). The thread count is an OpenMP per-thread setting, restored for whatever this
+    thread runs next (an index build)."""
+    threads = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        return index.search(queries, n, params=params)
+    finally:
+        faiss.omp_set_num_threads(threads)
+
+
 class QueryVectorCache:
     """Bounded LRU of query embeddings: a repeated query costs no model call."""
 
@@ -173,7 +186,7 @@ class Searcher:
             if len(allowed) == 0:
                 return np.zeros(0, dtype=np.int64)
             params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))
-        _, ids = self.snapshot.index.search(qvec[None, :], n, params=params)
+        _, ids = _search_single_thread(self.snapshot.index, qvec[None, :], n, params)
         ids = ids[0][ids[0] >= 0]
         return np.searchsorted(rows.vids, ids)
 
