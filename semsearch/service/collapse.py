@@ -32,6 +32,7 @@ class Group:
     vectors: list[np.ndarray]
     numbers: list[set[str]]
     members: list[int] = field(default_factory=list)  # positions of the duplicates
+    reach: np.ndarray | None = None  # with precomputed vectors: best similarity of every position to a member
 
     def facts(self) -> set[str]:
         """Numbers reported by at least two members of the group."""
@@ -40,23 +41,42 @@ class Group:
 
 
 class Collapser:
-    def __init__(self, config: CollapseConfig, numbers_of: Callable[[int], set[str]]) -> None:
+    def __init__(self, config: CollapseConfig, numbers_of: Callable[[int], set[str]], vectors: np.ndarray | None = None) -> None:
+        """`vectors`, when given, holds the answering-sentence vector of every ranking position (row =
+        position): each group member's similarity to all positions is then one matrix-vector product,
+        and a position no group comes close to is passed over without a comparison."""
         self.config = config
         self.numbers_of = numbers_of  # position -> salient numbers of its answering sentence(s)
         self.groups: list[Group] = []
+        self.vectors = vectors
+        self._reach: np.ndarray | None = None  # best similarity of every position to any group member
+
+    def _track(self, group: Group, vector: np.ndarray) -> None:
+        if self.vectors is None:
+            return
+        similarities = self.vectors @ vector
+        group.reach = similarities if group.reach is None else np.maximum(group.reach, similarities)
+        self._reach = similarities if self._reach is None else np.maximum(self._reach, similarities)
 
     def add_leader(self, pos: int, doc: int, vector: np.ndarray) -> None:
-        self.groups.append(Group(pos, doc, [vector], [self.numbers_of(pos)]))
+        group = Group(pos, doc, [vector], [self.numbers_of(pos)])
+        self.groups.append(group)
+        self._track(group, vector)
 
     def place(self, pos: int, doc: int, vector: np.ndarray) -> Group | None:
         """The group this passage duplicates (it is then recorded there), or None."""
         cfg = self.config
         best: list[tuple[float, Group]] = []
-        for group in self.groups:
-            if group.doc != doc:
-                similarity = float(max(v @ vector for v in group.vectors))
-                if similarity >= cfg.corroborating:
-                    best.append((similarity, group))
+        if self.vectors is not None:
+            if self._reach is None or self._reach[pos] < cfg.corroborating:
+                return None
+            best = [(float(g.reach[pos]), g) for g in self.groups if g.doc != doc and g.reach[pos] >= cfg.corroborating]
+        else:
+            for group in self.groups:
+                if group.doc != doc:
+                    similarity = float(max(v @ vector for v in group.vectors))
+                    if similarity >= cfg.corroborating:
+                        best.append((similarity, group))
         for similarity, group in sorted(best, key=lambda item: -item[0]):
             if similarity >= cfg.alone:
                 return self._join(group, pos, vector)
@@ -73,4 +93,5 @@ class Collapser:
         group.members.append(pos)
         group.vectors.append(vector)
         group.numbers.append(self.numbers_of(pos))
+        self._track(group, vector)
         return group

@@ -89,6 +89,19 @@ class Ranking:
     query_lang: str
 
 
+def _search_single_thread(index: faiss.Index, queries: np.ndarray, n: int, params) -> tuple[np.ndarray, np.ndarray]:
+    """FAISS search on the calling thread alone. One query gains nothing from FAISS's OpenMP team, and
+    waking that team cost 10-16 ms a search on the shared 2-core machine (bench/search_path.py,
+    BENCHMARKS.md). The thread count is an OpenMP per-thread setting, restored for whatever this
+    thread runs next (an index build)."""
+    threads = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        return index.search(queries, n, params=params)
+    finally:
+        faiss.omp_set_num_threads(threads)
+
+
 class QueryVectorCache:
     """Bounded LRU of query embeddings: a repeated query costs no model call."""
 
@@ -177,7 +190,7 @@ class Searcher:
             if len(allowed) == 0:
                 return np.zeros(0, dtype=np.int64)
             params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))
-        _, ids = self.snapshot.index.search(qvec[None, :], n, params=params)
+        _, ids = _search_single_thread(self.snapshot.index, qvec[None, :], n, params)
         ids = ids[0][ids[0] >= 0]
         return np.searchsorted(rows.vids, ids)
 
@@ -280,15 +293,14 @@ class Searcher:
         self, ranking: Ranking, k: int, collapse: bool, per_doc_cap: int
     ) -> list[tuple[int, list[int]]]:
         """Positions in the ranking of the k results, each with the positions of its duplicates."""
-        rows = self.snapshot.rows
-        sentence_vectors = self.snapshot.sentences.vectors
+        # the answering-sentence vectors of all candidates in one read, not one memmap access each
+        vectors = np.asarray(self.snapshot.sentences.vectors[ranking.best_sentence], dtype=np.float32) if collapse else None
         cache: dict[int, set[str]] = {}
-        collapser = Collapser(self.collapse, lambda pos: self._answer_numbers(ranking, pos, cache))
+        collapser = Collapser(self.collapse, lambda pos: self._answer_numbers(ranking, pos, cache), vectors)
         chosen: list[tuple[int, list[int]]] = []
         per_doc: dict[int, int] = {}
-        for pos, row in enumerate(ranking.rows):
-            doc = int(rows.doc_index[row])
-            vector = np.asarray(sentence_vectors[ranking.best_sentence[pos]]) if collapse else None
+        for pos, doc in enumerate(self.snapshot.rows.doc_index[ranking.rows].tolist()):
+            vector = vectors[pos] if collapse else None
             if collapse and collapser.place(pos, doc, vector) is not None:
                 continue
             if per_doc.get(doc, 0) >= per_doc_cap:
