@@ -108,12 +108,14 @@ class IndexWriter:
         chunking: ChunkingConfig = ChunkingConfig(),
         index_type: str | None = None,
         batch_size: int = 32,
+        index_tiers: Sequence[tuple[int, str]] | None = None,
     ) -> None:
         self.layout = IndexDirectory(index_dir)
         self.embedder = embedder
         self.chunking = chunking
         self.index_type = index_type
         self.batch_size = batch_size
+        self.index_tiers = index_tiers  # None: vectors.INDEX_TIERS (collection size -> index type)
 
     def write(
         self,
@@ -310,7 +312,7 @@ class IndexWriter:
         np.save(temp / vectors.VECTORS_NAME, all_vectors)
         np.save(temp / vectors.VIDS_NAME, vids)
         vectors.save_sentences(temp, all_sentences.reshape(-1, dim), sentence_vids, spans)
-        index_type = vectors.choose_index_type(len(vids), self.index_type)
+        index_type = vectors.choose_index_type(len(vids), self.index_type, self.index_tiers)
         vectors.save_index(vectors.build_index(all_vectors, vids, index_type), temp)
         terms = [t.split() for (t,) in conn.execute("SELECT terms FROM passages ORDER BY vid")]
         lexical.save_bm25(lexical.build_bm25(terms), temp)

@@ -22,6 +22,7 @@ from ..embedding import Embedder
 from ..errors import InvalidInputError
 from ..store.lexical import bm25_scores
 from ..store.snapshot import Snapshot
+from ..store.vectors import search_parameters
 from ..text.analyzer import analyze, salient_numbers
 from ..text.lang import detect_language
 from .collapse import CollapseConfig, Collapser
@@ -184,12 +185,12 @@ class Searcher:
     def _dense_top(self, qvec: np.ndarray, n: int, mask: np.ndarray | None) -> np.ndarray:
         """Row positions of the n nearest passages (among the allowed ones)."""
         rows = self.snapshot.rows
-        params = None
+        allowed = None
         if mask is not None:
             allowed = rows.vids[mask]
             if len(allowed) == 0:
                 return np.zeros(0, dtype=np.int64)
-            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))
+        params = search_parameters(self.snapshot.index, allowed)  # nprobe / efSearch, and the filter
         _, ids = _search_single_thread(self.snapshot.index, qvec[None, :], n, params)
         ids = ids[0][ids[0] >= 0]
         return np.searchsorted(rows.vids, ids)

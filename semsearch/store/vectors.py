@@ -1,13 +1,22 @@
-"""FAISS vector index. The index type is chosen here by collection size (the seam for HNSW/IVF)."""
+"""FAISS vector index: the index type is chosen here by collection size, and so are its search-time parameters.
+
+The figures behind the choices are in BENCHMARKS.md, section "Vector index scale" (bench/vector_scale.py).
+"""
 
 from __future__ import annotations
 
+import logging
+import math
+import re
+from collections.abc import Sequence
 from pathlib import Path
 
 import faiss
 import numpy as np
 
 from ..errors import IndexCorruptError
+
+log = logging.getLogger(__name__)
 
 FAISS_NAME = "vectors.faiss"
 VECTORS_NAME = "vectors.npy"  # the exact vectors, source of truth for rebuilding any index type
@@ -16,20 +25,178 @@ SENTENCE_VECTORS = "sentence_vectors.npy"  # one vector per sentence of every pa
 SENTENCE_VIDS = "sentence_vids.npy"  # the passage (vid) each sentence belongs to
 SENTENCE_SPANS = "sentence_spans.npy"  # (start, end) of each sentence, relative to its passage
 
+# (smallest collection size, FAISS factory string): a collection gets the last tier whose size it reaches.
+# "{nlist}" is replaced by ivf_nlist(size). Exact search below 100k vectors (p50 under 6 ms, 147 MiB);
+# IVF with 8-bit scalar quantization above: 384 bytes a 384-dimension vector instead of 1,536, recall@10
+# about 0.985 with the nprobe below, p50 about 2.5 ms and 0.4 GiB at 1M (BENCHMARKS.md).
+INDEX_TIERS: tuple[tuple[int, str], ...] = (
+    (0, "Flat"),
+    (100_000, "IVF{nlist},SQ8"),
+)
+MIN_TRAIN_PER_LIST = 39  # FAISS k-means wants at least 39 training points per centroid
+TRAIN_PER_LIST = 40  # IVF is trained on a sample of this many points per list (k-means time grows with it)
+KMEANS_ITERATIONS = 10  # FAISS default 25; k-means time is proportional to it
+IVF_SCAN_CODES = 65_536  # nprobe: enough lists to scan about this many vectors a query (~2.5 ms at 1M)
+IVF_MIN_NPROBE = 16
+HNSW_EF_CONSTRUCTION = 40
+HNSW_EF_SEARCH = 128
+HNSW_MAX_EF_SEARCH = 4096
+REFINE_K_FACTOR = 4.0
+SELECTOR_BITMAP_MIN = 4096  # filters allowing more ids than this use a bitmap (built in O(max id / 8)), fewer a hash set
 
-def choose_index_type(n_vectors: int, override: str | None = None) -> str:
-    """FAISS factory string for a collection of this size. Exact search for now."""
-    return override or "Flat"
+
+def ivf_nlist(n_vectors: int) -> int:
+    """Number of IVF lists: about 2 * sqrt(n), a power of two, with at least 39 training points a list.
+
+    2 * sqrt(n) rather than the usual 4 * sqrt(n): every snapshot rebuilds the index, and at 1M k-means over
+    4,096 lists took 3.9x longer than over 2,048 (58 s against 15 s on 2 cores) for the same recall at a
+    latency (1.3 ms against 2.4 ms) that is far below the budget.
+    """
+    if n_vectors < MIN_TRAIN_PER_LIST:
+        return 1
+    nlist = 1 << max(0, round(math.log2(2 * math.sqrt(n_vectors))))
+    while nlist > 1 and nlist * MIN_TRAIN_PER_LIST > n_vectors:
+        nlist //= 2
+    return nlist
 
 
-def build_index(vectors: np.ndarray, vids: np.ndarray, index_type: str) -> faiss.Index:
+def ivf_nprobe(nlist: int, n_vectors: int) -> int:
+    """Lists to probe: about IVF_SCAN_CODES vectors scanned a query, at least IVF_MIN_NPROBE lists."""
+    return min(nlist, max(IVF_MIN_NPROBE, math.ceil(IVF_SCAN_CODES * nlist / max(n_vectors, 1))))
+
+
+def choose_index_type(n_vectors: int, override: str | None = None, tiers: Sequence[tuple[int, str]] | None = None) -> str:
+    """FAISS factory string (without the IDMap2 wrapper) for a collection of this size.
+
+    `override` (setting index_type, env SEMSEARCH_INDEX_TYPE) wins; it may use "{nlist}" too. An IVF type
+    that would have fewer than 39 training points a list falls back to exact search, with a warning.
+    """
+    template = "Flat"
+    for min_size, candidate in sorted(INDEX_TIERS if tiers is None else tiers):
+        if n_vectors >= min_size:
+            template = candidate
+    if override:
+        template = override
+    index_type = template.replace("{nlist}", str(ivf_nlist(n_vectors)))
+    match = re.search(r"IVF(\d+)", index_type)
+    if match and n_vectors and n_vectors < MIN_TRAIN_PER_LIST * int(match.group(1)):
+        log.warning("index type %s needs %d vectors to train, the collection has %d: using Flat",
+                    index_type, MIN_TRAIN_PER_LIST * int(match.group(1)), n_vectors)
+        return "Flat"
+    return index_type
+
+
+def _inner(index: faiss.Index) -> faiss.Index:
+    """The index inside an IDMap/IDMap2 wrapper if any, downcast to its concrete class."""
+    index = faiss.downcast_index(index)
+    if isinstance(index, (faiss.IndexIDMap, faiss.IndexIDMap2)):
+        return faiss.downcast_index(index.index)
+    return index
+
+
+def build_index(vectors: np.ndarray, vids: np.ndarray, index_type: str, centroids: np.ndarray | None = None) -> faiss.Index:
+    """An index of `index_type` whose ids are the passage vids, trained if it needs it, and filled.
+
+    IVF indexes keep the ids in their lists; other types are wrapped in IDMap2. (IDMap2 over IVF costs ~50
+    bytes a vector more in RAM, and made filtered searches 1.4-3x slower at 1M: every scanned id is translated.)
+    `centroids`: IVF coarse centroids (nlist x dim) to use instead of running k-means (train_centroids).
+    """
     dim = vectors.shape[1]
-    index = faiss.index_factory(dim, f"IDMap2,{index_type}", faiss.METRIC_INNER_PRODUCT)
+    index = faiss.index_factory(dim, index_type, faiss.METRIC_INNER_PRODUCT)
+    if not isinstance(faiss.downcast_index(index), faiss.IndexIVF):
+        index = faiss.index_factory(dim, f"IDMap2,{index_type}", faiss.METRIC_INNER_PRODUCT)
+    base = _base(index)
+    if isinstance(base, faiss.IndexHNSW):
+        base.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+        base.hnsw.efSearch = HNSW_EF_SEARCH
+    if isinstance(base, faiss.IndexIVF):
+        base.nprobe = ivf_nprobe(base.nlist, len(vids))  # stored in the file; search_parameters() reads it back
+    if isinstance(base, (faiss.IndexPQ, faiss.IndexIVFPQ)):
+        base.do_polysemous_training = False  # minutes of training for a search mode that is not used
     if len(vids):
-        if not index.is_trained:
-            index.train(vectors)
+        if isinstance(base, faiss.IndexIVF) and base.quantizer.ntotal == 0:
+            base.quantizer.add(train_centroids(vectors, base.nlist) if centroids is None else np.ascontiguousarray(centroids, np.float32))
+        if not index.is_trained:  # the encoder (SQ ranges, PQ codebooks); a filled quantizer is not retrained
+            index.train(_sample(vectors, 256 * 256))
         index.add_with_ids(vectors, vids.astype(np.int64))
     return index
+
+
+def train_centroids(vectors: np.ndarray, nlist: int) -> np.ndarray:
+    """IVF coarse centroids: k-means (inner product assignment) on a sample of TRAIN_PER_LIST points a list."""
+    sample = _sample(vectors, TRAIN_PER_LIST * nlist)
+    clustering = faiss.Clustering(vectors.shape[1], nlist)
+    clustering.niter = KMEANS_ITERATIONS
+    clustering.max_points_per_centroid = TRAIN_PER_LIST  # already sampled: no second subsampling
+    clustering.train(sample, faiss.IndexFlatIP(vectors.shape[1]))
+    return faiss.vector_to_array(clustering.centroids).reshape(nlist, vectors.shape[1])
+
+
+def _base(index: faiss.Index) -> faiss.Index:
+    """The index that holds the codes: inside the IDMap2 wrapper, and inside a refine step if any."""
+    inner = _inner(index)
+    return faiss.downcast_index(inner.base_index) if isinstance(inner, faiss.IndexRefine) else inner
+
+
+def _sample(vectors: np.ndarray, limit: int) -> np.ndarray:
+    """At most `limit` rows, a fixed sample, so that a rebuild from the same vectors gives the same index."""
+    if len(vectors) <= limit:
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+    rows = np.sort(np.random.default_rng(0).choice(len(vectors), limit, replace=False))
+    return np.ascontiguousarray(vectors[rows], dtype=np.float32)
+
+
+def search_parameters(
+    index: faiss.Index,
+    allowed: np.ndarray | None = None,
+    *,
+    nprobe: int | None = None,
+    ef_search: int | None = None,
+    k_factor: float | None = None,
+) -> faiss.SearchParameters | None:
+    """Search-time parameters for `index` (as built by build_index), restricted to the ids `allowed` if given.
+
+    IVF probes `nprobe` lists and HNSW explores `ef_search` candidates (by default the values stored in the
+    index at build time). A filter that allows a fraction f of the vectors widens nprobe by 1/sqrt(f) (up to
+    every list: recall@10 0.98-0.99 at 1M from f = 50% to 0.1%, against 0.57 at f = 0.1% unwidened) and
+    efSearch by 1/f (up to HNSW_MAX_EF_SEARCH). Returns None when there is nothing to set.
+    """
+    wrapper = faiss.downcast_index(index)
+    inner = _inner(index)
+    base = _base(index)
+    selector = _selector(allowed) if allowed is not None else None
+    fraction = 1.0
+    if allowed is not None and index.ntotal:
+        fraction = max(len(allowed), 1) / index.ntotal
+    refine = inner if isinstance(inner, faiss.IndexRefine) else None
+    base_selector = selector
+    if refine is not None and selector is not None and isinstance(wrapper, (faiss.IndexIDMap, faiss.IndexIDMap2)):
+        # IDMap translates the selector of the outer parameters only; the base index sees internal ids
+        base_selector = faiss.IDSelectorTranslated(wrapper.id_map, selector)
+    if isinstance(base, faiss.IndexIVF):
+        probes = nprobe or base.nprobe
+        probes = min(base.nlist, math.ceil(probes / math.sqrt(fraction)))
+        params = faiss.SearchParametersIVF(nprobe=probes, sel=base_selector)
+    elif isinstance(base, faiss.IndexHNSW):
+        ef = ef_search or base.hnsw.efSearch
+        ef = max(ef, min(HNSW_MAX_EF_SEARCH, math.ceil(ef / fraction)))
+        params = faiss.SearchParametersHNSW(efSearch=ef, sel=base_selector)
+    elif selector is not None:
+        params = faiss.SearchParameters(sel=base_selector)
+    else:
+        params = None
+    if refine is not None:
+        return faiss.IndexRefineSearchParameters(k_factor=k_factor or REFINE_K_FACTOR, sel=selector, base_index_params=params)
+    return params
+
+
+def _selector(allowed: np.ndarray) -> faiss.IDSelector:
+    allowed = np.asarray(allowed, dtype=np.int64)
+    if len(allowed) < SELECTOR_BITMAP_MIN:
+        return faiss.IDSelectorBatch(allowed)
+    bits = np.zeros(int(allowed.max()) + 1, dtype=bool)
+    bits[allowed] = True
+    return faiss.IDSelectorBitmap(np.packbits(bits, bitorder="little"))
 
 
 def save_index(index: faiss.Index, folder: Path) -> None:
