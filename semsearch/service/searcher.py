@@ -208,7 +208,13 @@ class Searcher:
     def _sentence_scores(self, rows: np.ndarray, qvec: np.ndarray) -> list[np.ndarray]:
         """Cosine of every sentence of each candidate to the query."""
         table = self.snapshot.sentences
-        return [np.asarray(table.vectors[table.ptr[r]:table.ptr[r + 1]] @ qvec, dtype=np.float64) for r in rows]
+        starts, ends = table.ptr[rows], table.ptr[rows + 1]
+        lengths = ends - starts
+        bounds = np.cumsum(lengths)
+        # every candidate's sentence rows in one gather and one product, not one memmap slice each
+        index = np.arange(int(bounds[-1]) if len(bounds) else 0) + np.repeat(starts - (bounds - lengths), lengths)
+        scores = np.asarray(table.vectors[index] @ qvec, dtype=np.float64)
+        return np.split(scores, bounds[:-1])
 
     def _term_overlaps(self, rows: np.ndarray, terms: list[str]) -> list[np.ndarray]:
         """Without a query vector (lexical mode): how many query terms each sentence holds."""

@@ -25,6 +25,7 @@ def _identifier(langs: tuple[str, ...] | None) -> LanguageIdentifier:
     return ident
 
 
+@lru_cache(maxsize=1)
 def known_languages() -> frozenset[str]:
     """Every code the identifier knows; others (a document's `lang` may be anything) are ignored."""
     with _lock:
