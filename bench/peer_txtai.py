@@ -135,7 +135,7 @@ def main() -> int:
         searcher.snapshot.close()
 
         # -- txtai ----------------------------------------------------------------------------
-        texts = [(doc.doc_id, embedding_text(doc, doc)) for doc in dataset.documents]  # title + paragraph
+        texts = [(doc.doc_id, embedding_text(doc, doc.text)) for doc in dataset.documents]  # title + paragraph
         transform = txtai_transform(embedder, {})
         txtai_index_s = {}
         for kind in ("hybrid", "dense", "keyword"):  # hybrid embeds; dense reuses its vectors

@@ -29,7 +29,7 @@ class Settings(BaseSettings):
     index_type: str | None = None  # a FAISS factory string; None chooses by collection size
 
     fusion: str = Field("score", pattern="^(score|rrf)$")
-    dense_weight: float = Field(0.6, ge=0.0, le=1.0)
+    dense_weight: float = Field(0.7, ge=0.0, le=1.0)
     rrf_k: int = Field(60, ge=1)
     sentence_weight: float = Field(0.7, ge=0.0, le=1.0)
     cross_language_lexical: float = Field(0.5, ge=0.0, le=1.0)
@@ -38,6 +38,7 @@ class Settings(BaseSettings):
     duplicate_alone: float = Field(0.96, ge=0.0, le=1.01)
     duplicate_with_number: float = Field(0.93, ge=0.0, le=1.01)
     duplicate_corroborating: float = Field(0.86, ge=0.0, le=1.01)
+    duplicate_same_headline: float = Field(0.99, ge=0.0, le=1.01)
     query_cache_size: int = Field(1024, ge=0)
 
     # HTTP service (`semsearch serve`)
@@ -69,7 +70,12 @@ class Settings(BaseSettings):
         return ChunkingConfig(self.max_passage_tokens, self.min_passage_chars, self.overlap_sentences)
 
     def collapse_config(self) -> CollapseConfig:
-        return CollapseConfig(self.duplicate_alone, self.duplicate_with_number, self.duplicate_corroborating)
+        return CollapseConfig(
+            self.duplicate_alone,
+            self.duplicate_with_number,
+            self.duplicate_corroborating,
+            same_headline=self.duplicate_same_headline,
+        )
 
     def fusion_config(self) -> FusionConfig:
         return FusionConfig(

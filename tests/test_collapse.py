@@ -54,3 +54,14 @@ def test_same_document_and_dissimilar_sentences_never_group():
     collapser.add_leader(0, doc=0, vector=unit(0))
     assert collapser.place(1, doc=0, vector=unit(0)) is None
     assert collapser.place(2, doc=2, vector=unit(cos_angle(0.5))) is None
+
+
+def test_documents_under_one_headline_group_only_on_a_near_copy():
+    numbers = {0: {"2500", "900"}, 1: {"2500", "900"}, 2: set(), 3: set()}
+    collapser = Collapser(CollapseConfig(), numbers.get)
+    collapser.add_leader(0, doc=0, vector=unit(0), headline=7)
+    # another paragraph of the same article: close, same numbers, still not another outlet's report
+    assert collapser.place(1, doc=1, vector=unit(cos_angle(0.97)), headline=7) is None
+    assert collapser.place(2, doc=2, vector=unit(cos_angle(0.995)), headline=7) is not None  # a reprint
+    # the same closeness under another headline groups as before
+    assert collapser.place(3, doc=3, vector=unit(cos_angle(0.97)), headline=8) is not None

@@ -19,7 +19,7 @@ import numpy as np
 @dataclass(frozen=True)
 class FusionConfig:
     method: str = "score"  # "score" (normalized score fusion) or "rrf"
-    dense_weight: float = 0.6  # lexical weight is 1 - dense_weight
+    dense_weight: float = 0.7  # lexical weight is 1 - dense_weight
     rrf_k: int = 60
     sentence_weight: float = 0.7  # dense score = (1 - s) * passage cosine + s * best sentence cosine
     cross_language_lexical: float = 0.5  # weight of lexical evidence for a passage in another language

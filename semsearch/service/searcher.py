@@ -306,9 +306,10 @@ class Searcher:
         collapser = Collapser(self.collapse, lambda pos: self._answer_numbers(ranking, pos, cache), vectors)
         chosen: list[tuple[int, list[int]]] = []
         per_doc: dict[int, int] = {}
+        headlines = self.snapshot.rows.headline[ranking.rows].tolist()
         for pos, doc in enumerate(self.snapshot.rows.doc_index[ranking.rows].tolist()):
             vector = vectors[pos] if collapse else None
-            if collapse and collapser.place(pos, doc, vector) is not None:
+            if collapse and collapser.place(pos, doc, vector, headlines[pos]) is not None:
                 continue
             if per_doc.get(doc, 0) >= per_doc_cap:
                 continue
@@ -319,7 +320,7 @@ class Searcher:
             per_doc[doc] = per_doc.get(doc, 0) + 1
             chosen.append((pos, []))
             if collapse:
-                collapser.add_leader(pos, doc, vector)
+                collapser.add_leader(pos, doc, vector, headlines[pos])
         if collapse:
             members = {group.leader: group.members for group in collapser.groups}
             chosen = [(pos, members.get(pos, [])) for pos, _ in chosen]

@@ -31,6 +31,7 @@ class RowTable:
     vids: np.ndarray
     doc_index: np.ndarray  # row -> position in doc_ids
     doc_ids: list[str]
+    headline: np.ndarray  # row -> one number per distinct document title, -1 when untitled
     date_lo: np.ndarray  # 0 when undated
     date_hi: np.ndarray
     lang: np.ndarray  # row -> position in langs
@@ -42,25 +43,28 @@ class RowTable:
     def load(cls, conn: sqlite3.Connection) -> RowTable:
         rows = conn.execute(
             "SELECT p.vid, p.doc_id, COALESCE(d.date_lo, 0), COALESCE(d.date_hi, 0), COALESCE(d.lang, ''),"
-            " d.source FROM passages p JOIN documents d ON d.doc_id = p.doc_id ORDER BY p.vid"
+            " d.source, d.title FROM passages p JOIN documents d ON d.doc_id = p.doc_id ORDER BY p.vid"
         ).fetchall()
         doc_ids: dict[str, int] = {}
         langs: dict[str, int] = {}
         sources: dict[str, int] = {}
+        titles: dict[str, int] = {}
         n = len(rows)
         vids = np.empty(n, np.int64)
         doc_index = np.empty(n, np.int32)
+        headline = np.empty(n, np.int32)
         date_lo = np.empty(n, np.int32)
         date_hi = np.empty(n, np.int32)
         lang = np.empty(n, np.int16)
         source = np.empty(n, np.int32)
-        for i, (vid, doc_id, lo, hi, lg, src) in enumerate(rows):
+        for i, (vid, doc_id, lo, hi, lg, src, title) in enumerate(rows):
             vids[i] = vid
             doc_index[i] = doc_ids.setdefault(doc_id, len(doc_ids))
+            headline[i] = titles.setdefault(title.strip().casefold(), len(titles)) if title and title.strip() else -1
             date_lo[i], date_hi[i] = lo, hi
             lang[i] = langs.setdefault(lg, len(langs))
             source[i] = sources.setdefault(src, len(sources)) if src else -1
-        return cls(vids, doc_index, list(doc_ids), date_lo, date_hi, lang, list(langs), source, list(sources))
+        return cls(vids, doc_index, list(doc_ids), headline, date_lo, date_hi, lang, list(langs), source, list(sources))
 
 
 @dataclass
