@@ -1,8 +1,10 @@
 """Start-up: `semsearch serve` launch to /readyz 200 on an existing index, and `open_snapshot` in process.
 
     python bench/startup.py [--launches 5] [--index-dir data/bench/piaf] [--max-load 2.5] [--no-write]
+    python bench/startup.py --index-dir data/bench/synthetic-1m --title "..."   # after bench/synthetic_index.py
 
-The index is the PIAF dev paragraphs (built once into --index-dir). Each launch is a fresh
+The index is the PIAF dev paragraphs (built once into --index-dir when it is empty), or any index
+already in --index-dir. Each launch is a fresh
 process on a warm page cache; the phases come from the server's own JSON log (the timestamp of
 its first line, of "loading model", of "loading snapshot" and of "snapshot loaded").
 In process: `load_embedder()` and `open_snapshot()` (FAISS, vectors, sentence table, BM25, SQLite rows).
@@ -21,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import PIAF, ROOT, append_section, markdown_table  # noqa: E402
-from _perf import ServerProcess, disk_usage, ensure_piaf_index, load_text, wait_for_quiet  # noqa: E402
+from _perf import ServerProcess, disk_usage, ensure_piaf_index, load_text, rss_mib, wait_for_quiet  # noqa: E402
 
 
 def phases(log_path: Path, launched_wall: float) -> dict[str, float]:
@@ -48,16 +50,20 @@ def main() -> int:
     parser.add_argument("--launches", type=int, default=5)
     parser.add_argument("--index-dir", default=str(ROOT / "data" / "bench" / "piaf"))
     parser.add_argument("--max-load", type=float, default=None, help="wait (up to 10 min) for the 1-min load average to drop under this")
+    parser.add_argument("--title", default="Start-up: semsearch serve to /readyz on the PIAF index")
     parser.add_argument("--no-write", action="store_true", help="print, do not append to BENCHMARKS.md")
     args = parser.parse_args()
-    if not PIAF.exists():
-        print(f"skipped: {PIAF} is absent (it lives in ../shared/eval beside the project)")
-        return 0
 
     from semsearch.embedding import load_embedder
+    from semsearch.store.layout import IndexDirectory
     from semsearch.store.snapshot import open_snapshot
 
-    index_dir, _ = ensure_piaf_index(Path(args.index_dir), PIAF)
+    index_dir = Path(args.index_dir)
+    if IndexDirectory(index_dir).current_path() is None:
+        if not PIAF.exists():
+            print(f"skipped: {PIAF} is absent (it lives in ../shared/eval beside the project)")
+            return 0
+        index_dir, _ = ensure_piaf_index(index_dir, PIAF)
     loads = [wait_for_quiet(args.max_load)]
 
     # -- in process ---------------------------------------------------------------------------
@@ -77,7 +83,7 @@ def main() -> int:
     size = sum(disk_usage(snapshot.path).values())
 
     # -- semsearch serve ------------------------------------------------------------------------
-    ready, milestones = [], []
+    ready, milestones, rss = [], [], []
     with tempfile.TemporaryDirectory(prefix="semsearch-bench-startup-") as temp:
         for i in range(args.launches):
             loads.append(wait_for_quiet(args.max_load))
@@ -85,6 +91,7 @@ def main() -> int:
             wall = time.time()
             with ServerProcess(index_dir, log_path) as server:
                 ready.append(server.wait_ready())
+                rss.append(rss_mib(server.proc.pid))
             milestones.append(phases(log_path, wall))
             print(f"launch {i + 1}: ready in {ready[-1]:.2f} s; {milestones[-1]}", file=sys.stderr, flush=True)
     loads.append(load_text())
@@ -95,7 +102,7 @@ def main() -> int:
     ]
     phase_rows.append(["/readyz 200 (polled every 20 ms)", f"{statistics.median(ready):.2f}"])
     body = (
-        f"Index: {manifest.documents} PIAF paragraphs, {manifest.passages} passages, {size / 2**20:.1f} MiB on disk, "
+        f"Index `{index_dir}`: {manifest.documents} documents, {manifest.passages} passages, {size / 2**20:.1f} MiB on disk, "
         f"index type {manifest.index_type}. Load average (1/5/15 min): {'; '.join(loads)}.\n\n"
         + markdown_table(
             ["in process", "seconds"],
@@ -109,13 +116,14 @@ def main() -> int:
             ],
         )
         + f"\n\n`semsearch serve` launch to /readyz 200, {args.launches} launches: median {statistics.median(ready):.2f} s "
-        f"(min {min(ready):.2f}, max {max(ready):.2f}). Median time from launch to each milestone:\n\n"
+        f"(min {min(ready):.2f}, max {max(ready):.2f}); server RSS when ready: median {statistics.median(rss):.0f} MiB. "
+        "Median time from launch to each milestone:\n\n"
         + markdown_table(["milestone", "seconds after launch"], phase_rows)
     )
     if args.no_write:
         print(body)
     else:
-        append_section("Start-up: semsearch serve to /readyz on the PIAF index", body)
+        append_section(args.title, body)
     return 0
 
 
