@@ -37,13 +37,13 @@ class Group:
     doc: int
     headline: int  # the leader's headline number, -1 when untitled
     vectors: list[np.ndarray]
-    numbers: list[set[str]]
+    positions: list[int]  # the leader's, then its duplicates'
     members: list[int] = field(default_factory=list)  # positions of the duplicates
     reach: np.ndarray | None = None  # with precomputed vectors: best similarity of every position to a member
 
-    def facts(self) -> set[str]:
+    def facts(self, numbers_of: Callable[[int], set[str]]) -> set[str]:
         """Numbers reported by at least two members of the group."""
-        counts = Counter(n for numbers in self.numbers for n in numbers)
+        counts = Counter(n for pos in self.positions for n in numbers_of(pos))
         return {n for n, c in counts.items() if c >= 2}
 
 
@@ -51,7 +51,8 @@ class Collapser:
     def __init__(self, config: CollapseConfig, numbers_of: Callable[[int], set[str]], vectors: np.ndarray | None = None) -> None:
         """`vectors`, when given, holds the answering-sentence vector of every ranking position (row =
         position): each group member's similarity to all positions is then one matrix-vector product,
-        and a position no group comes close to is passed over without a comparison."""
+        and a position no group comes close to is passed over without a comparison.
+        `numbers_of` is only called for passages a group comes close to (it reads the passage text)."""
         self.config = config
         self.numbers_of = numbers_of  # position -> salient numbers of its answering sentence(s)
         self.groups: list[Group] = []
@@ -66,7 +67,7 @@ class Collapser:
         self._reach = similarities if self._reach is None else np.maximum(self._reach, similarities)
 
     def add_leader(self, pos: int, doc: int, vector: np.ndarray, headline: int = -1) -> None:
-        group = Group(pos, doc, headline, [vector], [self.numbers_of(pos)])
+        group = Group(pos, doc, headline, [vector], [pos])
         self.groups.append(group)
         self._track(group, vector)
 
@@ -94,15 +95,17 @@ class Collapser:
             numbers = self.numbers_of(pos)
             if not numbers:
                 continue
-            if similarity >= cfg.with_number and any(len(numbers & seen) >= cfg.shared_numbers for seen in group.numbers):
+            if similarity >= cfg.with_number and any(
+                len(numbers & self.numbers_of(seen)) >= cfg.shared_numbers for seen in group.positions
+            ):
                 return self._join(group, pos, vector)
-            if numbers & group.facts():
+            if numbers & group.facts(self.numbers_of):
                 return self._join(group, pos, vector)
         return None
 
     def _join(self, group: Group, pos: int, vector: np.ndarray) -> Group:
         group.members.append(pos)
         group.vectors.append(vector)
-        group.numbers.append(self.numbers_of(pos))
+        group.positions.append(pos)
         self._track(group, vector)
         return group

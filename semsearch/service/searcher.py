@@ -205,8 +205,8 @@ class Searcher:
             idx = idx[np.argpartition(-scores[idx], n - 1)[:n]]
         return idx[np.argsort(-scores[idx], kind="stable")]
 
-    def _sentence_scores(self, rows: np.ndarray, qvec: np.ndarray) -> list[np.ndarray]:
-        """Cosine of every sentence of each candidate to the query."""
+    def _sentence_scores(self, rows: np.ndarray, qvec: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+        """Cosine of every sentence of each candidate to the query, and each candidate's best."""
         table = self.snapshot.sentences
         starts, ends = table.ptr[rows], table.ptr[rows + 1]
         lengths = ends - starts
@@ -214,7 +214,9 @@ class Searcher:
         # every candidate's sentence rows in one gather and one product, not one memmap slice each
         index = np.arange(int(bounds[-1]) if len(bounds) else 0) + np.repeat(starts - (bounds - lengths), lengths)
         scores = np.asarray(table.vectors[index] @ qvec, dtype=np.float64)
-        return np.split(scores, bounds[:-1])
+        if len(scores) == 0:
+            return [np.zeros(0) for _ in rows], np.zeros(len(rows))
+        return np.split(scores, bounds[:-1]), np.maximum.reduceat(scores, bounds - lengths)
 
     def _term_overlaps(self, rows: np.ndarray, terms: list[str]) -> list[np.ndarray]:
         """Without a query vector (lexical mode): how many query terms each sentence holds."""
@@ -251,8 +253,7 @@ class Searcher:
             rows = np.union1d(rows, self._top(lexical, n, mask, positive=True))
         if len(rows) == 0:
             return empty
-        sentence_scores = self._sentence_scores(rows, qvec)
-        best = np.array([s.max() for s in sentence_scores])
+        sentence_scores, best = self._sentence_scores(rows, qvec)
         w = self.fusion.sentence_weight
         dense = (1 - w) * np.asarray(snapshot.vectors[rows] @ qvec, dtype=np.float64) + w * best
         if mode == "dense":
