@@ -58,7 +58,7 @@ def main() -> int:
     from semsearch.store.layout import IndexDirectory
     from semsearch.store.snapshot import open_snapshot
 
-    index_dir = Path(args.index_dir)
+    index_dir = Path(args.index_dir).resolve()  # the server runs in another folder
     if IndexDirectory(index_dir).current_path() is None:
         if not PIAF.exists():
             print(f"skipped: {PIAF} is absent (it lives in ../shared/eval beside the project)")
