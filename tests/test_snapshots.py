@@ -36,6 +36,21 @@ def _docs(*ids):
     return [Document(i, f"Texte du document {i} avec assez de mots pour faire un passage.", lang="fr") for i in ids]
 
 
+def test_snapshot_names_sort_in_publish_order_across_a_second_and_a_clock_step_back(tmp_path, monkeypatch):
+    import time
+
+    # a second boundary (999999999 ns, then the next second) and then the clock stepping back a minute
+    clock = iter([1_700_000_000_999_999_999, 1_700_000_001_000_000_001, 1_699_999_941_000_000_000])
+    monkeypatch.setattr(time, "time_ns", lambda: next(clock))
+    writer = IndexWriter(tmp_path, FakeEmbedder())
+    names = []
+    for i in range(3):
+        writer.write(_docs(f"d{i}"))
+        names.append(IndexDirectory(tmp_path).current_name())
+    assert names == sorted(names) and len(set(names)) == 3
+    assert [p.name for p in IndexDirectory(tmp_path).snapshot_paths()] == [names[2], names[1]]
+
+
 def test_write_publishes_a_new_snapshot_and_keeps_one_previous(tmp_path):
     writer = IndexWriter(tmp_path, FakeEmbedder())
     names = []

@@ -17,6 +17,7 @@ it does nothing.
 
 from __future__ import annotations
 
+import calendar
 import contextlib
 import fcntl
 import os
@@ -154,7 +155,7 @@ class IndexDirectory:
         """Move a complete snapshot into place and point CURRENT at it; prune old ones."""
         fsync_tree(temp)
         self.snapshots.mkdir(parents=True, exist_ok=True)
-        name = f"{time.strftime('%Y%m%dT%H%M%S')}-{time.time_ns() % 10**9:09d}-{uuid.uuid4().hex[:6]}"
+        name = self._next_name()
         final = self.snapshots / name
         _fault("before_rename")
         os.rename(temp, final)
@@ -170,6 +171,22 @@ class IndexDirectory:
         _fault("after_pointer")
         self._prune(final, keep)
         return final
+
+    def _next_name(self) -> str:
+        """A name that sorts after every published snapshot, which pruning and crash clean-up rely on:
+        one clock read (seconds and nanoseconds read apart once straddled a second), in UTC, and never
+        behind the newest name even when the clock steps back."""
+        ns = time.time_ns()
+        newest = self.snapshot_paths()[:1]
+        if newest:
+            try:
+                stamp, fraction = newest[0].name.split("-")[:2]
+                last = calendar.timegm(time.strptime(stamp, "%Y%m%dT%H%M%S")) * 10**9 + int(fraction)
+                ns = max(ns, last + 1)
+            except ValueError:
+                pass  # not one of ours: sorted among them by name all the same
+        seconds, fraction = divmod(ns, 10**9)
+        return f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime(seconds))}-{fraction:09d}-{uuid.uuid4().hex[:6]}"
 
     def _prune(self, current: Path, keep: int) -> None:
         """Keep the current snapshot and the one before it (a fallback if it is damaged)."""
