@@ -41,6 +41,22 @@ def append_section(title: str, body: str) -> None:
     print(text)
 
 
+def publish(title: str, body: str, no_write: bool) -> None:
+    """Print the section (`--no-write`) or append it to BENCHMARKS.md."""
+    if no_write:
+        print(body)
+    else:
+        append_section(title, body)
+
+
+def piaf_missing() -> bool:
+    """True, after saying so, when the PIAF dev file is not beside the project."""
+    if PIAF.exists():
+        return False
+    print(f"skipped: {PIAF} is absent (it lives in ../shared/eval beside the project)")
+    return True
+
+
 def markdown_table(header: list[str], rows: list[list]) -> str:
     def cell(value) -> str:
         return f"{value:.3f}" if isinstance(value, float) else str(value)

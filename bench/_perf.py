@@ -78,6 +78,21 @@ def disk_usage(path: Path) -> dict[str, int]:
     return out
 
 
+def add_timer(owner: object, name: str, spent: dict[str, float], label: str | None = None) -> None:
+    """Replace `owner.name` by a wrapper that adds the seconds of each call to spent[label or name]."""
+    inner = getattr(owner, name)
+    key = label or name
+
+    def call(*args, **kwargs):
+        started = time.perf_counter()
+        try:
+            return inner(*args, **kwargs)
+        finally:
+            spent[key] = spent.get(key, 0.0) + time.perf_counter() - started
+
+    setattr(owner, name, call)
+
+
 def percentiles(values_ms: list[float], qs=(50, 95, 99)) -> list[float]:
     if not values_ms:
         return [float("nan")] * len(qs)

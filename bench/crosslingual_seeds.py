@@ -16,7 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, append_section, markdown_table  # noqa: E402
+from _common import ROOT, markdown_table, publish  # noqa: E402
 
 from semsearch.documents import Document  # noqa: E402
 from semsearch.embedding import load_embedder  # noqa: E402
@@ -78,10 +78,7 @@ def main() -> int:
         f"seeds (one document per passage; `bench/data/seeds_questions.json`), model `{embedder.spec}`.\n\n"
         + markdown_table(["questions", "ranking", "R@1", "R@5", "MRR@10", "nDCG@10"], rows)
     )
-    if args.no_write:
-        print(body)
-    else:
-        append_section("Language-aware fusion (cross-lingual questions on the seeds)", body)
+    publish("Language-aware fusion (cross-lingual questions on the seeds)", body, args.no_write)
     return 0
 
 

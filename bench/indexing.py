@@ -27,8 +27,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import PIAF, append_section, markdown_table  # noqa: E402
-from _perf import disk_usage, load_text, peak_rss_mib, reset_peak_rss, rss_mib, wait_for_quiet  # noqa: E402
+from _common import PIAF, markdown_table, piaf_missing, publish  # noqa: E402
+from _perf import add_timer, disk_usage, load_text, peak_rss_mib, reset_peak_rss, rss_mib, wait_for_quiet  # noqa: E402
 
 TARGET_OVERHEAD = 0.10
 
@@ -70,22 +70,9 @@ STAGES = ("_open_copy", "_plan", "_chunk", "_embed", "_apply_rows", "_write_vect
 
 def timed_writer(writer, timings: dict[str, float]):
     """Wrap the writer's steps (and the publish step of its layout) with timers."""
-
-    def wrap(owner, name: str, label: str) -> None:
-        inner = getattr(owner, name)
-
-        def call(*args, **kwargs):
-            started = time.perf_counter()
-            try:
-                return inner(*args, **kwargs)
-            finally:
-                timings[label] = timings.get(label, 0.0) + time.perf_counter() - started
-
-        setattr(owner, name, call)
-
     for stage in STAGES:
-        wrap(writer, stage, stage)
-    wrap(writer.layout, "publish", "publish (fsync, rename)")
+        add_timer(writer, stage, timings)
+    add_timer(writer.layout, "publish", timings, "publish (fsync, rename)")
     return writer
 
 
@@ -140,8 +127,7 @@ def main() -> int:
     parser.add_argument("--note", default="", help="a line added under the tables (what changed since the last run)")
     parser.add_argument("--no-write", action="store_true", help="print, do not append to BENCHMARKS.md")
     args = parser.parse_args()
-    if not PIAF.exists():
-        print(f"skipped: {PIAF} is absent (it lives in ../shared/eval beside the project)")
+    if piaf_missing():
         return 0
 
     from semsearch.embedding import load_embedder
@@ -237,10 +223,7 @@ def main() -> int:
     )
     if args.note:
         body += f"\n\n{args.note}"
-    if args.no_write:
-        print(body)
-    else:
-        append_section(args.title, body)
+    publish(args.title, body, args.no_write)
     return 0
 
 

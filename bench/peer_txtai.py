@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import PIAF, append_section, markdown_table  # noqa: E402
+from _common import PIAF, markdown_table, piaf_missing, publish  # noqa: E402
 from _perf import load_text, percentiles, wait_for_quiet  # noqa: E402
 
 METRICS = ["recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10"]
@@ -90,8 +90,7 @@ def main() -> int:
     parser.add_argument("--max-load", type=float, default=None, help="wait (up to 10 min) for the 1-min load average to drop under this")
     parser.add_argument("--no-write", action="store_true", help="print, do not append to BENCHMARKS.md")
     args = parser.parse_args()
-    if not PIAF.exists():
-        print(f"skipped: {PIAF} is absent (it lives in ../shared/eval beside the project)")
+    if piaf_missing():
         return 0
     try:
         from txtai import Embeddings
@@ -186,10 +185,7 @@ def main() -> int:
         f"{txtai_index_s['hybrid']:.1f} s ({len(texts) / txtai_index_s['hybrid']:.1f} paragraphs/s, paragraph vectors and BM25), "
         f"keyword alone {txtai_index_s['keyword']:.1f} s (txtai dense reused the hybrid run's vectors: not timed).\n\n" + ratios
     )
-    if args.no_write:
-        print(body)
-    else:
-        append_section("Peer comparison: txtai on PIAF dev, same embedder", body)
+    publish("Peer comparison: txtai on PIAF dev, same embedder", body, args.no_write)
     return 0
 
 

@@ -21,7 +21,7 @@ import bm25s
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import PIAF, append_section, markdown_table  # noqa: E402
+from _common import PIAF, markdown_table, piaf_missing, publish  # noqa: E402
 from _perf import ensure_piaf_index  # noqa: E402
 
 from semsearch.embedding import load_embedder  # noqa: E402
@@ -89,8 +89,7 @@ def main() -> int:
     parser.add_argument("--index-dir", default="data/bench/piaf")
     parser.add_argument("--no-write", action="store_true", help="print, do not append to BENCHMARKS.md")
     args = parser.parse_args()
-    if not PIAF.exists():
-        print(f"skipped: {PIAF} is absent (it lives in ../shared/eval beside the project)")
+    if piaf_missing():
         return 0
     dataset = load_eval_set(PIAF)
     embedder = load_embedder()
@@ -179,10 +178,7 @@ def main() -> int:
         "headline on sentences, question words dropped):\n\n"
         + markdown_table(["BM25", "R@1 range over the 12 (w, s)", "best R@1", "R@1 / MRR@10 / R@10 at w 0.7, s 0.7"], grid)
     )
-    if args.no_write:
-        print(body)
-    else:
-        append_section("Search quality on PIAF dev: what each choice is worth", body)
+    publish("Search quality on PIAF dev: what each choice is worth", body, args.no_write)
     return 0
 
 

@@ -15,7 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import PIAF, append_section, markdown_table  # noqa: E402
+from _common import PIAF, markdown_table, piaf_missing, publish  # noqa: E402
 
 from semsearch.embedding import load_embedder  # noqa: E402
 from semsearch.evaluation.datasets import load_eval_set  # noqa: E402
@@ -58,8 +58,7 @@ def main() -> int:
     parser.add_argument("--index-dir", default="data/bench/piaf")
     parser.add_argument("--no-write", action="store_true", help="print, do not append to BENCHMARKS.md")
     args = parser.parse_args()
-    if not PIAF.exists():
-        print(f"skipped: {PIAF} is absent (it lives in ../shared/eval beside the project)")
+    if piaf_missing():
         return 0
     dataset = load_eval_set(PIAF)
     settings = Settings()
@@ -99,10 +98,7 @@ def main() -> int:
         f"R@10 {collapse['recall@10']:.3f}; {collapse['groups']} groups formed over {collapse['queries']} result lists, "
         f"{collapse['same_article_groups']} of them joining two paragraphs of one Wikipedia article (false merges)."
     )
-    if args.no_write:
-        print(body)
-    else:
-        append_section("Search quality on PIAF dev", body)
+    publish("Search quality on PIAF dev", body, args.no_write)
     return 0
 
 

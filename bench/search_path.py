@@ -19,8 +19,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import PIAF, ROOT, append_section, markdown_table  # noqa: E402
-from _perf import ensure_piaf_index, load_text, percentiles, wait_for_quiet  # noqa: E402
+from _common import PIAF, ROOT, markdown_table, piaf_missing, publish  # noqa: E402
+from _perf import add_timer, ensure_piaf_index, load_text, percentiles, wait_for_quiet  # noqa: E402
 
 STEPS = ("rank", "_dense_top", "_sentence_scores", "_select", "_answer_numbers", "fetch_passages")
 
@@ -34,8 +34,7 @@ def main() -> int:
     parser.add_argument("--label", default="", help="what code this is (e.g. a commit), for the section title")
     parser.add_argument("--no-write", action="store_true", help="print, do not append to BENCHMARKS.md")
     args = parser.parse_args()
-    if not PIAF.exists():
-        print(f"skipped: {PIAF} is absent (it lives in ../shared/eval beside the project)")
+    if piaf_missing():
         return 0
 
     import semsearch
@@ -55,20 +54,8 @@ def main() -> int:
 
     spent: dict[str, float] = {}
 
-    def wrap(owner, name: str) -> None:
-        inner = getattr(owner, name)
-
-        def call(*a, **kw):
-            t0 = time.perf_counter()
-            try:
-                return inner(*a, **kw)
-            finally:
-                spent[name] = spent.get(name, 0.0) + time.perf_counter() - t0
-
-        setattr(owner, name, call)
-
     for name in STEPS:
-        wrap(searcher.snapshot if name == "fetch_passages" else searcher, name)
+        add_timer(searcher.snapshot if name == "fetch_passages" else searcher, name, spent)
     for question in questions:  # fills the query-vector cache: the passes below make no model call
         searcher.search(question, k=10)
     loads = [wait_for_quiet(args.max_load)]
@@ -103,10 +90,7 @@ def main() -> int:
         + "\n\n(`rank` includes `_dense_top` and `_sentence_scores`; `_select` includes `_answer_numbers`, which includes "
         "the `fetch_passages` calls it makes.)"
     )
-    if args.no_write:
-        print(body)
-    else:
-        append_section(f"Search path in process{': ' + args.label if args.label else ''}", body)
+    publish(f"Search path in process{': ' + args.label if args.label else ''}", body, args.no_write)
     return 0
 
 

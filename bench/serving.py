@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import PIAF, ROOT, append_section, markdown_table  # noqa: E402
+from _common import PIAF, ROOT, markdown_table, piaf_missing, publish  # noqa: E402
 from _perf import ServerProcess, ensure_piaf_index, load_text, percentiles, wait_for_quiet  # noqa: E402
 
 TARGET_P50_RATIO = 1.5  # p50 at concurrency 1 / the embedder's own time for the same query
@@ -161,8 +161,7 @@ def main() -> int:
     parser.add_argument("--note", default="", help="a line added under the tables (what changed since the last run)")
     parser.add_argument("--no-write", action="store_true", help="print, do not append to BENCHMARKS.md")
     args = parser.parse_args()
-    if not PIAF.exists():
-        print(f"skipped: {PIAF} is absent (it lives in ../shared/eval beside the project)")
+    if piaf_missing():
         return 0
     levels = [int(x) for x in args.levels.split(",") if x.strip()]
     paired_ratio = float("nan")
@@ -294,10 +293,7 @@ def main() -> int:
         body += f"\n\n![latency and throughput by concurrency]({Path(args.plot).resolve().relative_to(ROOT)})"
     if args.note:
         body += f"\n\n{args.note}"
-    if args.no_write:
-        print(body)
-    else:
-        append_section(args.title, body)
+    publish(args.title, body, args.no_write)
     return 0
 
 

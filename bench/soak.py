@@ -291,7 +291,7 @@ def main() -> int:
     args = parser.parse_args()
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from _common import ROOT, append_section
+    from _common import ROOT, publish
 
     with tempfile.TemporaryDirectory(prefix="semsearch-soak-") as scratch:
         index_dir = Path(scratch) / "index"
@@ -345,10 +345,7 @@ def main() -> int:
     body = result.table() + f"\n\nVerdict: **{verdict}** (zero errors, RSS growth within {RSS_TOLERANCE:.0%} after warm-up)."
     if result.errors:
         body += "\n\nFirst errors:\n\n" + "\n".join(f"- {e}" for e in result.errors[:10])
-    if args.no_write:
-        print(body)
-    else:
-        append_section(f"Soak: {args.clients} search clients and a writer for {args.duration:.0f} s", body)
+    publish(f"Soak: {args.clients} search clients and a writer for {args.duration:.0f} s", body, args.no_write)
     return 0 if verdict == "PASS" else 1
 
 

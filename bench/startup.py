@@ -22,7 +22,7 @@ from datetime import datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import PIAF, ROOT, append_section, markdown_table  # noqa: E402
+from _common import PIAF, ROOT, markdown_table, piaf_missing, publish  # noqa: E402
 from _perf import ServerProcess, disk_usage, ensure_piaf_index, load_text, rss_mib, wait_for_quiet  # noqa: E402
 
 
@@ -60,8 +60,7 @@ def main() -> int:
 
     index_dir = Path(args.index_dir).resolve()  # the server runs in another folder
     if IndexDirectory(index_dir).current_path() is None:
-        if not PIAF.exists():
-            print(f"skipped: {PIAF} is absent (it lives in ../shared/eval beside the project)")
+        if piaf_missing():
             return 0
         index_dir, _ = ensure_piaf_index(index_dir, PIAF)
     loads = [wait_for_quiet(args.max_load)]
@@ -120,10 +119,7 @@ def main() -> int:
         "Median time from launch to each milestone:\n\n"
         + markdown_table(["milestone", "seconds after launch"], phase_rows)
     )
-    if args.no_write:
-        print(body)
-    else:
-        append_section(args.title, body)
+    publish(args.title, body, args.no_write)
     return 0
 
 

