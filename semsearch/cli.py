@@ -1,4 +1,4 @@
-"""The `semsearch` command: index, search, info, delete, eval, serve."""
+"""The `semsearch` command: index, search, similar, info, delete, eval, serve."""
 
 from __future__ import annotations
 
@@ -129,17 +129,61 @@ def _open_searcher(settings: Settings, embedder=None):
 
 
 def cmd_search(args: argparse.Namespace) -> int:
+    from .service.search_options import search_options
     from .service.searcher import SearchFilters
+
+    options = search_options(args.sort, args.recency, args.offset, args.facets)
+    settings = _model_for_index(_settings(args), bool(args.model))
+    searcher = _open_searcher(settings)
+    filters = SearchFilters(date_from=args.date_from, date_to=args.date_to, source=args.source, lang=args.lang)
+    result = searcher.search(
+        args.query, k=args.k, mode=args.mode, filters=filters, collapse=not args.no_collapse, per_doc=args.per_doc, options=options
+    )
+    if args.csv:
+        from .service.csv_export import results_csv
+
+        sys.stdout.flush()
+        sys.stdout.buffer.write(results_csv(result.results).encode("utf-8"))
+        return 0
+    if args.json:
+        print(json.dumps(asdict(result), ensure_ascii=False, indent=2))
+        return 0
+    total = f"{result.total}{'+' if result.total_relation == 'gte' else ''}"
+    shown = f"{result.offset + 1}-{result.offset + len(result.results)}" if result.results else "none"
+    print(
+        f"{total} relevant result(s) for {result.query!r}, showing {shown} "
+        f"[{result.mode}, query language {result.query_lang}, {result.took_ms:.0f} ms]"
+    )
+    for name, counts in result.facets.items():
+        print(f"  {name}: " + (", ".join(f"{c.value} ({c.count})" for c in counts) or "-"))
+    _print_hits(result.results)
+    return 0
+
+
+def cmd_similar(args: argparse.Namespace) -> int:
+    from .service.searcher import SearchFilters
+    from .service.similar import similar_documents
 
     settings = _model_for_index(_settings(args), bool(args.model))
     searcher = _open_searcher(settings)
     filters = SearchFilters(date_from=args.date_from, date_to=args.date_to, source=args.source, lang=args.lang)
-    result = searcher.search(args.query, k=args.k, mode=args.mode, filters=filters, collapse=not args.no_collapse, per_doc=args.per_doc)
+    if not 1 <= args.k <= 100:
+        print("semsearch: error: -k: must be an integer from 1 to 100", file=sys.stderr)
+        return 2
+    result = similar_documents(searcher, args.id, args.k, filters)
+    if result is None:
+        print(f"semsearch: error: no document {args.id!r} in the index", file=sys.stderr)
+        return 1
     if args.json:
         print(json.dumps(asdict(result), ensure_ascii=False, indent=2))
         return 0
-    print(f"{len(result.results)} result(s) for {result.query!r} [{result.mode}, query language {result.query_lang}, {result.took_ms:.0f} ms]")
-    for hit in result.results:
+    print(f"{len(result.results)} article(s) covering the same story as {result.title or result.doc_id!r} [{result.took_ms:.0f} ms]")
+    _print_hits(result.results)
+    return 0
+
+
+def _print_hits(hits) -> None:
+    for hit in hits:
         meta = " · ".join(x for x in (hit.date, hit.source, hit.lang) if x)
         print(f"\n{hit.rank}. {hit.title or hit.doc_id}  ({meta})  score {hit.score:.3f}")
         print(f"   {hit.passage_id}")
@@ -147,7 +191,6 @@ def cmd_search(args: argparse.Namespace) -> int:
         if hit.duplicates:
             others = ", ".join(f"{d.title or d.doc_id}" + (f" ({d.source})" if d.source else "") for d in hit.duplicates)
             print(f"   also reported by {len(hit.duplicates)} other article(s): {others}")
-    return 0
 
 
 def _marked(text: str, spans: list[tuple[int, int]]) -> str:
@@ -265,9 +308,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lang")
     p.add_argument("--per-doc", type=int, default=None, help="at most this many passages per document (default 2)")
     p.add_argument("--no-collapse", action="store_true", help="do not group passages that report the same fact")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--sort", default="relevance", choices=["relevance", "date"], help="date: newest first among the relevant results")
+    p.add_argument("--recency", metavar="HALF_LIFE", help="boost recent articles: half-life such as 12h, 30d, 2w, 1y")
+    p.add_argument("--offset", type=int, default=0, help="relevant results to skip (paging)")
+    p.add_argument("--facets", help="counts over the relevant results: source,lang,month")
+    output = p.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true")
+    output.add_argument("--csv", action="store_true", help="the results as CSV (UTF-8 with a byte-order mark, for Excel)")
     common(p)
     p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("similar", help="other articles covering the same story as a document")
+    p.add_argument("id", metavar="ID", help="document id")
+    p.add_argument("-k", type=int, default=10, help="number of articles, 1..100 (default 10)")
+    p.add_argument("--date-from", help="YYYY, YYYY-MM or YYYY-MM-DD")
+    p.add_argument("--date-to", help="YYYY, YYYY-MM or YYYY-MM-DD")
+    p.add_argument("--source")
+    p.add_argument("--lang")
+    p.add_argument("--json", action="store_true")
+    common(p)
+    p.set_defaults(func=cmd_similar)
 
     p = sub.add_parser("info", help="what the index holds")
     p.add_argument("--json", action="store_true")

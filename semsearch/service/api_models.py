@@ -6,9 +6,13 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
+from .search_options import FACETS, MAX_OFFSET
 from .searcher import MAX_K, MAX_QUERY_CHARS
 
 Mode = Literal["hybrid", "dense", "lexical"]
+Sort = Literal["relevance", "date"]
+RECENCY_HELP = "half-life of a recency boost: 12h, 30d, 2w or 1y; recent articles count up to twice, undated ones once"
+FACETS_HELP = f"counts over the relevant results for these facets: {', '.join(FACETS)} (comma-separated)"
 MAX_FILTER_CHARS = 200
 DATE_HELP = "YYYY, YYYY-MM or YYYY-MM-DD"
 
@@ -61,6 +65,10 @@ class SearchRequest(BaseModel):
     filters: FiltersIn = Field(default_factory=FiltersIn)
     collapse: bool = Field(True, strict=True, description="group passages that report the same fact under one result")
     per_doc: int | None = Field(None, ge=1, le=MAX_K, strict=True, description="at most this many passages per document (default 2)")
+    sort: Sort = Field("relevance", description="relevance, or date (newest first among the relevant results)")
+    recency: str | None = Field(None, max_length=32, description=RECENCY_HELP, examples=["30d"])
+    offset: int = Field(0, ge=0, le=MAX_OFFSET, strict=True, description="relevant results skipped before the k returned")
+    facets: list[str] | str | None = Field(None, description=FACETS_HELP, examples=[["source", "month"]])
 
 
 class Span(BaseModel):
@@ -91,12 +99,28 @@ class HitOut(BaseModel):
     duplicates: list[DuplicateOut] = Field(default_factory=list, description="other passages reporting the same fact")
 
 
+class FacetOut(BaseModel):
+    value: str
+    count: int
+
+
 class SearchResponse(BaseModel):
     query: str
     query_lang: str
     mode: str
     took_ms: float
+    total: int = Field(0, description="relevant results (the cutoff is in the README); `results` is the page at `offset`")
+    total_relation: Literal["eq", "gte"] = Field("eq", description="gte: the candidate pool ended before the relevant results did")
+    offset: int = 0
+    facets: dict[str, list[FacetOut]] = Field(default_factory=dict, description="counts per value, for the facets asked")
     results: list[HitOut]
+
+
+class SimilarResponse(BaseModel):
+    doc_id: str
+    title: str | None = None
+    took_ms: float
+    results: list[HitOut] = Field(description="other articles, one hit each with its best-matching passage, best first")
 
 
 # -- documents ---------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import InvalidInputError, SemsearchError
+from .search_options import MAX_OFFSET, SORTS
 from .searcher import MAX_K, MODES
 from .state import NotReadyError
 
@@ -71,6 +72,12 @@ def _validation_message(error: dict[str, Any]) -> tuple[str, str, int]:
         return field, f"{field}: must be an integer from 1 to {MAX_K}", 422
     if last == "mode":
         return field, f"{field}: {str(value)[:40]!r} is not one of {', '.join(MODES)}", 422
+    if last == "sort":
+        return field, f"{field}: {str(value)[:40]!r} is not one of {', '.join(SORTS)}", 422
+    if last == "offset":
+        return field, f"{field}: must be an integer from 0 to {MAX_OFFSET}", 422
+    if last == "format":
+        return field, f"{field}: {str(value)[:40]!r} is not one of json, csv", 422
     if last == "collapse":
         return field, f"{field}: must be true or false", 422
     if kind == "string_too_long":

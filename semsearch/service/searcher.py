@@ -27,7 +27,10 @@ from ..store.vectors import search_parameters
 from ..text.analyzer import analyze, salient_numbers
 from ..text.lang import detect_language
 from .collapse import CollapseConfig, Collapser
+from .facets import FacetCount
 from .fusion import FusionConfig, fuse
+from .listing import relevant_ranking, result_page
+from .search_options import SearchOptions
 
 MODES = ("hybrid", "dense", "lexical")
 MAX_QUERY_CHARS = 1000
@@ -78,6 +81,10 @@ class SearchResult:
     mode: str
     took_ms: float
     results: list[SearchHit]
+    total: int = 0  # relevant results (see relevance.py), of which `results` is the page at `offset`
+    total_relation: str = "eq"  # "gte": the candidate pool ended before the relevant results did
+    offset: int = 0
+    facets: dict[str, list[FacetCount]] = field(default_factory=dict)
 
 
 @dataclass
@@ -195,6 +202,10 @@ class Searcher:
         _, ids = _search_single_thread(self.snapshot.index, qvec[None, :], n, params)
         ids = ids[0][ids[0] >= 0]
         return np.searchsorted(rows.vids, ids)
+
+    def nearest(self, vector: np.ndarray, n: int, filters: SearchFilters | None = None) -> np.ndarray:
+        """Row positions of the n passages nearest to `vector` among the filtered ones (similar articles)."""
+        return self._dense_top(vector, n, self._mask(filters))
 
     @staticmethod
     def _top(scores: np.ndarray, n: int, mask: np.ndarray | None, positive: bool = False) -> np.ndarray:
@@ -350,9 +361,11 @@ class Searcher:
         filters: SearchFilters | None = None,
         collapse: bool = True,
         per_doc: int | None = None,
+        options: SearchOptions | None = None,
     ) -> SearchResult:
         """The k best passages, at most `per_doc` per document; with `collapse`, passages reporting
-        the same fact in other documents are grouped under the best one."""
+        the same fact in other documents are grouped under the best one. `options`: order, recency
+        boost, offset and facets over the relevant results (listing.py)."""
         started = time.perf_counter()
         query = validate_query(query, k, mode)
         per_doc = self.per_doc if per_doc is None else per_doc
@@ -360,8 +373,11 @@ class Searcher:
             raise InvalidInputError(f"per_doc: must be an integer from 1 to {MAX_K}", "per_doc")
         depth = min(self.snapshot.size, max(self.candidates, 4 * k))
         ranking = self.rank(query, depth, mode, filters)
+        options = options or SearchOptions()
+        ranking, exhausted = relevant_ranking(ranking, self.snapshot.rows, mode, options, depth, self.embedder.spec)
         read: dict[int, PassageRow] = {}
-        chosen = self._select(ranking, k, collapse, per_doc, read)
+        page = result_page(self._select(ranking, len(ranking.rows), collapse, per_doc, read), ranking, self.snapshot.rows, options, k, exhausted)
+        chosen = page.chosen
         vids = self.snapshot.rows.vids
         wanted = [int(vids[ranking.rows[p]]) for p, dups in chosen for p in [p, *dups]]
         fetched = self._passages(wanted, read)
@@ -377,7 +393,7 @@ class Searcher:
             ]
             hits.append(
                 SearchHit(
-                    rank=len(hits) + 1,
+                    rank=options.offset + len(hits) + 1,
                     score=round(float(ranking.scores[pos]), 6),
                     doc_id=row.doc_id,
                     passage_id=row.passage_id,
@@ -394,7 +410,10 @@ class Searcher:
                 )
             )
         took = (time.perf_counter() - started) * 1000
-        return SearchResult(query=query, query_lang=ranking.query_lang, mode=mode, took_ms=round(took, 2), results=hits)
+        return SearchResult(
+            query=query, query_lang=ranking.query_lang, mode=mode, took_ms=round(took, 2), results=hits,
+            total=page.total, total_relation=page.total_relation, offset=options.offset, facets=page.facets,
+        )
 
 
 def build_searcher(snapshot: Snapshot, embedder: Embedder, settings, cache: QueryVectorCache | None = None) -> Searcher:

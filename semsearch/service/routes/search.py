@@ -2,17 +2,36 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query
+from fastapi.responses import Response
 
 from ...dates import date_bounds, normalize_date
 from ...errors import InvalidInputError
-from ..api_models import ERROR_RESPONSES, MAX_FILTER_CHARS, DuplicateOut, FiltersIn, HitOut, Mode, SearchRequest, SearchResponse, Span
+from ..api_models import (
+    ERROR_RESPONSES,
+    FACETS_HELP,
+    MAX_FILTER_CHARS,
+    RECENCY_HELP,
+    DuplicateOut,
+    FacetOut,
+    FiltersIn,
+    HitOut,
+    Mode,
+    SearchRequest,
+    SearchResponse,
+    Sort,
+    Span,
+)
+from ..csv_export import results_csv
 from ..dependencies import get_service
 from ..http_errors import renamed
-from ..searcher import MAX_K, MAX_QUERY_CHARS, SearchFilters, SearchResult, validate_query
+from ..search_options import MAX_OFFSET, SearchOptions, search_options
+from ..searcher import MAX_K, MAX_QUERY_CHARS, SearchFilters, SearchHit, SearchResult, validate_query
 from ..state import ServiceState
+
+CSV_RESPONSE = {200: {"content": {"text/csv": {}}, "description": "JSON, or CSV with format=csv"}}
 
 router = APIRouter(tags=["search"])
 
@@ -47,29 +66,34 @@ def _duplicate(item: Any) -> DuplicateOut:
     return DuplicateOut(doc_id=get("doc_id"), passage_id=get("passage_id"), title=get("title"), source=get("source"), date=get("date"))
 
 
+def hit_out(hit: SearchHit) -> HitOut:
+    return HitOut(
+        rank=hit.rank,
+        score=hit.score,
+        doc_id=hit.doc_id,
+        passage_id=hit.passage_id,
+        title=hit.title,
+        date=hit.date,
+        source=hit.source,
+        url=hit.url,
+        lang=hit.lang,
+        text=hit.text,
+        highlight=[_span(s) for s in getattr(hit, "highlight", None) or ()],
+        duplicates=[_duplicate(d) for d in getattr(hit, "duplicates", None) or ()],
+    )
+
+
 def search_response(result: SearchResult) -> SearchResponse:
     return SearchResponse(
         query=result.query,
         query_lang=result.query_lang,
         mode=result.mode,
         took_ms=result.took_ms,
-        results=[
-            HitOut(
-                rank=hit.rank,
-                score=hit.score,
-                doc_id=hit.doc_id,
-                passage_id=hit.passage_id,
-                title=hit.title,
-                date=hit.date,
-                source=hit.source,
-                url=hit.url,
-                lang=hit.lang,
-                text=hit.text,
-                highlight=[_span(s) for s in getattr(hit, "highlight", None) or ()],
-                duplicates=[_duplicate(d) for d in getattr(hit, "duplicates", None) or ()],
-            )
-            for hit in result.results
-        ],
+        total=result.total,
+        total_relation=result.total_relation,
+        offset=result.offset,
+        facets={name: [FacetOut(value=f.value, count=f.count) for f in counts] for name, counts in result.facets.items()},
+        results=[hit_out(hit) for hit in result.results],
     )
 
 
@@ -81,20 +105,30 @@ def run_search(
     filters: FiltersIn,
     collapse: bool,
     per_doc: int | None,
+    options: SearchOptions,
     *,
     query_field: str,
     filter_prefix: str,
-) -> SearchResponse:
+) -> SearchResult:
     try:
         query = validate_query(query, k, mode)
     except InvalidInputError as exc:
         raise renamed(exc, {"query": query_field}) from None
     search_filters = _filters(filters, filter_prefix)
     searcher = service.searcher  # one Searcher, so one snapshot, for the whole request
-    return search_response(searcher.search(query, k=k, mode=mode, filters=search_filters, collapse=collapse, per_doc=per_doc))
+    return searcher.search(query, k=k, mode=mode, filters=search_filters, collapse=collapse, per_doc=per_doc, options=options)
 
 
-@router.get("/search", response_model=SearchResponse, responses=ERROR_RESPONSES)
+def csv_response(result: SearchResult) -> Response:
+    """The results as a CSV attachment (csv_export.py: UTF-8 with a byte-order mark, for Excel)."""
+    return Response(
+        results_csv(result.results).encode("utf-8"),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="semsearch-results.csv"'},
+    )
+
+
+@router.get("/search", response_model=SearchResponse, responses={**ERROR_RESPONSES, **CSV_RESPONSE})
 def search_get(
     q: str = Query(description=f"the question, 1 to {MAX_QUERY_CHARS} characters"),
     k: int = Query(10, ge=1, le=MAX_K, description=f"number of results, 1 to {MAX_K}"),
@@ -105,16 +139,25 @@ def search_get(
     lang: str | None = Query(None, max_length=MAX_FILTER_CHARS),
     collapse: bool = Query(True, description="group passages that report the same fact"),
     per_doc: int | None = Query(None, ge=1, le=MAX_K, description="at most this many passages per document (default 2)"),
+    sort: Sort = Query("relevance", description="relevance, or date (newest first among the relevant results)"),
+    recency: str | None = Query(None, max_length=32, description=RECENCY_HELP),
+    offset: int = Query(0, ge=0, le=MAX_OFFSET, description="relevant results skipped before the k returned"),
+    facets: str | None = Query(None, max_length=MAX_FILTER_CHARS, description=FACETS_HELP),
+    format: Literal["json", "csv"] = Query("json", description="csv: the results as a CSV attachment"),
     service: ServiceState = Depends(get_service),
-) -> SearchResponse:
+) -> SearchResponse | Response:
     """Search with query parameters."""
     filters = FiltersIn.model_construct(date_from=date_from, date_to=date_to, source=source, lang=lang)
-    return run_search(service, q, k, mode, filters, collapse, per_doc, query_field="q", filter_prefix="")
+    options = search_options(sort, recency, offset, facets)
+    result = run_search(service, q, k, mode, filters, collapse, per_doc, options, query_field="q", filter_prefix="")
+    return csv_response(result) if format == "csv" else search_response(result)
 
 
 @router.post("/search", response_model=SearchResponse, responses=ERROR_RESPONSES)
 def search_post(body: SearchRequest, service: ServiceState = Depends(get_service)) -> SearchResponse:
     """Search with a JSON body."""
-    return run_search(
-        service, body.query, body.k, body.mode, body.filters, body.collapse, body.per_doc, query_field="query", filter_prefix="filters."
+    options = search_options(body.sort, body.recency, body.offset, body.facets)
+    result = run_search(
+        service, body.query, body.k, body.mode, body.filters, body.collapse, body.per_doc, options, query_field="query", filter_prefix="filters."
     )
+    return search_response(result)

@@ -1,0 +1,81 @@
+"""From ranked candidates to one page of results: relevance cutoff, recency boost, date order,
+facet counts and the offset/k window. Searcher.search calls `relevant_ranking` before it picks
+the results (per-document cap, grouping) and `result_page` after.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .facets import FacetCount, facet_counts
+from .recency import article_days, boost_scores, newest_day, recency_factors
+from .relevance import relevant_mask
+from .search_options import SearchOptions
+
+if TYPE_CHECKING:
+    from .searcher import Ranking
+
+
+@dataclass
+class ResultPage:
+    chosen: list[tuple[int, list[int]]]  # the page: (ranking position, duplicate positions)
+    total: int  # relevant results
+    total_relation: str  # "eq", or "gte" when the candidate pool ended before the relevant results did
+    facets: dict[str, list[FacetCount]] = field(default_factory=dict)
+
+
+def relevant_ranking(
+    ranking: Ranking, rows, mode: str, options: SearchOptions, depth: int, model: str
+) -> tuple[Ranking, bool]:
+    """The relevant candidates (boosted and reordered when a half-life is set), and whether the
+    pool of `depth` candidates was full and relevant to its end (then more relevant results may
+    exist than are counted; a pool shorter than `depth`, or as deep as the index, held every
+    allowed candidate)."""
+    best_sentence = None
+    if mode != "lexical":
+        best_sentence = np.array([float(s.max()) if len(s) else -1.0 for s in ranking.sentence_scores])
+    keep = relevant_mask(ranking.scores, best_sentence, mode, model)
+    exhausted = bool(len(keep) and keep[-1] and depth <= len(keep) and depth < len(rows.vids))
+    ranking = _take(ranking, np.flatnonzero(keep))
+    n = len(ranking.rows)
+    if options.half_life_days and n:
+        picked = ranking.rows
+        days = article_days(rows.date_lo[picked], rows.date_hi[picked])
+        factors = recency_factors(days, newest_day(rows.date_hi), options.half_life_days)
+        scores = boost_scores(ranking.scores, factors)
+        order = np.argsort(-scores, kind="stable")
+        ranking = _take(replace(ranking, scores=scores), order)
+    return ranking, exhausted
+
+
+def result_page(
+    chosen: list[tuple[int, list[int]]], ranking: Ranking, rows, options: SearchOptions, k: int, exhausted: bool
+) -> ResultPage:
+    """Sort (by date if asked), count facets over all relevant results, cut the page."""
+    if options.sort == "date" and chosen:
+        picked = ranking.rows[[pos for pos, _ in chosen]]
+        days = article_days(rows.date_lo[picked], rows.date_hi[picked])
+        # newest first, undated last; equal dates keep the relevance order (stable sort)
+        key = np.where(np.isnan(days), -np.inf, days)
+        chosen = [chosen[i] for i in np.argsort(-key, kind="stable")]
+    facets = facet_counts(rows, ranking.rows[[pos for pos, _ in chosen]], options.facets) if options.facets else {}
+    return ResultPage(
+        chosen=chosen[options.offset : options.offset + k],
+        total=len(chosen),
+        total_relation="gte" if exhausted else "eq",
+        facets=facets,
+    )
+
+
+def _take(ranking: Ranking, positions: np.ndarray) -> Ranking:
+    positions = np.asarray(positions, dtype=np.int64)
+    return replace(
+        ranking,
+        rows=ranking.rows[positions],
+        scores=ranking.scores[positions],
+        best_sentence=ranking.best_sentence[positions],
+        sentence_scores=[ranking.sentence_scores[i] for i in positions.tolist()],
+    )

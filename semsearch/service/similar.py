@@ -1,0 +1,91 @@
+"""Other articles covering the same story as one document, across outlets and languages.
+
+The document's passages (the first MAX_OWN_PASSAGES: a news article puts its story first) are
+each searched against the vector index, with the search filters applied inside that search. A
+candidate article's score is the mean, over the document's passages, of the best cosine any of
+its retrieved passages reaches: an article that covers the whole story scores above one that
+shares a single paragraph of background (the same idea as ColBERT's MaxSim, at passage level).
+The document itself is excluded; each article appears once, with its best-matching passage.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from .searcher import Searcher, SearchFilters, SearchHit
+
+MAX_OWN_PASSAGES = 16
+
+
+@dataclass
+class SimilarResult:
+    doc_id: str
+    title: str | None
+    took_ms: float
+    results: list[SearchHit]
+
+
+def similar_documents(searcher: Searcher, doc_id: str, k: int = 10, filters: SearchFilters | None = None) -> SimilarResult | None:
+    """The k articles closest to `doc_id`, best first; None when the document is not in the index."""
+    started = time.perf_counter()
+    snapshot = searcher.snapshot
+    found = snapshot.fetch_document(doc_id)
+    if found is None:
+        return None
+    doc, passages = found
+    table = snapshot.rows
+    own_vids = np.array(sorted(p.vid for p in passages[:MAX_OWN_PASSAGES]), dtype=np.int64)
+    own_rows = np.searchsorted(table.vids, own_vids)
+    hits: list[SearchHit] = []
+    if len(own_rows):
+        own_doc = int(table.doc_index[own_rows[0]])
+        own = np.asarray(snapshot.vectors[own_rows], dtype=np.float32)
+        n = min(snapshot.size, max(searcher.candidates, 4 * k) + len(passages))
+        found_rows = np.unique(np.concatenate([searcher.nearest(vector, n, filters) for vector in own]))
+        found_rows = found_rows[table.doc_index[found_rows] != own_doc]
+        hits = _ranked(searcher, own, found_rows, k)
+    took = (time.perf_counter() - started) * 1000
+    return SimilarResult(doc_id=doc.doc_id, title=doc.title, took_ms=round(took, 2), results=hits)
+
+
+def _ranked(searcher: Searcher, own: np.ndarray, rows: np.ndarray, k: int) -> list[SearchHit]:
+    """One hit per article among `rows`, by mean best cosine to the document's passages."""
+    if len(rows) == 0:
+        return []
+    snapshot = searcher.snapshot
+    cosines = own @ np.asarray(snapshot.vectors[rows], dtype=np.float32).T  # own passages x found rows
+    docs = snapshot.rows.doc_index[rows]
+    scored: list[tuple[float, int]] = []  # (score, row of the best-matching passage)
+    for doc in np.unique(docs).tolist():
+        columns = np.flatnonzero(docs == doc)
+        block = cosines[:, columns]
+        score = float(block.max(axis=1).mean())
+        scored.append((score, int(rows[columns[int(np.argmax(block.max(axis=0)))]])))
+    scored.sort(key=lambda item: (-item[0], item[1]))
+    scored = scored[:k]
+    fetched = snapshot.fetch_passages([int(snapshot.rows.vids[row]) for _, row in scored])
+    hits = []
+    for score, row in scored:
+        passage = fetched.get(int(snapshot.rows.vids[row]))
+        if passage is None:
+            continue
+        hits.append(
+            SearchHit(
+                rank=len(hits) + 1,
+                score=round(score, 6),
+                doc_id=passage.doc_id,
+                passage_id=passage.passage_id,
+                title=passage.title,
+                date=passage.date,
+                source=passage.source,
+                url=passage.url,
+                lang=passage.lang,
+                text=passage.text,
+                start=passage.start,
+                end=passage.end,
+            )
+        )
+    return hits
