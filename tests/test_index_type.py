@@ -10,6 +10,7 @@ import pytest
 
 from semsearch.documents import Document
 from semsearch.index.writer import IndexWriter
+from semsearch.service.search_options import SearchOptions
 from semsearch.service.searcher import Searcher, SearchFilters
 from semsearch.settings import Settings
 from semsearch.store import vectors
@@ -190,8 +191,9 @@ def test_filtered_search_on_an_ivf_snapshot(tmp_path):
     snapshot = open_snapshot(tmp_path)
     assert snapshot.manifest.index_type.startswith("IVF")
     searcher = Searcher(snapshot, RandomEmbedder())
-    result = searcher.search("document", k=10, mode="dense", filters=SearchFilters(source="alpha"))
+    every = SearchOptions(relevant_only=False)  # random vectors: the relevance cutoff is not what is tested here
+    result = searcher.search("document", k=10, mode="dense", filters=SearchFilters(source="alpha"), options=every)
     assert len(result.results) == 10 and {hit.source for hit in result.results} == {"alpha"}
-    result = searcher.search("document", k=10, mode="hybrid", filters=SearchFilters(source="beta"))
+    result = searcher.search("document", k=10, mode="hybrid", filters=SearchFilters(source="beta"), options=every)
     assert len(result.results) == 10 and {hit.source for hit in result.results} == {"beta"}
-    assert len(searcher.search("document", k=10, mode="dense").results) == 10
+    assert len(searcher.search("document", k=10, mode="dense", options=every).results) == 10

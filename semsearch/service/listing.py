@@ -38,6 +38,8 @@ def relevant_ranking(
     if mode != "lexical":
         best_sentence = np.array([float(s.max()) if len(s) else -1.0 for s in ranking.sentence_scores])
     keep = relevant_mask(ranking.scores, best_sentence, mode, model)
+    if not options.relevant_only:
+        keep = np.ones(len(ranking.scores), bool)
     exhausted = bool(len(keep) and keep[-1] and depth <= len(keep) and depth < len(rows.vids))
     ranking = _take(ranking, np.flatnonzero(keep))
     n = len(ranking.rows)

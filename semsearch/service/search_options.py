@@ -24,6 +24,7 @@ class SearchOptions:
     half_life_days: float | None = None  # recency boost; None: no boost
     offset: int = 0  # results skipped before the k shown
     facets: tuple[str, ...] = ()  # counts wanted, among FACETS
+    relevant_only: bool = True  # False: every candidate of the pool counts (tests of retrieval itself)
 
 
 def parse_half_life(value: str | None, field: str = "recency") -> float | None:

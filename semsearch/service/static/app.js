@@ -36,6 +36,23 @@
       also: { one: "Also reported by {n} source", other: "Also reported by {n} sources" },
       corpus: "{docs} articles, {passages} passages",
       open: "open the article",
+      sort: "Order",
+      sort_relevance: "Relevance",
+      sort_date: "Newest first",
+      csv: "Download CSV",
+      facets: "Narrow down",
+      facet_source: "Source",
+      facet_lang: "Language",
+      facet_month: "Month",
+      facet_clear: "remove this filter",
+      range: "Results {from}–{to} of {total}",
+      prev: "Previous page",
+      next: "Next page",
+      pages: "Result pages",
+      similar: "Similar coverage",
+      similar_loading: "Looking for other articles…",
+      similar_none: "No other article covers this story.",
+      similar_failed: "Similar articles could not be loaded:",
     },
     fr: {
       title: "semsearch — recherche dans l’actualité",
@@ -68,12 +85,33 @@
       also: { one: "Également rapporté par {n} source", other: "Également rapporté par {n} sources" },
       corpus: "{docs} articles, {passages} passages",
       open: "ouvrir l’article",
+      sort: "Ordre",
+      sort_relevance: "Pertinence",
+      sort_date: "Plus récents d’abord",
+      csv: "Télécharger en CSV",
+      facets: "Affiner",
+      facet_source: "Source",
+      facet_lang: "Langue",
+      facet_month: "Mois",
+      facet_clear: "retirer ce filtre",
+      range: "Résultats {from} à {to} sur {total}",
+      prev: "Page précédente",
+      next: "Page suivante",
+      pages: "Pages de résultats",
+      similar: "Couverture similaire",
+      similar_loading: "Recherche d’autres articles…",
+      similar_none: "Aucun autre article ne traite de ce sujet.",
+      similar_failed: "Impossible de charger les articles similaires :",
     },
   };
 
   const LOCALE = (navigator.language || "en").toLowerCase().startsWith("fr") ? "fr" : "en";
   const S = STRINGS[LOCALE];
   const MODES = ["hybrid", "dense", "lexical"];
+  const SORTS = ["relevance", "date"];
+  const PAGE_SIZE = 10;
+  const CSV_LIMIT = 100; // the CSV link exports up to this many results of the search, from the first
+  const FACETS = ["source", "lang", "month"];
   const FILTERS = ["date_from", "date_to", "lang", "source"];
   const FIELD_CONTROLS = { q: "q", date_from: "date_from", date_to: "date_to", lang: "lang", source: "source" };
   const numbers = new Intl.NumberFormat(LOCALE, { maximumFractionDigits: 0 });
@@ -132,13 +170,19 @@
       const text = S[node.dataset.i18nPlaceholder];
       if (typeof text === "string") node.placeholder = text;
     }
+    for (const node of document.querySelectorAll("[data-i18n-label]")) {
+      const text = S[node.dataset.i18nLabel];
+      if (typeof text === "string") node.setAttribute("aria-label", text);
+    }
   }
 
   // -- form and URL state ---------------------------------------------------------------------
 
+  // A new search from the form starts at the first page (offset 0).
   function formState() {
     const checked = form.querySelector('input[name="mode"]:checked');
-    const state = { q: input.value.trim(), mode: checked ? checked.value : "hybrid" };
+    const sort = form.querySelector('input[name="sort"]:checked');
+    const state = { q: input.value.trim(), mode: checked ? checked.value : "hybrid", sort: sort ? sort.value : "relevance", offset: 0 };
     for (const name of FILTERS) state[name] = $(name).value.trim();
     return state;
   }
@@ -146,7 +190,14 @@
   function urlState() {
     const params = new URLSearchParams(window.location.search);
     const mode = params.get("mode") || "hybrid";
-    const state = { q: (params.get("q") || "").trim(), mode: MODES.includes(mode) ? mode : "hybrid" };
+    const sort = params.get("sort") || "relevance";
+    const offset = Number.parseInt(params.get("offset") || "0", 10);
+    const state = {
+      q: (params.get("q") || "").trim(),
+      mode: MODES.includes(mode) ? mode : "hybrid",
+      sort: SORTS.includes(sort) ? sort : "relevance",
+      offset: Number.isFinite(offset) && offset > 0 ? offset : 0,
+    };
     for (const name of FILTERS) state[name] = (params.get(name) || "").trim();
     return state;
   }
@@ -156,6 +207,8 @@
     if (state.q) out.set("q", state.q);
     if (state.mode && state.mode !== "hybrid") out.set("mode", state.mode);
     for (const name of FILTERS) if (state[name]) out.set(name, state[name]);
+    if (state.sort && state.sort !== "relevance") out.set("sort", state.sort);
+    if (state.offset > 0) out.set("offset", String(state.offset));
     return out;
   }
 
@@ -177,6 +230,7 @@
     input.value = state.q;
     const radio = $(`mode-${state.mode}`) || $("mode-hybrid");
     radio.checked = true;
+    ($(`sort-${state.sort}`) || $("sort-relevance")).checked = true;
     $("date_from").value = state.date_from;
     $("date_to").value = state.date_to;
     selectValue($("lang"), state.lang);
@@ -303,8 +357,156 @@
       details.append(others);
       article.append(details);
     }
+    article.append(similarControl(hit, index));
     item.append(article);
     return item;
+  }
+
+  // -- similar coverage -------------------------------------------------------------------------
+
+  function documentPath(docId) {
+    // ids may contain "/": each segment is encoded, the slashes kept (GET /documents/{id}/similar)
+    return docId.split("/").map(encodeURIComponent).join("/");
+  }
+
+  function similarControl(hit, index) {
+    const box = el("div", "similar");
+    const button = el("button", "secondary similar-toggle", S.similar);
+    button.type = "button";
+    const panelId = `similar-${index + 1}`;
+    button.setAttribute("aria-expanded", "false");
+    button.setAttribute("aria-controls", panelId);
+    const panel = el("div", "similar-panel");
+    panel.id = panelId;
+    panel.hidden = true;
+    let loaded = false;
+    button.addEventListener("click", async () => {
+      const open = button.getAttribute("aria-expanded") !== "true";
+      button.setAttribute("aria-expanded", String(open));
+      panel.hidden = !open;
+      if (!open || loaded) return;
+      loaded = true;
+      panel.setAttribute("aria-busy", "true");
+      panel.replaceChildren(el("p", "meta", S.similar_loading));
+      try {
+        const response = await fetch(`/documents/${documentPath(hit.doc_id)}/similar?k=5`, { headers: { Accept: "application/json" } });
+        const body = await response.json().catch(() => null);
+        if (!response.ok || !body || !Array.isArray(body.results)) {
+          const message = body && body.error ? body.error.message : `HTTP ${response.status}`;
+          panel.replaceChildren(el("p", "error", `${S.similar_failed} ${message}`));
+          loaded = false;
+          return;
+        }
+        if (!body.results.length) {
+          panel.replaceChildren(el("p", "meta", S.similar_none));
+          return;
+        }
+        const others = el("ul", "similar-list");
+        for (const other of body.results) {
+          const line = el("li");
+          const href = safeUrl(other.url);
+          const name = other.title || other.doc_id;
+          if (href) {
+            const link = el("a", "similar-title", name);
+            link.href = href;
+            link.rel = "noopener noreferrer";
+            line.append(link);
+          } else {
+            line.append(el("span", "similar-title", name));
+          }
+          const lang = other.lang ? el("span", "lang", languageName(other.lang)) : null;
+          line.append(meta([dateNode(other.date), other.source ? el("span", "source", other.source) : null, lang]));
+          others.append(line);
+        }
+        panel.replaceChildren(others);
+      } catch (_) {
+        panel.replaceChildren(el("p", "error", S.unreachable));
+        loaded = false;
+      } finally {
+        panel.removeAttribute("aria-busy");
+      }
+    });
+    box.append(button, panel);
+    return box;
+  }
+
+  // -- facets, range, pages, CSV ----------------------------------------------------------------
+
+  function facetLabel(name, value) {
+    return name === "lang" ? languageName(value) : value;
+  }
+
+  function activeValue(state, name) {
+    if (name === "month") return state.date_from && state.date_from === state.date_to ? state.date_from : "";
+    return state[name] || "";
+  }
+
+  function withFacet(state, name, value) {
+    const next = { ...state, offset: 0 };
+    const clear = activeValue(state, name) === value;
+    if (name === "month") {
+      next.date_from = clear ? "" : value;
+      next.date_to = clear ? "" : value;
+    } else {
+      next[name] = clear ? "" : value;
+    }
+    return next;
+  }
+
+  function showFacets(state, facets) {
+    const box = $("facets");
+    box.replaceChildren(box.querySelector("h2"));
+    let shown = 0;
+    for (const name of FACETS) {
+      const counts = (facets && facets[name]) || [];
+      if (!counts.length) continue;
+      const group = el("div", "facet");
+      group.dataset.facet = name;
+      group.append(el("span", "facet-name", S[`facet_${name}`]));
+      const active = activeValue(state, name);
+      for (const { value, count } of counts) {
+        const button = el("button", "chip");
+        button.type = "button";
+        button.dataset.value = value;
+        button.append(el("span", null, facetLabel(name, value)), " ", el("span", "count", numbers.format(count)));
+        button.setAttribute("aria-pressed", String(active === value));
+        if (active === value) button.title = S.facet_clear;
+        button.addEventListener("click", () => navigate(withFacet(state, name, value)));
+        group.append(button);
+      }
+      box.append(group);
+      shown += 1;
+    }
+    box.hidden = shown === 0;
+  }
+
+  function showRange(state, body) {
+    const total = body.total || 0;
+    const shown = body.results.length;
+    $("range").textContent = fill(S.range, {
+      from: numbers.format(state.offset + 1),
+      to: numbers.format(state.offset + shown),
+      total: numbers.format(total) + (body.total_relation === "gte" ? "+" : ""),
+    });
+    const csv = params({ ...state, offset: 0 });
+    csv.set("k", String(CSV_LIMIT));
+    csv.set("format", "csv");
+    $("csv").href = `/search?${csv}`;
+    $("toolbar").hidden = false;
+    $("prev").hidden = state.offset === 0;
+    $("next").hidden = state.offset + shown >= total;
+    $("pager").hidden = $("prev").hidden && $("next").hidden;
+    $("prev").onclick = () => navigate({ ...state, offset: Math.max(0, state.offset - PAGE_SIZE) });
+    $("next").onclick = () => navigate({ ...state, offset: state.offset + PAGE_SIZE });
+  }
+
+  function navigate(state) {
+    applyState(state);
+    const url = pageUrl(state);
+    if (url !== window.location.pathname + window.location.search) window.history.pushState(null, "", url);
+    run(state);
+    list.focus({ preventScroll: true });
+    window.scrollTo({ top: 0 });
   }
 
   function clearOutput() {
@@ -313,6 +515,9 @@
     errorBox.replaceChildren();
     $("empty")?.remove();
     statusBox.textContent = "";
+    $("toolbar").hidden = true;
+    $("facets").hidden = true;
+    $("pager").hidden = true;
     for (const name of Object.values(FIELD_CONTROLS)) $(name).removeAttribute("aria-invalid");
   }
 
@@ -348,7 +553,8 @@
     form.setAttribute("aria-busy", "true");
     statusBox.textContent = S.searching;
     const query = params(state);
-    query.set("k", "10");
+    query.set("k", String(PAGE_SIZE));
+    query.set("facets", FACETS.join(","));
     let response;
     let body = null;
     try {
@@ -375,12 +581,14 @@
       }
       return;
     }
-    const count = plural(S.passages, body.results.length);
+    const count = plural(S.passages, body.total || 0);
     statusBox.textContent = fill(S.took, { count, ms: numbers.format(body.took_ms) });
     if (!body.results.length) {
       showEmpty();
       return;
     }
+    showRange(state, body);
+    showFacets(state, body.facets);
     list.replaceChildren(...body.results.map(result));
   }
 
@@ -411,7 +619,7 @@
   function start() {
     translate();
     form.addEventListener("submit", submit);
-    for (const radio of form.querySelectorAll('input[name="mode"]')) radio.addEventListener("change", rerun);
+    for (const radio of form.querySelectorAll('input[name="mode"], input[name="sort"]')) radio.addEventListener("change", rerun);
     $("lang").addEventListener("change", rerun);
     $("source").addEventListener("change", rerun);
     window.addEventListener("popstate", () => {
