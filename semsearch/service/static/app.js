@@ -182,7 +182,13 @@
   function formState() {
     const checked = form.querySelector('input[name="mode"]:checked');
     const sort = form.querySelector('input[name="sort"]:checked');
-    const state = { q: input.value.trim(), mode: checked ? checked.value : "hybrid", sort: sort ? sort.value : "relevance", offset: 0 };
+    const state = {
+      q: input.value.trim(),
+      mode: checked ? checked.value : "hybrid",
+      sort: sort ? sort.value : "relevance",
+      offset: 0,
+      k: urlState().k, // the page size of a shared URL is kept
+    };
     for (const name of FILTERS) state[name] = $(name).value.trim();
     return state;
   }
@@ -192,11 +198,13 @@
     const mode = params.get("mode") || "hybrid";
     const sort = params.get("sort") || "relevance";
     const offset = Number.parseInt(params.get("offset") || "0", 10);
+    const k = Number.parseInt(params.get("k") || String(PAGE_SIZE), 10);
     const state = {
       q: (params.get("q") || "").trim(),
       mode: MODES.includes(mode) ? mode : "hybrid",
       sort: SORTS.includes(sort) ? sort : "relevance",
       offset: Number.isFinite(offset) && offset > 0 ? offset : 0,
+      k: Number.isFinite(k) && k >= 1 && k <= 100 ? k : PAGE_SIZE,
     };
     for (const name of FILTERS) state[name] = (params.get(name) || "").trim();
     return state;
@@ -209,6 +217,7 @@
     for (const name of FILTERS) if (state[name]) out.set(name, state[name]);
     if (state.sort && state.sort !== "relevance") out.set("sort", state.sort);
     if (state.offset > 0) out.set("offset", String(state.offset));
+    if (state.k && state.k !== PAGE_SIZE) out.set("k", String(state.k));
     return out;
   }
 
@@ -488,7 +497,7 @@
       to: numbers.format(state.offset + shown),
       total: numbers.format(total) + (body.total_relation === "gte" ? "+" : ""),
     });
-    const csv = params({ ...state, offset: 0 });
+    const csv = params({ ...state, offset: 0, k: PAGE_SIZE });
     csv.set("k", String(CSV_LIMIT));
     csv.set("format", "csv");
     $("csv").href = `/search?${csv}`;
@@ -496,8 +505,8 @@
     $("prev").hidden = state.offset === 0;
     $("next").hidden = state.offset + shown >= total;
     $("pager").hidden = $("prev").hidden && $("next").hidden;
-    $("prev").onclick = () => navigate({ ...state, offset: Math.max(0, state.offset - PAGE_SIZE) });
-    $("next").onclick = () => navigate({ ...state, offset: state.offset + PAGE_SIZE });
+    $("prev").onclick = () => navigate({ ...state, offset: Math.max(0, state.offset - state.k) });
+    $("next").onclick = () => navigate({ ...state, offset: state.offset + state.k });
   }
 
   function navigate(state) {
@@ -553,7 +562,7 @@
     form.setAttribute("aria-busy", "true");
     statusBox.textContent = S.searching;
     const query = params(state);
-    query.set("k", String(PAGE_SIZE));
+    if (!query.has("k")) query.set("k", String(PAGE_SIZE));
     query.set("facets", FACETS.join(","));
     let response;
     let body = null;
