@@ -1,88 +1,117 @@
-"""The relevance cutoff on PIAF dev: how often the answering paragraph stays relevant, and how much
-of the candidate pool the cutoff removes, for several cutoffs and the shipped one.
+"""The relevance cutoff: how often an answering passage stays relevant, and what off-topic questions
+let through, for several cutoffs and the shipped one.
 
     python bench/relevance_cutoff.py [--index-dir data/bench/piaf] [--no-write]
 
-Each PIAF paragraph is one document; a question's answering paragraph is its relevant document.
-"Kept" counts the questions whose answering paragraph is in the candidate pool (k=10 search depth)
-and passes the cutoff, over the questions whose answering paragraph is in the pool at all; five
-off-topic questions (cooking, football, fuel prices...) show what the cutoff lets through when
-nothing in the collection answers.
+PIAF dev (French questions over French Wikipedia paragraphs, each paragraph one document: the
+answering paragraph is the relevant one) measures same-language questions; the seeds' 16
+hand-written questions in English and in French (bench/data/seeds_questions.json, judged per
+passage) measure cross-lingual ones. "Kept" counts the questions whose answer (PIAF: the answering
+paragraph; seeds: any judged passage) is in the candidate pool of a k=10 search and passes the
+cutoff, over the questions whose answer is in the pool at all. Five off-topic questions per language
+(cooking, football, fuel prices...) show what passes when nothing in the collection answers.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
+import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import PIAF, markdown_table, piaf_missing, publish  # noqa: E402
+from _common import PIAF, ROOT, markdown_table, piaf_missing, publish  # noqa: E402
 
 from semsearch.embedding import load_embedder  # noqa: E402
 from semsearch.evaluation.datasets import load_eval_set  # noqa: E402
+from semsearch.index.readers import read_paths  # noqa: E402
 from semsearch.index.writer import IndexWriter  # noqa: E402
 from semsearch.service import relevance  # noqa: E402
+from semsearch.service.relevance import DenseFloor  # noqa: E402
 from semsearch.service.search_options import SearchOptions  # noqa: E402
-from semsearch.service.searcher import QueryVectorCache, Searcher  # noqa: E402
+from semsearch.service.searcher import QueryVectorCache, Ranking, Searcher  # noqa: E402
 from semsearch.settings import Settings  # noqa: E402
 from semsearch.store.layout import IndexDirectory  # noqa: E402
 from semsearch.store.snapshot import open_snapshot  # noqa: E402
 
-RATIOS = (0.3, 0.4, 0.5, 0.6)
+RATIOS = (0.4, 0.5, 0.6)
 MARGINS = (0.03, 0.05, 0.08)
-FLOORS = (None, 0.80, 0.82, 0.83, 0.84)
-OFF_TOPIC = (
-    "recette de la tarte aux pommes",
-    "résultats du match de football d'hier soir",
-    "How to bake sourdough bread?",
-    "prix de l'essence à Lyon cette semaine",
-    "meilleur smartphone pas cher",
-)
+FLOORS = (DenseFloor(0.80, 0.76), DenseFloor(0.82, 0.77), DenseFloor(0.83, 0.78), DenseFloor(0.84, 0.79), DenseFloor(0.85, 0.80))
+OFF_TOPIC = {
+    "fr": [
+        "recette de la tarte aux pommes",
+        "résultats du match de football d'hier soir",
+        "meilleur smartphone pas cher",
+        "prix de l'essence à Lyon cette semaine",
+        "Comment faire du pain au levain ?",
+    ],
+    "en": [
+        "apple pie recipe",
+        "Who won the football match last night?",
+        "best cheap smartphone",
+        "petrol prices in Lyon this week",
+        "How to bake sourdough bread?",
+    ],
+}
 
 
 @dataclass
 class Pool:
-    closeness: np.ndarray  # score / best (or best - score for dense), per candidate
+    closeness: np.ndarray  # score / best (best - score for dense), per candidate
     sentence: np.ndarray  # best sentence cosine per candidate
-    answer: int  # position of the answering paragraph's best passage; -1 when outside the pool
+    same_language: np.ndarray
+    answers: np.ndarray  # positions of the relevant candidates
 
 
-def pools(searcher: Searcher, queries: dict[str, str], qrels: dict, mode: str, depth: int) -> list[Pool]:
+def pool_of(searcher: Searcher, query: str, mode: str, depth: int, relevant: Callable[[Ranking], np.ndarray]) -> Pool:
+    ranking = searcher.rank(query, depth, mode)
     rows = searcher.snapshot.rows
-    doc_position = {doc_id: i for i, doc_id in enumerate(rows.doc_ids)}
-    out = []
-    for qid, query in queries.items():
-        ranking = searcher.rank(query, depth, mode)
-        if len(ranking.scores) == 0:
-            out.append(Pool(np.zeros(0), np.zeros(0), -1))
-            continue
-        wanted = doc_position.get(next(iter(qrels[qid]))) if qid in qrels else None
-        hits = np.flatnonzero(rows.doc_index[ranking.rows] == wanted)
-        best = float(ranking.scores[0])
-        closeness = best - ranking.scores if mode == "dense" else ranking.scores / best
-        sentence = np.array([float(x.max()) if len(x) else -1.0 for x in ranking.sentence_scores])
-        out.append(Pool(closeness, sentence, int(hits[0]) if len(hits) else -1))
-    return out
+    if len(ranking.scores) == 0:
+        return Pool(np.zeros(0), np.zeros(0), np.zeros(0, bool), np.zeros(0, np.int64))
+    best = float(ranking.scores[0])
+    closeness = best - ranking.scores if mode == "dense" else ranking.scores / best
+    sentence = np.array([float(x.max()) if len(x) else -1.0 for x in ranking.sentence_scores])
+    code = rows.langs.index(ranking.query_lang) if ranking.query_lang in rows.langs else -1
+    return Pool(closeness, sentence, rows.lang[ranking.rows] == code, relevant(ranking))
 
 
-def keep_mask(pool: Pool, mode: str, cut: float, floor: float | None) -> np.ndarray:
-    keep = pool.closeness <= cut if mode == "dense" else pool.closeness >= cut
-    if floor is not None and mode != "lexical":
-        keep &= pool.sentence >= floor
-    return keep
+def keep_mask(pool: Pool, mode: str, cut: float | None, floor: DenseFloor | None) -> np.ndarray:
+    """The floors alone when given (as shipped), else the cut relative to the best candidate."""
+    if floor is not None:
+        return pool.sentence >= np.where(pool.same_language, floor.same_language, floor.other_language)
+    return pool.closeness <= cut if mode == "dense" else pool.closeness >= cut
 
 
-def table_row(label: str, answered: list[Pool], off_topic: list[Pool], mode: str, cut: float, floor: float | None) -> list:
-    inside = [p for p in answered if p.answer >= 0]
-    kept = sum(bool(keep_mask(p, mode, cut, floor)[p.answer]) for p in inside) / len(inside)
-    sizes = [int(np.count_nonzero(keep_mask(p, mode, cut, floor))) for p in answered]
-    stray = [int(np.count_nonzero(keep_mask(p, mode, cut, floor))) for p in off_topic]
-    return [label, round(100 * kept, 1), statistics.median(sizes), round(statistics.mean(sizes), 1), sum(stray)]
+def kept_share(pools: list[Pool], mode: str, cut: float | None, floor: DenseFloor | None) -> float:
+    inside = [p for p in pools if len(p.answers)]
+    return 100 * sum(bool(keep_mask(p, mode, cut, floor)[p.answers].any()) for p in inside) / max(1, len(inside))
+
+
+def relevant_count(pools: list[Pool], mode: str, cut: float | None, floor: DenseFloor | None) -> list[int]:
+    return [int(np.count_nonzero(keep_mask(p, mode, cut, floor))) for p in pools]
+
+
+def seeds_index(embedder, settings: Settings, folder: Path) -> Searcher:
+    documents = read_paths([ROOT / "seeds"]).documents
+    IndexWriter(folder, embedder, settings.chunking()).write(documents)
+    return Searcher(open_snapshot(folder), embedder)
+
+
+def passage_names(searcher: Searcher, ranking: Ranking) -> list[str]:
+    """`000#2` names (seed file prefix, passage ordinal), as bench/data/seeds_questions.json judges them."""
+    vids = [int(searcher.snapshot.rows.vids[row]) for row in ranking.rows]
+    fetched = searcher.snapshot.fetch_passages(vids)
+    return [f"{fetched[v].doc_id[:3]}#{fetched[v].ordinal}" for v in vids]
+
+
+def judged(searcher: Searcher, ranking: Ranking, relevant: list[str]) -> np.ndarray:
+    return np.flatnonzero([name in relevant for name in passage_names(searcher, ranking)])
 
 
 def end_to_end(searcher: Searcher, dataset) -> tuple[float, float, float]:
@@ -115,34 +144,62 @@ def main() -> int:
     embedder = load_embedder(settings.model)
     if IndexDirectory(args.index_dir).current_path() is None:
         IndexWriter(args.index_dir, embedder, settings.chunking()).write(dataset.documents, progress=True)
-    searcher = Searcher(open_snapshot(args.index_dir), embedder, cache=QueryVectorCache(4 * len(dataset.queries)))
-    depth = min(searcher.snapshot.size, max(searcher.candidates, 4 * 10))  # the pool of a k=10 search
+    piaf = Searcher(open_snapshot(args.index_dir), embedder, cache=QueryVectorCache(4 * len(dataset.queries)))
+    questions = json.loads((ROOT / "bench" / "data" / "seeds_questions.json").read_text())
     shipped_floor = relevance.DENSE_FLOORS.get(embedder.spec)
-    off_queries = {f"off{i}": q for i, q in enumerate(OFF_TOPIC)}
     table = []
-    for mode in ("hybrid", "lexical", "dense"):
-        answered = pools(searcher, dataset.queries, dataset.qrels, mode, depth)
-        off_topic = pools(searcher, off_queries, {}, mode, depth)
-        outside = sum(p.answer < 0 for p in answered)
-        print(f"{mode}: answer outside the pool for {outside} questions", file=sys.stderr)
-        cuts = MARGINS if mode == "dense" else RATIOS
-        shipped_cut = relevance.DENSE_MARGIN if mode == "dense" else relevance.RELATIVE_CUTOFF
-        for cut in cuts:
-            for floor in FLOORS if mode != "lexical" else (None,):
-                what = f"within {cut} of the best" if mode == "dense" else f">= {cut} x best"
-                label = f"{mode}, {what}" + (f", sentence >= {floor}" if floor else "")
-                if cut == shipped_cut and floor == (shipped_floor if mode != "lexical" else None):
-                    label = f"**{label} (shipped)**"
-                table.append(table_row(label, answered, off_topic, mode, cut, floor))
-    share, median_total, mean_total = end_to_end(searcher, dataset)
+    with tempfile.TemporaryDirectory() as scratch:
+        seeds = seeds_index(embedder, settings, Path(scratch) / "seeds")
+        depth_piaf = min(piaf.snapshot.size, max(piaf.candidates, 40))  # the pool of a k=10 search
+        depth_seeds = min(seeds.snapshot.size, max(seeds.candidates, 40))
+        rows = piaf.snapshot.rows
+        doc_position = {doc_id: i for i, doc_id in enumerate(rows.doc_ids)}
+        for mode in ("hybrid", "dense", "lexical"):
+            piaf_pools = []
+            for qid, query in dataset.queries.items():
+                wanted = doc_position.get(next(iter(dataset.qrels[qid])))
+                answer = lambda r, w=wanted: np.flatnonzero(rows.doc_index[r.rows] == w)[:1]  # noqa: E731
+                piaf_pools.append(pool_of(piaf, query, mode, depth_piaf, answer))
+            seed_pools = {
+                lang: [pool_of(seeds, q[lang], mode, depth_seeds, lambda r, q=q: judged(seeds, r, q["relevant"])) for q in questions]
+                for lang in ("en", "fr")
+            }
+            none = lambda r: np.zeros(0, np.int64)  # noqa: E731
+            off = [pool_of(piaf, q, mode, depth_piaf, none) for q in OFF_TOPIC["fr"]]
+            off += [pool_of(seeds, q, mode, depth_seeds, none) for lang in ("en", "fr") for q in OFF_TOPIC[lang]]
+            variants: list[tuple[str, float | None, DenseFloor | None]] = []
+            for cut in MARGINS if mode == "dense" else RATIOS:
+                variants.append((f"within {cut} of the best" if mode == "dense" else f">= {cut} x the best", cut, None))
+            if mode != "lexical":
+                variants += [(f"best sentence >= {f.same_language} / {f.other_language}", None, f) for f in FLOORS if f]
+            for what, cut, floor in variants:
+                shipped = floor == shipped_floor if mode != "lexical" else cut == relevance.RELATIVE_CUTOFF
+                label = f"**{mode}, {what} (shipped)**" if shipped else f"{mode}, {what}"
+                sizes = relevant_count(piaf_pools, mode, cut, floor)
+                stray = relevant_count(off, mode, cut, floor)
+                table.append(
+                    [
+                        label,
+                        round(kept_share(piaf_pools, mode, cut, floor), 1),
+                        round(kept_share(seed_pools["fr"], mode, cut, floor), 1),
+                        round(kept_share(seed_pools["en"], mode, cut, floor), 1),
+                        statistics.median(sizes),
+                        sum(n > 0 for n in stray),
+                    ]
+                )
+                print(table[-1], file=sys.stderr, flush=True)
+    share, median_total, mean_total = end_to_end(piaf, dataset)
+    header = ["cutoff", "PIAF kept %", "seeds FR kept %", "seeds EN kept %", "PIAF relevant (median)", "off-topic with a hit (of 15)"]
     body = (
-        f"PIAF dev: {len(dataset.queries)} questions, {len(dataset.documents)} paragraphs ({searcher.snapshot.size} passages); "
-        f"candidate pool of a k=10 search ({depth} passages).\n\n"
-        + markdown_table(["cutoff", "answer kept %", "relevant (median)", "relevant (mean)", f"relevant, {len(OFF_TOPIC)} off-topic"], table)
-        + f"\n\nShipped cutoff through `Searcher.search` (k=100, per-document cap and grouping): the answering paragraph is "
-        f"among the relevant results for {100 * share:.1f}% of the questions; `total` median {median_total}, mean {mean_total:.1f}."
+        f"PIAF dev: {len(dataset.queries)} questions, {len(dataset.documents)} paragraphs ({piaf.snapshot.size} passages); "
+        f"seeds: {len(questions)} questions in French and in English; candidate pool of a k=10 search. Floors are the "
+        "best-sentence cosine for a passage in the question's language / in another one.\n\n"
+        + markdown_table(header, table)
+        + f"\n\nShipped cutoff through `Searcher.search` on PIAF (k=10, per-document cap and grouping, pages read with "
+        f"`offset`): the answering paragraph is among the relevant results for {100 * share:.1f}% of the questions; "
+        f"`total` median {median_total}, mean {mean_total:.1f} (of {len(dataset.documents)} paragraphs)."
     )
-    publish("Relevance cutoff on PIAF dev", body, args.no_write)
+    publish("Relevance cutoff (total, facets, paging)", body, args.no_write)
     return 0
 
 

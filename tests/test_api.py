@@ -150,8 +150,8 @@ def test_french_get_and_english_post_find_the_2500_soldiers_in_top3(reader):
 
 def test_search_items_carry_the_documented_fields(reader):
     data = reader.get("/search", params={"q": "coalition internationale", "k": 5}).json()
-    assert set(data) == {"query", "query_lang", "mode", "took_ms", "results"}
-    assert data["mode"] == "hybrid" and data["took_ms"] >= 0
+    assert set(data) == {"query", "query_lang", "mode", "took_ms", "total", "total_relation", "offset", "facets", "results"}
+    assert data["mode"] == "hybrid" and data["took_ms"] >= 0 and data["total"] >= 5 and data["offset"] == 0
     assert [hit["rank"] for hit in data["results"]] == [1, 2, 3, 4, 5]
     fields = {"rank", "score", "doc_id", "passage_id", "title", "date", "source", "url", "lang", "text", "highlight", "duplicates"}
     for hit in data["results"]:

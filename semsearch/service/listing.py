@@ -12,7 +12,7 @@ import numpy as np
 
 from .facets import FacetCount, facet_counts
 from .recency import article_days, boost_scores, newest_day, recency_factors
-from .relevance import relevant_mask
+from .relevance import DENSE_FLOORS, relevant_mask
 from .search_options import SearchOptions
 
 if TYPE_CHECKING:
@@ -37,7 +37,8 @@ def relevant_ranking(
     best_sentence = None
     if mode != "lexical":
         best_sentence = np.array([float(s.max()) if len(s) else -1.0 for s in ranking.sentence_scores])
-    keep = relevant_mask(ranking.scores, best_sentence, mode, model)
+    same_language = rows.lang[ranking.rows] == (rows.langs.index(ranking.query_lang) if ranking.query_lang in rows.langs else -1)
+    keep = relevant_mask(ranking.scores, best_sentence, mode, DENSE_FLOORS.get(model), same_language)
     if not options.relevant_only:
         keep = np.ones(len(ranking.scores), bool)
     exhausted = bool(len(keep) and keep[-1] and depth <= len(keep) and depth < len(rows.vids))

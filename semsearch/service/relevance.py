@@ -1,21 +1,23 @@
-"""Which candidates are relevant: close enough to the best hit, and not a mere nearest neighbour.
+"""Which candidates are relevant. Hybrid search always finds neighbours, so without a cutoff every
+query would "match" the whole pool and `total` and facet counts would say nothing.
 
-Hybrid search always finds neighbours, so without a cutoff every query would "match" the whole
-pool and `total` and facet counts would say nothing. A candidate is relevant when
+- Hybrid and dense modes, with a model whose floors were measured (DENSE_FLOORS): a passage is
+  relevant when its best sentence is close to the question, cosine >= the model's floor, a lower
+  floor for a passage in another language than the question (cross-lingual cosines run about 0.05
+  lower). The test is absolute, a property of the passage and the question alone: filtering by a
+  facet value keeps exactly the relevant passages that carry it, whatever else the filter removes,
+  and an off-topic question ("recette de la tarte aux pommes" over news about Iraq) finds nothing.
+- Lexical mode, and models without measured floors: relative to the best hit, BM25 or fused score
+  >= RELATIVE_CUTOFF x the best one's; dense score at most DENSE_MARGIN below the best one (cosines
+  of one model sit in a narrow band, where a ratio would keep everything).
 
-- its score is close to the best candidate's: hybrid and lexical, fused (or BM25) score
-  >= RELATIVE_CUTOFF x the best score; dense, the dense score (a cosine mix) at most DENSE_MARGIN
-  below the best one (cosines of one model sit in a narrow band: a ratio of them keeps everything);
-- and, in hybrid and dense modes, its best sentence is close to the query in absolute terms
-  (cosine >= the model's floor, DENSE_FLOORS): an off-topic question ("recette de la tarte aux
-  pommes" over news about Iraq) then finds nothing, where a relative cutoff alone would keep the
-  closest of the unrelated passages. A model without a measured floor has none.
-
-The figures were chosen on PIAF dev (`python bench/relevance_cutoff.py`, BENCHMARKS.md): the
-answering paragraph stays relevant for nearly every question while most of the pool is cut.
+The figures were measured on PIAF dev and on the seeds' English and French questions
+(`python bench/relevance_cutoff.py`, BENCHMARKS.md).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -23,20 +25,33 @@ from ..embedding.base import DEFAULT_MODEL
 
 RELATIVE_CUTOFF = 0.5
 DENSE_MARGIN = 0.05
-DENSE_FLOORS = {DEFAULT_MODEL: 0.83}  # model spec -> minimum best-sentence cosine
 
 
-def relevant_mask(scores: np.ndarray, best_sentence: np.ndarray | None, mode: str, model: str = "") -> np.ndarray:
-    """Which candidates (scores best first) are relevant. `best_sentence`: each candidate's best
-    sentence cosine (unused in lexical mode); `model`: the embedder's spec, which names the floor."""
+@dataclass(frozen=True)
+class DenseFloor:
+    same_language: float
+    other_language: float
+
+
+DENSE_FLOORS = {DEFAULT_MODEL: DenseFloor(same_language=0.84, other_language=0.79)}  # model spec -> floors
+
+
+def relevant_mask(
+    scores: np.ndarray,
+    best_sentence: np.ndarray | None,
+    mode: str,
+    floor: DenseFloor | None = None,
+    same_language: np.ndarray | None = None,
+) -> np.ndarray:
+    """Which candidates (scores best first) are relevant. `best_sentence`: each candidate's best sentence
+    cosine (unused in lexical mode); `floor`: the model's floors (DENSE_FLOORS), None when unmeasured;
+    `same_language`: whether each candidate is in the question's language (None: all are)."""
     if len(scores) == 0:
         return np.zeros(0, bool)
+    if mode != "lexical" and floor is not None and best_sentence is not None:
+        same = np.ones(len(scores), bool) if same_language is None else same_language
+        return best_sentence >= np.where(same, floor.same_language, floor.other_language)
     best = float(scores[0])
     if mode == "dense":
-        keep = scores >= best - DENSE_MARGIN
-    else:
-        keep = scores >= RELATIVE_CUTOFF * best if best > 0 else np.zeros(len(scores), bool)
-    floor = DENSE_FLOORS.get(model)
-    if mode != "lexical" and floor is not None and best_sentence is not None:
-        keep &= best_sentence >= floor
-    return keep
+        return scores >= best - DENSE_MARGIN
+    return scores >= RELATIVE_CUTOFF * best if best > 0 else np.zeros(len(scores), bool)

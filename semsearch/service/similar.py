@@ -6,6 +6,12 @@ candidate article's score is the mean, over the document's passages, of the best
 its retrieved passages reaches: an article that covers the whole story scores above one that
 shares a single paragraph of background (the same idea as ColBERT's MaxSim, at passage level).
 The document itself is excluded; each article appears once, with its best-matching passage.
+
+Articles below the model's floor (SIMILAR_FLOORS) are not the same story and are left out, so an
+article nobody else covered has no similar coverage rather than k unrelated neighbours. For the
+default model the floor sits between the seeds' reports of one story (0.87 to 0.95, across
+outlets and languages) and articles on other stories (0.76 to 0.82): tests/test_search_features.py
+and BENCHMARKS.md. A model without a measured floor has none.
 """
 
 from __future__ import annotations
@@ -15,9 +21,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..embedding.base import DEFAULT_MODEL
 from .searcher import Searcher, SearchFilters, SearchHit
 
 MAX_OWN_PASSAGES = 16
+SIMILAR_FLOORS = {DEFAULT_MODEL: 0.85}  # model spec -> least mean best cosine of the same story
 
 
 @dataclass
@@ -64,6 +72,8 @@ def _ranked(searcher: Searcher, own: np.ndarray, rows: np.ndarray, k: int) -> li
         block = cosines[:, columns]
         score = float(block.max(axis=1).mean())
         scored.append((score, int(rows[columns[int(np.argmax(block.max(axis=0)))]])))
+    floor = SIMILAR_FLOORS.get(searcher.embedder.spec, -1.0)
+    scored = [item for item in scored if item[0] >= floor]
     scored.sort(key=lambda item: (-item[0], item[1]))
     scored = scored[:k]
     fetched = snapshot.fetch_passages([int(snapshot.rows.vids[row]) for _, row in scored])
