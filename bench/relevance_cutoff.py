@@ -27,6 +27,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import PIAF, ROOT, markdown_table, piaf_missing, publish  # noqa: E402
+from _perf import ensure_piaf_index  # noqa: E402
 
 from semsearch.embedding import load_embedder  # noqa: E402
 from semsearch.evaluation.datasets import load_eval_set  # noqa: E402
@@ -37,7 +38,6 @@ from semsearch.service.relevance import DenseFloor  # noqa: E402
 from semsearch.service.search_options import SearchOptions  # noqa: E402
 from semsearch.service.searcher import QueryVectorCache, Ranking, Searcher  # noqa: E402
 from semsearch.settings import Settings  # noqa: E402
-from semsearch.store.layout import IndexDirectory  # noqa: E402
 from semsearch.store.snapshot import open_snapshot  # noqa: E402
 
 RATIOS = (0.4, 0.5, 0.6)
@@ -142,9 +142,8 @@ def main() -> int:
     dataset = load_eval_set(PIAF)
     settings = Settings()
     embedder = load_embedder(settings.model)
-    if IndexDirectory(args.index_dir).current_path() is None:
-        IndexWriter(args.index_dir, embedder, settings.chunking()).write(dataset.documents, progress=True)
-    piaf = Searcher(open_snapshot(args.index_dir), embedder, cache=QueryVectorCache(4 * len(dataset.queries)))
+    index_dir, _ = ensure_piaf_index(Path(args.index_dir), PIAF, embedder)
+    piaf = Searcher(open_snapshot(index_dir), embedder, cache=QueryVectorCache(4 * len(dataset.queries)))
     questions = json.loads((ROOT / "bench" / "data" / "seeds_questions.json").read_text())
     shipped_floor = relevance.DENSE_FLOORS.get(embedder.spec)
     table = []
