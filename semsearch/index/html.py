@@ -7,6 +7,8 @@ The text then goes through the same cleaning as a text file (credits, "lire auss
 
 from __future__ import annotations
 
+import configparser
+import functools
 import logging
 import re
 from dataclasses import dataclass
@@ -21,6 +23,10 @@ HTML_SUFFIXES = {".html", ".htm"}
 # Dates from the page's markup and URL only: htmldate's extensive search would take "© 2023" in a
 # footer for 2023-01-01, a precision the article does not have.
 _DATE_PARAMS = {"extensive_search": False, "original_date": True}
+# Below this many characters trafilatura distrusts its extraction and falls back to taking all the
+# text of the page's main element, share bar and all, in one block; its default (250) sends a news
+# brief of two short paragraphs there.
+MIN_EXTRACTED_CHARS = 100
 _WORDS = re.compile(r"\w+")
 
 
@@ -54,6 +60,7 @@ def extract_article(html: str | bytes, url: str | None = None) -> Article:
         found = trafilatura.bare_extraction(
             html,
             url=url,
+            config=_config(),
             with_metadata=True,
             include_comments=False,
             include_tables=True,
@@ -77,6 +84,15 @@ def extract_article(html: str | bytes, url: str | None = None) -> Article:
         source=_one_line(found.sitename) or cleaned.source,
         url=found.url or None,
     )
+
+
+@functools.cache
+def _config() -> configparser.ConfigParser:
+    from trafilatura.settings import use_config
+
+    config = use_config()
+    config.set("DEFAULT", "MIN_EXTRACTED_SIZE", str(MIN_EXTRACTED_CHARS))
+    return config
 
 
 def _date(value: str | None) -> str | None:

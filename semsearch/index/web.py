@@ -111,7 +111,8 @@ class WebReader:
 
 def _article(page: Fetched, item: FeedItem | None) -> Article:
     """The page's article, its gaps filled from the feed item; the item's summary stands in for
-    a page with no article text (a teaser page, a paywall)."""
+    a page with no article text (a teaser page, a paywall). The item's title comes first: it is
+    the publisher's headline, where a page's may be a guess (its first heading, or "Comments")."""
     html: str | bytes = page.content
     if page.charset:
         try:
@@ -125,7 +126,7 @@ def _article(page: Fetched, item: FeedItem | None) -> Article:
             raise
         article = Article(text=item.summary)
     if item is not None:
-        article.title = article.title or item.title
+        article.title = item.title or article.title
         article.date = article.date or item.date
         article.author = article.author or item.author
     return article

@@ -1,0 +1,320 @@
+"""Feeds and pages over HTTP: a loopback server (127.0.0.1, an ephemeral port) serves an RSS feed
+and its article pages, counting what it answers in full and what it answers 304."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from email.utils import formatdate
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from semsearch.index.fetcher import FetchConfig, Fetcher, FetchError, Validators
+from semsearch.index.watch import WatchState, parse_duration, state_path
+
+from .conftest import run_cli
+
+PAGE = Path(__file__).parent / "data" / "article_fr.html"
+
+
+def article_page(title: str | None, paragraphs: list[str], date: str | None = None) -> bytes:
+    """A small news page with a menu, a share bar and comments around the article."""
+    head = f"<title>{title} – La Voix du Port</title><meta property='og:site_name' content='La Voix du Port'>" if title else ""
+    if date:
+        head += f"<meta property='article:published_time' content='{date}T08:00:00+01:00'>"
+    body = "".join(f"<p>{p}</p>" for p in paragraphs)
+    return (
+        f"<!DOCTYPE html><html lang='fr'><head><meta charset='utf-8'>{head}</head><body>"
+        "<nav class='menu'><a href='/'>Accueil</a> <a href='/port'>Le port</a> <a href='/sport'>Sport</a></nav>"
+        f"<main><article>{f'<h1>{title}</h1>' if title else ''}"
+        "<ul class='share-bar'><li><a href='#'>Partager sur Facebook</a></li></ul>"
+        f"<div class='article-body'>{body}</div></article>"
+        "<section id='comments' class='comments'><h2>Commentaires</h2><div class='comment'><p>Toto13 : "
+        "Encore un article sur le port, on en parle chaque semaine dans ce journal.</p></div></section></main>"
+        "<footer>© La Voix du Port – Mentions légales</footer></body></html>"
+    ).encode()
+
+
+def rss(items: list[tuple[str, str, str, str]], build: str) -> bytes:
+    """An RSS 2.0 feed of (path, title, RFC 822 date, summary) items; `build` changes its bytes."""
+    entries = "".join(
+        f"<item><title>{title}</title><link>{{base}}{path}</link><guid>{{base}}{path}</guid>"
+        f"<pubDate>{date}</pubDate><description>{summary}</description></item>"
+        for path, title, date, summary in items
+    )
+    return (
+        "<?xml version='1.0' encoding='UTF-8'?><rss version='2.0'><channel><title>La Voix du Port</title>"
+        f"<link>{{base}}/</link><description>Actualités du port</description><lastBuildDate>{build}</lastBuildDate>"
+        f"{entries}</channel></rss>"
+    ).encode()
+
+
+@dataclass
+class Site:
+    """What the loopback server serves, and what it answered (path -> count)."""
+
+    pages: dict[str, tuple[str, bytes]] = field(default_factory=dict)  # path -> (Content-Type, body)
+    full: Counter = field(default_factory=Counter)
+    not_modified: Counter = field(default_factory=Counter)
+    user_agents: set[str] = field(default_factory=set)
+    base: str = ""
+
+    def put(self, path: str, content_type: str, body: bytes) -> None:
+        self.pages[path] = (content_type, body.replace(b"{base}", self.base.encode()))
+
+
+def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            site.user_agents.add(self.headers.get("User-Agent", ""))
+            if self.path == "/slow.html":
+                time.sleep(2)  # past the client's --timeout
+            if self.path == "/loop.html":
+                self.send_response(302)
+                self.send_header("Location", "/loop.html")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            if self.path not in site.pages:
+                self.send_error(404, "Not Found")
+                return
+            content_type, body = site.pages[self.path]
+            etag = '"' + hashlib.sha1(body).hexdigest()[:16] + '"'
+            modified = formatdate(1_700_000_000 + len(body), usegmt=True)  # changes with the content here
+            if self.headers.get("If-None-Match") == etag or (
+                "If-None-Match" not in self.headers and self.headers.get("If-Modified-Since") == modified
+            ):
+                site.not_modified[self.path] += 1
+                self.send_response(304)
+                self.send_header("ETag", etag)
+                self.end_headers()
+                return
+            site.full[self.path] += 1
+            self.send_response(200)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("ETag", etag)
+            self.send_header("Last-Modified", modified)
+            self.end_headers()
+            try:
+                self.wfile.write(body)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+
+    return Handler
+
+
+@pytest.fixture
+def site() -> Iterator[Site]:
+    site = Site()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(site))
+    server.daemon_threads = True
+    server.handle_error = lambda request, address: None  # the client hanging up on /slow.html is expected
+    site.base = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+    thread.start()
+    try:
+        yield site
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+HARBOUR = [
+    "Le port de Marseille-Fos a accueilli 1,2 million de croisiéristes l'an dernier, un record depuis sa création, selon le bilan publié mardi.",
+    "La direction du port prévoit d'électrifier trois nouveaux quais d'ici à 2025 pour réduire la pollution des navires à l'escale.",
+]
+STRIKE = [
+    "Les dockers du port de Marseille ont voté une grève de quarante-huit heures contre la réforme du temps de travail dans les terminaux.",
+    "Le trafic des conteneurs devrait être fortement perturbé jeudi et vendredi, prévient l'union maritime et fluviale.",
+]
+
+
+def publish_feed(site: Site, strike: list[str], build: str) -> None:
+    site.put("/harbour.html", "text/html; charset=utf-8", article_page("Record de croisiéristes à Marseille", HARBOUR, "2024-02-06"))
+    # No title nor date in this page: the feed item's fill them in.
+    site.put("/strike.html", "text/html; charset=utf-8", article_page(None, strike))
+    site.put(
+        "/feed.xml",
+        "application/rss+xml",
+        rss(
+            [
+                ("/harbour.html", "Record de croisiéristes à Marseille", "Tue, 06 Feb 2024 07:00:00 GMT", "Un record de croisiéristes."),
+                ("/strike.html", "Grève des dockers à Marseille", "Wed, 07 Feb 2024 09:30:00 GMT", "Les dockers en grève."),
+            ],
+            build,
+        ),
+    )
+
+
+def _search(index_dir: Path, query: str) -> dict:
+    proc = run_cli("search", query, "--index-dir", str(index_dir), "--json", "-k", "3", "--no-collapse")
+    return {hit["doc_id"]: hit for hit in json.loads(proc.stdout)["results"]}
+
+
+def test_index_feed_url_indexes_each_item_article_with_the_item_filling_the_page_gaps(tmp_path, site):
+    publish_feed(site, STRIKE, "Wed, 07 Feb 2024 10:00:00 GMT")
+    index_dir = tmp_path / "index"
+    report = json.loads(run_cli("index", f"{site.base}/feed.xml", "--index-dir", str(index_dir), "--json", "--quiet", "--delay", "0").stdout)
+    assert (report["added"], report["failed"]) == (2, [])
+    assert site.full == Counter({"/feed.xml": 1, "/harbour.html": 1, "/strike.html": 1})
+    assert any(agent.startswith("semsearch/") for agent in site.user_agents)
+
+    hits = _search(index_dir, "grève des dockers")
+    strike = hits[f"{site.base}/strike.html"]  # the id is the article's URL
+    assert strike["title"] == "Grève des dockers à Marseille"  # from the feed item (the page has no headline)
+    assert strike["date"] == "2024-02-07"  # likewise
+    assert strike["url"] == f"{site.base}/strike.html"
+    harbour = _search(index_dir, "croisiéristes")[f"{site.base}/harbour.html"]
+    assert (harbour["title"], harbour["date"], harbour["source"]) == ("Record de croisiéristes à Marseille", "2024-02-06", "La Voix du Port")
+    for hit in (strike, harbour):
+        assert "Toto13" not in hit["text"] and "Partager" not in hit["text"] and "Accueil" not in hit["text"]
+
+
+def test_watch_rounds_fetch_only_what_changed_and_update_a_changed_article(tmp_path, site):
+    publish_feed(site, STRIKE, "Wed, 07 Feb 2024 10:00:00 GMT")
+    index_dir = tmp_path / "index"
+    watch = ("watch", f"{site.base}/feed.xml", "--once", "--index-dir", str(index_dir), "--delay", "0")
+
+    first = run_cli(*watch)
+    assert "2 added, 0 updated" in first.stderr, first.stderr
+    assert f"article (new) {site.base}/strike.html: Grève des dockers à Marseille" in first.stderr
+    state = json.loads(state_path(index_dir).read_text())
+    assert set(state["urls"]) == {f"{site.base}/feed.xml", f"{site.base}/harbour.html", f"{site.base}/strike.html"}
+    assert all(v["etag"] and v["last_modified"] for v in state["urls"].values())
+
+    second = run_cli(*watch)  # nothing changed: the feed answers 304 and no article is asked for
+    assert "0 added, 0 updated" in second.stderr, second.stderr
+    assert site.full == Counter({"/feed.xml": 1, "/harbour.html": 1, "/strike.html": 1})
+    assert site.not_modified == Counter({"/feed.xml": 1})
+
+    changed = [STRIKE[0], "La grève est levée : un accord a été signé dans la nuit de mercredi à jeudi avec les entreprises de manutention."]
+    publish_feed(site, changed, "Thu, 08 Feb 2024 06:00:00 GMT")
+    third = run_cli(*watch)  # the feed changed: each article asked for conditionally, only the changed one sent
+    assert "0 added, 1 updated, 1 unchanged" in third.stderr, third.stderr
+    assert f"article (changed page) {site.base}/strike.html" in third.stderr
+    assert site.full == Counter({"/feed.xml": 2, "/harbour.html": 1, "/strike.html": 2})
+    assert site.not_modified == Counter({"/feed.xml": 1, "/harbour.html": 1})
+    proc = run_cli("search", "accord signé avec les entreprises de manutention", "--index-dir", str(index_dir), "--json", "-k", "1")
+    (hit,) = json.loads(proc.stdout)["results"]
+    assert hit["doc_id"] == f"{site.base}/strike.html" and "un accord a été signé" in hit["text"]
+
+
+def test_bad_pages_and_feeds_are_reported_per_url_and_skipped(tmp_path, site):
+    site.put("/good.html", "text/html", article_page("Record de croisiéristes à Marseille", HARBOUR, "2024-02-06"))
+    site.put("/menu.html", "text/html", b"<html><body><nav><a href='/'>Accueil</a> <a href='/sport'>Sport</a></nav></body></html>")
+    site.put("/big.html", "text/html", article_page("Un article trop long", HARBOUR * 400))
+    paths = ("/good.html", "/missing.html", "/slow.html", "/loop.html", "/menu.html", "/big.html")
+    items = [(path, "titre", "Tue, 06 Feb 2024 07:00:00 GMT", "") for path in paths]
+    site.put("/bad-feed.xml", "application/rss+xml", rss(items, "Tue, 06 Feb 2024 08:00:00 GMT"))
+    site.put("/sitemap.xml", "application/xml", b"<?xml version='1.0'?><urlset><url><loc>/a</loc></url></urlset>")
+    (tmp_path / "broken.rss").write_text("Ceci n'est pas un flux.", encoding="utf-8")
+    index_dir = tmp_path / "index"
+    proc = run_cli(
+        "index", f"{site.base}/bad-feed.xml", f"{site.base}/sitemap.xml", "http://127.0.0.1:9/closed", str(tmp_path / "broken.rss"),
+        "--index-dir", str(index_dir), "--json", "--quiet", "--timeout", "0.5", "--delay", "0",
+        env={"SEMSEARCH_FETCH_MAX_BYTES": "50000"},
+        check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr  # one article could be indexed
+    assert "Traceback" not in proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["added"] == 1
+    reasons = {p["origin"].replace(site.base, ""): p["reason"] for p in report["failed"]}
+    assert reasons["/missing.html"] == "HTTP 404 Not Found"
+    assert reasons["/slow.html"] == "timed out after 0.5 s"
+    assert reasons["/loop.html"] == "more than 5 redirects (a redirect loop?)"
+    assert reasons["/menu.html"].startswith("no article text found in the page")
+    assert reasons["/big.html"].startswith("larger than the size limit")
+    assert reasons["/sitemap.xml"].startswith("not an RSS or Atom feed")
+    assert reasons["http://127.0.0.1:9/closed"].startswith("unreachable")
+    assert reasons[str(tmp_path / "broken.rss")].startswith("not an RSS or Atom feed")
+    assert f"semsearch: skipped {site.base}/missing.html: HTTP 404 Not Found" in proc.stderr
+
+    nothing = run_cli("index", f"{site.base}/missing.html", "--index-dir", str(index_dir), check=False)
+    assert nothing.returncode == 1 and "nothing could be indexed" in nothing.stderr
+
+
+def test_watch_stops_cleanly_on_sigterm(tmp_path, site):
+    site.put("/feed.xml", "application/rss+xml", rss([], "Tue, 06 Feb 2024 08:00:00 GMT"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SEMSEARCH_")}
+    exe = shutil.which("semsearch", path=str(Path(sys.executable).parent))
+    cmd = [exe, "watch", f"{site.base}/feed.xml", "--every", "1h", "--index-dir", str(tmp_path / "index"), "--delay", "0"]
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        deadline = time.monotonic() + 120
+        lines = []
+        while time.monotonic() < deadline:
+            line = proc.stderr.readline()
+            lines.append(line)
+            if "round done" in line or not line:
+                break
+        assert any("round done" in line for line in lines), lines
+        proc.send_signal(signal.SIGTERM)
+        rest = proc.communicate(timeout=30)[1]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, rest
+    assert "SIGTERM: stopping" in rest and "Traceback" not in rest
+
+
+def test_fetcher_sends_validators_and_keeps_them_on_a_304(site):
+    site.put("/page.html", "text/html; charset=iso-8859-1", "<p>Café</p>".encode("latin-1"))
+    with Fetcher(FetchConfig(delay=0)) as fetcher:
+        first = fetcher.get(f"{site.base}/page.html")
+        assert (first.charset, first.content_type) == ("iso-8859-1", "text/html")
+        again = fetcher.get(f"{site.base}/page.html", first.validators)
+        assert again.not_modified and again.validators == first.validators
+        with pytest.raises(FetchError, match="not an http"):
+            fetcher.get("file:///etc/passwd")
+
+
+def test_fetcher_waits_between_two_requests_to_one_host():
+    clock = [100.0]
+    slept: list[float] = []
+    fetcher = Fetcher(FetchConfig(delay=2.0), sleep=lambda s: (slept.append(s), clock.__setitem__(0, clock[0] + s)), clock=lambda: clock[0])
+    fetcher._wait_for("a.example")
+    fetcher._wait_for("b.example")
+    clock[0] += 0.5
+    fetcher._wait_for("a.example")
+    fetcher.close()
+    assert slept == [1.5]
+
+
+def test_watch_state_is_saved_atomically_and_a_damaged_one_starts_afresh(tmp_path):
+    path = tmp_path / "index.watch.json"
+    WatchState({"http://x/feed": Validators('"abc"', "Tue, 06 Feb 2024 08:00:00 GMT")}).save(path)
+    assert WatchState.load(path).validators["http://x/feed"].etag == '"abc"'
+    assert [p.name for p in tmp_path.iterdir()] == ["index.watch.json"]  # no temporary file left
+    path.write_text("{not json")
+    assert WatchState.load(path).validators == {}
+    assert state_path(tmp_path / "data" / "index") == tmp_path / "data" / "index.watch.json"
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("15m", 900), ("30s", 30), ("2h", 7200), ("1d", 86400), ("90", 90)])
+def test_watch_interval_is_a_duration(text, seconds):
+    assert parse_duration(text) == seconds
+
+
+def test_watch_interval_rejects_what_is_not_a_duration():
+    for bad in ("soon", "0s", "-5m", "15 minutes"):
+        with pytest.raises(ValueError):
+            parse_duration(bad)
