@@ -3,20 +3,15 @@ and its article pages, counting what it answers in full and what it answers 304.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from email.utils import formatdate
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -25,115 +20,13 @@ from semsearch.index.fetcher import FetchConfig, Fetcher, FetchError, Validators
 from semsearch.index.watch import WatchState, parse_duration, state_path
 
 from .conftest import run_cli
-
-PAGE = Path(__file__).parent / "data" / "article_fr.html"
-
-
-def article_page(title: str | None, paragraphs: list[str], date: str | None = None) -> bytes:
-    """A small news page with a menu, a share bar and comments around the article."""
-    head = f"<title>{title} – La Voix du Port</title><meta property='og:site_name' content='La Voix du Port'>" if title else ""
-    if date:
-        head += f"<meta property='article:published_time' content='{date}T08:00:00+01:00'>"
-    body = "".join(f"<p>{p}</p>" for p in paragraphs)
-    return (
-        f"<!DOCTYPE html><html lang='fr'><head><meta charset='utf-8'>{head}</head><body>"
-        "<nav class='menu'><a href='/'>Accueil</a> <a href='/port'>Le port</a> <a href='/sport'>Sport</a></nav>"
-        f"<main><article>{f'<h1>{title}</h1>' if title else ''}"
-        "<ul class='share-bar'><li><a href='#'>Partager sur Facebook</a></li></ul>"
-        f"<div class='article-body'>{body}</div></article>"
-        "<section id='comments' class='comments'><h2>Commentaires</h2><div class='comment'><p>Toto13 : "
-        "Encore un article sur le port, on en parle chaque semaine dans ce journal.</p></div></section></main>"
-        "<footer>© La Voix du Port – Mentions légales</footer></body></html>"
-    ).encode()
-
-
-def rss(items: list[tuple[str, str, str, str]], build: str) -> bytes:
-    """An RSS 2.0 feed of (path, title, RFC 822 date, summary) items; `build` changes its bytes."""
-    entries = "".join(
-        f"<item><title>{title}</title><link>{{base}}{path}</link><guid>{{base}}{path}</guid>"
-        f"<pubDate>{date}</pubDate><description>{summary}</description></item>"
-        for path, title, date, summary in items
-    )
-    return (
-        "<?xml version='1.0' encoding='UTF-8'?><rss version='2.0'><channel><title>La Voix du Port</title>"
-        f"<link>{{base}}/</link><description>Actualités du port</description><lastBuildDate>{build}</lastBuildDate>"
-        f"{entries}</channel></rss>"
-    ).encode()
-
-
-@dataclass
-class Site:
-    """What the loopback server serves, and what it answered (path -> count)."""
-
-    pages: dict[str, tuple[str, bytes]] = field(default_factory=dict)  # path -> (Content-Type, body)
-    full: Counter = field(default_factory=Counter)
-    not_modified: Counter = field(default_factory=Counter)
-    user_agents: set[str] = field(default_factory=set)
-    base: str = ""
-
-    def put(self, path: str, content_type: str, body: bytes) -> None:
-        self.pages[path] = (content_type, body.replace(b"{base}", self.base.encode()))
-
-
-def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: object) -> None:
-            pass
-
-        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-            site.user_agents.add(self.headers.get("User-Agent", ""))
-            if self.path == "/slow.html":
-                time.sleep(2)  # past the client's --timeout
-            if self.path == "/loop.html":
-                self.send_response(302)
-                self.send_header("Location", "/loop.html")
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                return
-            if self.path not in site.pages:
-                self.send_error(404, "Not Found")
-                return
-            content_type, body = site.pages[self.path]
-            etag = '"' + hashlib.sha1(body).hexdigest()[:16] + '"'
-            modified = formatdate(1_700_000_000 + len(body), usegmt=True)  # changes with the content here
-            if self.headers.get("If-None-Match") == etag or (
-                "If-None-Match" not in self.headers and self.headers.get("If-Modified-Since") == modified
-            ):
-                site.not_modified[self.path] += 1
-                self.send_response(304)
-                self.send_header("ETag", etag)
-                self.end_headers()
-                return
-            site.full[self.path] += 1
-            self.send_response(200)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.send_header("ETag", etag)
-            self.send_header("Last-Modified", modified)
-            self.end_headers()
-            try:
-                self.wfile.write(body)
-            except (BrokenPipeError, ConnectionResetError):
-                pass
-
-    return Handler
+from .web_site import Site, article_page, rss, serve_site
 
 
 @pytest.fixture
 def site() -> Iterator[Site]:
-    site = Site()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(site))
-    server.daemon_threads = True
-    server.handle_error = lambda request, address: None  # the client hanging up on /slow.html is expected
-    site.base = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
-    thread.start()
-    try:
+    with serve_site() as site:
         yield site
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 HARBOUR = [

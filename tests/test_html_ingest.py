@@ -15,6 +15,8 @@ from semsearch.store.database import DB_NAME
 from semsearch.store.layout import IndexDirectory
 
 from .conftest import run_cli
+from .service_helpers import AUTH, client_for, server_errors
+from .web_site import serve_site
 
 DATA = Path(__file__).parent / "data"
 PAGE = DATA / "article_fr.html"
@@ -133,3 +135,32 @@ def test_page_dates_come_from_markup_and_url_never_from_a_copyright_line():
     assert article.text.startswith("Le maire de Lyon a inauguré samedi")  # the headline is the title, not a paragraph
     with pytest.raises(NoArticleError):
         extract_article(b"\x00\x01\x02 binary")
+
+
+def test_post_documents_accepts_html_extracted_server_side_and_never_fetches_its_url(seed_index, embedder):
+    page = PAGE.read_text(encoding="utf-8")
+    with serve_site() as site, client_for(seed_index, embedder) as client:
+        site.put("/tram.html", "text/html", b"<html><body><p>The page as the server would have it.</p></body></html>")
+        documents = [
+            {"id": "web/tram", "html": page, "url": f"{site.base}/tram.html"},
+            {"id": "web/menu", "html": "<html><body><nav><a href='/'>Accueil</a></nav></body></html>"},
+            {"id": "web/both", "html": page, "text": "Du texte aussi."},
+        ]
+        response = client.post("/documents", json={"documents": documents}, headers=AUTH)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["added"] == 1
+        assert [(f["index"], f["id"], f["field"]) for f in body["failed"]] == [(1, "web/menu", "html"), (2, "web/both", "html")]
+        assert body["failed"][0]["reason"].startswith("html: no article text found in the page")
+
+        stored = client.get("/documents/web/tram").json()
+        assert stored["title"] == "À Marseille, le tramway prolongé vers le nord et le sud d'ici à 2026"
+        assert (stored["date"], stored["source"], stored["url"]) == ("2024-03-12", "Le Courrier du Midi", f"{site.base}/tram.html")
+        assert stored["text"].startswith("Le conseil de la métropole")
+        assert "Marcel13" not in stored["text"] and "Lire aussi" not in stored["text"]
+        assert site.full == {} and site.user_agents == set()  # the URL it names was never requested
+
+        alone = client.post("/documents", json={"documents": [{"id": "web/url-only", "url": f"{site.base}/tram.html"}]}, headers=AUTH)
+        assert alone.status_code == 422 and alone.json()["error"]["field"] == "documents.0.text"
+        assert site.user_agents == set()
+        assert server_errors(client) == []

@@ -28,6 +28,7 @@ _DATE_PARAMS = {"extensive_search": False, "original_date": True}
 # brief of two short paragraphs there.
 MIN_EXTRACTED_CHARS = 100
 _WORDS = re.compile(r"\w+")
+_PAGE_TAG = re.compile(r"<(?:html|body|head|!doctype)[\s>]")
 
 
 @dataclass
@@ -58,7 +59,7 @@ def extract_article(html: str | bytes, url: str | None = None) -> Article:
     _quiet_trafilatura()
     try:
         found = trafilatura.bare_extraction(
-            html,
+            _as_document(html),
             url=url,
             config=_config(),
             with_metadata=True,
@@ -84,6 +85,15 @@ def extract_article(html: str | bytes, url: str | None = None) -> Article:
         source=_one_line(found.sitename) or cleaned.source,
         url=found.url or None,
     )
+
+
+def _as_document(html: str | bytes) -> str | bytes:
+    """A fragment (an article's paragraphs, as a feed or an API client may send them) put in a
+    page: trafilatura finds nothing in a bare <p>."""
+    head = html[:2048].lower()
+    if isinstance(head, bytes):
+        return html if _PAGE_TAG.search(head.decode("latin-1")) else b"<html><body>" + html + b"</body></html>"
+    return html if _PAGE_TAG.search(head) else f"<html><body>{html}</body></html>"
 
 
 @functools.cache

@@ -123,7 +123,10 @@ def _html_record(html: str, doc_id: str, fields: dict[str, str | None], origin: 
     """A record's web page, extracted; the record's own fields win over the page's metadata."""
     from .html import article_document, extract_article
 
-    article = extract_article(html, fields["url"])
+    try:
+        article = extract_article(html, fields["url"])
+    except InvalidInputError as exc:
+        raise InvalidInputError(f"html: {exc}", "html") from None
     doc = article_document(article, doc_id, origin, url=fields["url"])
     for name in ("title", "date", "source", "lang"):
         if fields[name]:
