@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -11,12 +10,10 @@ import pytest
 from semsearch.errors import InvalidInputError
 from semsearch.index.html import NoArticleError, extract_article
 from semsearch.index.readers import document_from_record, read_paths
-from semsearch.store.database import DB_NAME
-from semsearch.store.layout import IndexDirectory
 
 from .conftest import run_cli
 from .service_helpers import AUTH, client_for, server_errors
-from .web_site import serve_site
+from .web_site import serve_site, stored_documents
 
 DATA = Path(__file__).parent / "data"
 PAGE = DATA / "article_fr.html"
@@ -53,26 +50,14 @@ CLUTTER = [
 ]
 
 
-def _stored(index_dir: Path) -> tuple[dict, list[str]]:
-    """The one stored document's row and the text of each of its passages, read from the snapshot."""
-    snapshot = IndexDirectory(index_dir).current_path()
-    conn = sqlite3.connect(snapshot / DB_NAME)
-    conn.row_factory = sqlite3.Row
-    try:
-        (doc,) = [dict(row) for row in conn.execute("SELECT * FROM documents")]
-        spans = conn.execute("SELECT start, end FROM passages WHERE doc_id = ? ORDER BY ordinal", (doc["doc_id"],)).fetchall()
-    finally:
-        conn.close()
-    return doc, [doc["text"][start:end] for start, end in spans]
-
-
 def test_french_news_page_is_indexed_with_title_date_and_outlet_and_none_of_its_clutter(tmp_path):
     index_dir = tmp_path / "index"
     report = json.loads(run_cli("index", str(PAGE), "--index-dir", str(index_dir), "--json", "--quiet").stdout)
     assert report["added"] == 1 and report["failed"] == []
     assert report["authors"] == {"article_fr.html": "Claire Fabre"}  # extracted and reported; the index has no author column
 
-    doc, passages = _stored(index_dir)
+    (doc,) = stored_documents(index_dir).values()
+    passages = doc["passages"]
     assert doc["title"] == "À Marseille, le tramway prolongé vers le nord et le sud d'ici à 2026"
     assert doc["date"] == "2024-03-12"  # article:published_time / JSON-LD datePublished, not the modified time
     assert doc["source"] == "Le Courrier du Midi"

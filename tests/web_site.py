@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import sqlite3
 import threading
 import time
 from collections import Counter
@@ -12,6 +13,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from semsearch.store.database import DB_NAME
+from semsearch.store.layout import IndexDirectory
 
 
 def article_page(title: str | None, paragraphs: list[str], date: str | None = None) -> bytes:
@@ -122,3 +127,17 @@ def serve_site() -> Iterator[Site]:
         thread.join(timeout=5)
 
 
+
+
+def stored_documents(index_dir: Path) -> dict[str, dict]:
+    """doc_id -> the row the live snapshot stores, with `passages`: the text of each passage."""
+    conn = sqlite3.connect(IndexDirectory(index_dir).current_path() / DB_NAME)
+    conn.row_factory = sqlite3.Row
+    try:
+        docs = {row["doc_id"]: dict(row) for row in conn.execute("SELECT * FROM documents")}
+        for doc in docs.values():
+            spans = conn.execute("SELECT start, end FROM passages WHERE doc_id = ? ORDER BY ordinal", (doc["doc_id"],))
+            doc["passages"] = [doc["text"][start:end] for start, end in spans]
+    finally:
+        conn.close()
+    return docs

@@ -17,7 +17,7 @@ from .fetcher import Fetched, Fetcher, FetchError, Validators, canonical_url
 from .html import MIN_PARAGRAPH_WORDS, Article, NoArticleError, article_document, extract_article
 from .readers import validate_doc_id
 
-ACCEPT_FEED = "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
+ACCEPT_ANY = "application/rss+xml, application/atom+xml, text/html;q=0.9, application/xhtml+xml;q=0.9, application/xml;q=0.8, */*;q=0.5"
 ACCEPT_PAGE = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
 
 
@@ -37,7 +37,7 @@ class WebReader:
         """A page (one article, id: its URL) or a feed (its items' articles)."""
         url = canonical_url(url)
         try:
-            page = self._get(url, ACCEPT_FEED + ", " + ACCEPT_PAGE)
+            page = self._get(url, ACCEPT_ANY)
         except FetchError as exc:
             batch.problems.append(ReadProblem(url, str(exc)))
             return
