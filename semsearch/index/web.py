@@ -36,13 +36,8 @@ class WebReader:
     def read_url(self, url: str, batch: ReadBatch) -> None:
         """A page (one article, id: its URL) or a feed (its items' articles)."""
         url = canonical_url(url)
-        try:
-            page = self._get(url, ACCEPT_ANY)
-        except FetchError as exc:
-            batch.problems.append(ReadProblem(url, str(exc)))
-            return
-        if page.not_modified:
-            self.not_modified.append(url)
+        page = self._fetch(url, ACCEPT_ANY, batch)
+        if page is None:
             return
         if looks_like_feed(page.content, page.content_type):
             if self._read_feed_data(page.content, url, page.url, batch) == 0:
@@ -82,19 +77,23 @@ class WebReader:
             if link in self._done:
                 continue  # listed twice, or by two feeds: read once a round
             self._done.add(link)
-            try:
-                page = self._get(link, ACCEPT_PAGE)
-            except FetchError as exc:
-                batch.problems.append(ReadProblem(link, str(exc)))
-                continue
-            if page.not_modified:
-                self.not_modified.append(link)
-            elif self._add_article(link, page, item, batch):
+            page = self._fetch(link, ACCEPT_PAGE, batch)
+            if page is not None and self._add_article(link, page, item, batch):
                 self.fetched[link] = page.validators
         return len(batch.problems) - before
 
-    def _get(self, url: str, accept: str) -> Fetched:
-        return self.fetcher.get(url, self.known.get(url), accept=accept)
+    def _fetch(self, url: str, accept: str, batch: ReadBatch) -> Fetched | None:
+        """The page, conditionally on what the last visit got; None when it failed (reported) or
+        has not changed since (counted)."""
+        try:
+            page = self.fetcher.get(url, self.known.get(url), accept=accept)
+        except FetchError as exc:
+            batch.problems.append(ReadProblem(url, str(exc)))
+            return None
+        if page.not_modified:
+            self.not_modified.append(url)
+            return None
+        return page
 
     def _add_article(self, doc_id: str, page: Fetched, item: FeedItem | None, batch: ReadBatch) -> bool:
         try:
