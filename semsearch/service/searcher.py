@@ -29,6 +29,7 @@ from ..text.analyzer import analyze, salient_numbers
 from ..text.lang import detect_language
 from .collapse import CollapseConfig, Collapser
 from .fusion import FusionConfig, fuse
+from .sentence_terms import SentenceTerms
 
 MODES = ("hybrid", "dense", "lexical")
 MAX_QUERY_CHARS = 1000
@@ -170,6 +171,7 @@ class Searcher:
         self.candidates = candidates
         self.per_doc = per_doc
         self.collapse = collapse
+        self.sentence_terms = SentenceTerms(snapshot)  # lexical highlights, analyzed once per snapshot
 
     # -- filters ---------------------------------------------------------------------------
 
@@ -234,16 +236,11 @@ class Searcher:
     def _term_overlaps(self, rows: np.ndarray, terms: list[str], texts: dict[int, PassageRow]) -> list[np.ndarray]:
         """Without a query vector (lexical mode): how many query terms each sentence holds. The
         passages read go into `texts`, for the result list."""
-        snapshot, wanted = self.snapshot, set(terms)
-        texts.update(snapshot.fetch_passages([int(snapshot.rows.vids[r]) for r in rows]))
-        out = []
-        for r in rows:
-            row = texts.get(int(snapshot.rows.vids[r]))
-            spans = snapshot.sentences.spans[snapshot.sentences.ptr[r]:snapshot.sentences.ptr[r + 1]]
-            lang = row.lang if row and row.lang else "fr"
-            text = row.text if row else ""
-            out.append(np.array([len(wanted.intersection(analyze(text[a:b], lang))) for a, b in spans], dtype=np.float64))
-        return out
+        wanted = set(terms)
+        return [
+            np.array([len(wanted & sentence) for sentence in sentences], dtype=np.float64)
+            for sentences in self.sentence_terms.of_rows(rows, texts)
+        ]
 
     def rank(self, query: str, depth: int, mode: str, filters: SearchFilters | None = None) -> Ranking:
         """The best `depth` passages (before grouping), best first."""
