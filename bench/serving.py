@@ -10,7 +10,7 @@ sent in turn by bench/serving.lua, against a server with its query cache off
 
 Measured, interleaved so that each ratio compares figures taken under the same load:
 
-- per round: the model alone in this process (`embed_query`, one call after another, over 400 of
+- per round: the model alone in this process (`embed_query`, one call after another, over 400 (--model-questions) of
   the same questions: its p50 and its single-stream rate), then wrk with 1 client (p50), the model
   again, then wrk with 8 clients (requests/s); the ratios p50 / model p50 and req/s / model rate
   are taken per round and reported as the median over the rounds;
@@ -139,6 +139,8 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds of model / 1 client / model / 8 clients")
     parser.add_argument("--seconds", type=float, default=10.0, help="duration of each wrk run")
     parser.add_argument("--launches", type=int, default=3, help="server launches for the first search after ready")
+    parser.add_argument("--model-questions", type=int, default=400, help="questions of each in-process model run")
+    parser.add_argument("--cached-questions", type=int, default=1000, help="questions cached for the run outside the model")
     parser.add_argument("--index-dir", default=str(ROOT / "data" / "bench" / "seeds"))
     parser.add_argument("--max-load", type=float, default=None, help="wait (up to 10 min) for the 1-min load average to drop under this")
     parser.add_argument("--write", action="store_true", help="refresh this script's rows and section in BENCHMARKS.md")
@@ -162,6 +164,9 @@ def main() -> int:
         temp = Path(temp_name)
         paths_file = temp / "paths.txt"
         paths_file.write_text("".join(f"/search?{urllib.parse.urlencode({'q': q, 'k': 10})}\n" for q in questions))
+        cached_questions = questions[: args.cached_questions]
+        cached_file = temp / "cached.txt"
+        cached_file.write_text("".join(f"/search?{urllib.parse.urlencode({'q': q, 'k': 10})}\n" for q in cached_questions))
 
         first = first_search_after_ready(index_dir, temp, questions[0], args.launches, args.max_load)
         print(f"first search after ready: {first}", file=sys.stderr, flush=True)
@@ -171,9 +176,9 @@ def main() -> int:
             run_wrk(server, paths_file, 1, 2)  # connections and pages warm, as in a server that has run a while
             for _ in range(args.rounds):
                 row: dict = {"load": wait_for_quiet(args.max_load)}
-                row["model_1"] = model_alone(embedder, questions[:400])
+                row["model_1"] = model_alone(embedder, questions[: args.model_questions])
                 row["c1"] = run_wrk(server, paths_file, 1, args.seconds)
-                row["model_8"] = model_alone(embedder, questions[:400])
+                row["model_8"] = model_alone(embedder, questions[: args.model_questions])
                 row["c8"] = run_wrk(server, paths_file, 8, args.seconds)
                 row["load_after"] = load_text()
                 row["p50_ratio"] = row["c1"]["p50"] / row["model_1"]["p50"]
@@ -184,11 +189,11 @@ def main() -> int:
         with ServerProcess(index_dir, temp / "cached.log", env={"SEMSEARCH_QUERY_CACHE_SIZE": "2048"}) as server:
             server.wait_ready()
             with httpx.Client(base_url=server.base, timeout=60, trust_env=False) as client:
-                for question in questions:  # every question's vector cached
+                for question in cached_questions:  # every question's vector cached
                     client.get("/search", params={"q": question, "k": 10}).raise_for_status()
                 load_cached = wait_for_quiet(args.max_load)
                 calls_before = model_calls(client)
-                cached = run_wrk(server, paths_file, 8, args.seconds)
+                cached = run_wrk(server, cached_file, 8, args.seconds)
                 cached["model_calls"] = model_calls(client) - calls_before
 
     p50_ratio = statistics.median(r["p50_ratio"] for r in rounds)
@@ -221,7 +226,7 @@ def main() -> int:
         f"Index: the 5 seed articles ({index_dir.name}); 1,000 distinct English questions (bench/_questions.py), "
         f"GET /search k=10 (hybrid, collapse), wrk 1 thread, {args.seconds:g} s a run; server `semsearch serve` with "
         "`SEMSEARCH_QUERY_CACHE_SIZE=0`. The model alone: `embed_query` in the bench process, one call after another, "
-        "over 400 of the same questions, just before each wrk run.\n\n"
+        f"over {args.model_questions} of the same questions, just before each wrk run.\n\n"
         f"Targets (median of {len(rounds)} rounds): p50 at 1 client / the model's p50: **{p50_ratio:.2f}x** "
         f"(target <= {TARGET_P50_RATIO}x: {met(p50_ratio <= TARGET_P50_RATIO)}); req/s at 8 clients / the model's "
         f"single-stream rate: **{rps_ratio:.2f}x** (target >= {TARGET_THROUGHPUT_RATIO}x: "
@@ -230,7 +235,7 @@ def main() -> int:
         f"{met(first_ratio <= TARGET_FIRST_RATIO)}).\n\n"
         + table_rounds + "\n\n" + table_first + "\n\n"
         f"CPU a request: the model {model_cpu:.1f} ms a query (both cores, in process); the server outside the model "
-        f"{cached['server_cpu_ms']:.2f} ms (query cache on and every question cached, 8 clients: {cached['rps']:.0f} req/s, "
+        f"{cached['server_cpu_ms']:.2f} ms (query cache on, {len(cached_questions)} questions all cached, 8 clients: {cached['rps']:.0f} req/s, "
         f"p50 {cached['p50']:.1f} ms, {cached['model_calls']:.0f} model calls during the run, load {load_cached} at the start). "
         f"With the cache off, the server's CPU a request is the model's plus that: 2 cores / "
         f"({model_cpu:.1f} + {cached['server_cpu_ms']:.1f}) ms = {2000 / (model_cpu + cached['server_cpu_ms']):.0f} req/s "
