@@ -48,7 +48,13 @@ if [ ! -s "$tarball" ]; then
     mirror=${mirror:-http://deb.debian.org/debian}
     mkdir -p "$cache"
     rootfs=$(mktemp -d "$cache/rootfs.XXXXXX")
-    trap 'rm -rf "$rootfs" "$tarball.part"' EXIT
+    cleanup() {
+        # debootstrap mounts /proc and /sys in the target, and in a container binds /dev nodes there: unmount
+        # whatever a failed run left, and never delete across a mount
+        awk -v root="$rootfs/" 'index($2, root) == 1 { print $2 }' /proc/mounts | sort -r | while read -r m; do umount -l "$m" || true; done
+        rm -rf --one-file-system "$rootfs" "$tarball.part"
+    }
+    trap cleanup EXIT
     echo "docker_base_image: debootstrap $suite from $mirror (a few minutes)" >&2
     debootstrap --variant=minbase --include=python3,python3-venv,ca-certificates "$suite" "$rootfs" "$mirror" >&2
     # the paths of the official image, whose python lives in /usr/local
