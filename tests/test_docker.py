@@ -34,8 +34,8 @@ BASE_SCRIPT = ROOT / "scripts" / "docker_base_image.sh"
 FR_QUESTION = "Combien de soldats américains sont en Irak ?"
 EN_QUESTION = "How many US soldiers are in Iraq?"
 UID = "10001"
-# The classic builder, which docker-compose v1 uses too, on every Docker CLI (no buildx plugin needed).
-BUILD_ENV = {"DOCKER_BUILDKIT": "0", "COMPOSE_DOCKER_CLI_BUILD": "0"}
+# The classic builder, the one docker-compose v1 uses, on every Docker CLI (no buildx plugin needed).
+BUILD_ENV = {"DOCKER_BUILDKIT": "0"}
 READY_TIMEOUT_S = 180
 HEALTHY_TIMEOUT_S = 150  # the compose healthcheck first runs 30 s after the api starts
 API_KEY = secrets.token_hex(16)
