@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Query
-from fastapi.responses import Response
+from fastapi import APIRouter, Depends, Query, Response
 
 from ...dates import date_bounds, normalize_date
 from ...errors import InvalidInputError
@@ -119,6 +118,13 @@ def run_search(
     return searcher.search(query, k=k, mode=mode, filters=search_filters, collapse=collapse, per_doc=per_doc, options=options)
 
 
+def json_response(result: SearchResult) -> Response:
+    """The search answered as JSON bytes made here, on the request's worker thread. The response
+    model is validated once, when it is built: returned as a model, FastAPI would validate it again
+    and hop to its thread pool once more to do so (BENCHMARKS.md, serving)."""
+    return Response(search_response(result).model_dump_json(), media_type="application/json")
+
+
 def csv_response(result: SearchResult) -> Response:
     """The results as a CSV attachment (csv_export.py: UTF-8 with a byte-order mark, for Excel)."""
     return Response(
@@ -145,19 +151,19 @@ def search_get(
     facets: str | None = Query(None, max_length=MAX_FILTER_CHARS, description=FACETS_HELP),
     format: Literal["json", "csv"] = Query("json", description="csv: the results as a CSV attachment"),
     service: ServiceState = Depends(get_service),
-) -> SearchResponse | Response:
+) -> Response:
     """Search with query parameters."""
     filters = FiltersIn.model_construct(date_from=date_from, date_to=date_to, source=source, lang=lang)
     options = search_options(sort, recency, offset, facets)
     result = run_search(service, q, k, mode, filters, collapse, per_doc, options, query_field="q", filter_prefix="")
-    return csv_response(result) if format == "csv" else search_response(result)
+    return csv_response(result) if format == "csv" else json_response(result)
 
 
 @router.post("/search", response_model=SearchResponse, responses=ERROR_RESPONSES)
-def search_post(body: SearchRequest, service: ServiceState = Depends(get_service)) -> SearchResponse:
+def search_post(body: SearchRequest, service: ServiceState = Depends(get_service)) -> Response:
     """Search with a JSON body."""
     options = search_options(body.sort, body.recency, body.offset, body.facets)
     result = run_search(
         service, body.query, body.k, body.mode, body.filters, body.collapse, body.per_doc, options, query_field="query", filter_prefix="filters."
     )
-    return search_response(result)
+    return json_response(result)
