@@ -175,20 +175,38 @@ def _read_file(path: Path, doc_id: str, batch: ReadBatch) -> None:
         )
 
 
-def read_paths(paths: Iterable[str | Path]) -> ReadBatch:
-    """Documents from files and folders (recursive .txt/.md/.jsonl); ids are paths relative to the folder."""
-    batch = ReadBatch()
+def list_inputs(paths: Iterable[str | Path]) -> tuple[list[tuple[Path, str]], list[ReadProblem]]:
+    """The files to read, each with the id its document gets (the path relative to the folder given,
+    or the file's name), and the paths that name nothing readable. Reading them is `read_file`'s job,
+    so that a cluster can read files apart (semsearch/distributed)."""
+    files: list[tuple[Path, str]] = []
+    problems: list[ReadProblem] = []
     for given in paths:
         path = Path(given)
         if path.is_dir():
-            files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
-            wanted = [p for p in files if p.suffix.lower() in TEXT_SUFFIXES | JSONL_SUFFIXES]
+            found = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+            wanted = [p for p in found if p.suffix.lower() in TEXT_SUFFIXES | JSONL_SUFFIXES]
             if not wanted:
-                batch.problems.append(ReadProblem(str(path), "folder holds no .txt, .md or .jsonl file"))
-            for file in wanted:
-                _read_file(file, file.relative_to(path).as_posix(), batch)
+                problems.append(ReadProblem(str(path), "folder holds no .txt, .md or .jsonl file"))
+            files.extend((file, file.relative_to(path).as_posix()) for file in wanted)
         elif path.is_file():
-            _read_file(path, path.name, batch)
+            files.append((path, path.name))
         else:
-            batch.problems.append(ReadProblem(str(path), "no such file or folder"))
+            problems.append(ReadProblem(str(path), "no such file or folder"))
+    return files, problems
+
+
+def read_file(path: Path, doc_id: str) -> ReadBatch:
+    """The documents of one file (one, or one per JSON line) and its problems and notes."""
+    batch = ReadBatch()
+    _read_file(path, doc_id, batch)
+    return batch
+
+
+def read_paths(paths: Iterable[str | Path]) -> ReadBatch:
+    """Documents from files and folders (recursive .txt/.md/.jsonl); ids are paths relative to the folder."""
+    files, problems = list_inputs(paths)
+    batch = ReadBatch(problems=problems)
+    for path, doc_id in files:
+        _read_file(path, doc_id, batch)
     return batch
