@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -129,7 +130,8 @@ def _index_on_ray(args: argparse.Namespace) -> int:
         raise SemsearchError("--commit-every: must be at least 1")
     settings = _model_for_index(_settings(args), bool(args.model))
     options = RayOptions(address=args.ray, actors=args.ray_actors, actor_cpus=args.ray_actor_cpus, commit_every=args.commit_every)
-    result = index_on_ray(args.paths, settings, _embedder(settings), options, progress=_progress(args))
+    with contextlib.redirect_stdout(sys.stderr):  # Ray prints cluster events (a node lost...) on stdout: keep it for the summary
+        result = index_on_ray(args.paths, settings, _embedder(settings), options, progress=_progress(args))
     report = result.write
     _print_read_problems(report.failed, report.notes)
     if result.embedded_on_driver:

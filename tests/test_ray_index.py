@@ -20,7 +20,7 @@ from .conftest import SEEDS, SHARED, run_cli
 from .ray_cluster import VENV_BIN, LoopbackCluster, unavailable
 
 PIAF = SHARED / "eval" / "piaf-dev.json"
-PIAF_PARAGRAPHS = 16  # a slice: PIAF's 399 paragraphs would take minutes to embed here
+PIAF_PARAGRAPHS = 12  # a slice: PIAF's 399 paragraphs would take minutes to embed here
 SEED_QUESTIONS = [
     "Combien de soldats américains sont en Irak ?",
     "How many US soldiers are in Iraq?",
@@ -28,7 +28,10 @@ SEED_QUESTIONS = [
     "Quel est le prix de l'électricité ?",
 ]
 
-pytestmark = pytest.mark.skipif(bool(unavailable()), reason=unavailable() or "")
+pytestmark = [
+    pytest.mark.skipif(bool(unavailable()), reason=unavailable() or ""),
+    pytest.mark.timeout(600),  # a test's share of the cluster's start and of its jobs, on a busy 2-core machine
+]
 
 
 @pytest.fixture(scope="module")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import socket
 from dataclasses import dataclass
 from types import ModuleType
 
@@ -27,9 +29,26 @@ class ClusterInfo:
     gpus: float
 
 
+def _check_reachable(address: str, timeout: float = 5.0) -> None:
+    """A head that does not answer is one clear error within seconds (Ray itself retries for minutes)."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit():
+        raise SemsearchError(f"--ray {address!r}: expected HOST:PORT of the cluster's head (e.g. 10.0.0.5:6379), or auto")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise SemsearchError(
+            f"cannot reach the Ray cluster's head at {address}: {exc.strerror or exc} "
+            "(is `ray start --head` running there, and the port open?)"
+        ) from None
+
+
 def connect(address: str) -> ClusterInfo:
     """Join the cluster at `address` (`auto`: the one RAY_ADDRESS or a local `ray start` names) as its driver."""
     ray = import_ray()
+    named = os.environ.get("RAY_ADDRESS", "") if address == "auto" else address
+    if named and "://" not in named:
+        _check_reachable(named)
     try:
         # Workers' output stays in the session's log folder: on the driver's stdout it would break --json.
         ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)

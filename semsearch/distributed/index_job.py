@@ -84,6 +84,8 @@ def index_on_ray(
     if not files:
         return report
     ray = import_ray()
+    from ray.data.exceptions import ExecutionTimeoutError
+
     report.cluster = info = connect(options.address)
     try:
         gpu = _uses_gpu(info, model.spec)
@@ -92,7 +94,8 @@ def index_on_ray(
         spec = ModelSpec(model.spec, settings.query_prompt, settings.passage_prompt)
         ctx = ray.data.DataContext.get_current()
         ctx.execution_options.preserve_order = True  # the last copy of a document id wins, as in one write
-        ctx.enable_progress_bars = progress
+        ctx.enable_progress_bars = ctx.print_on_execution_start = progress
+        # Bounded: Ray Data fails a job that makes no progress for execution_no_progress_timeout_s (30 min).
         items = [{"path": str(path.resolve()), "doc_id": doc_id} for path, doc_id in files]
         ds = ray.data.from_items(items, override_num_blocks=min(len(items), max(2, 2 * int(info.cpus))))
         ds = ds.map_batches(
@@ -113,7 +116,7 @@ def index_on_ray(
         )
         try:
             _write_stream(ds, settings, model, options.commit_every, report, progress)
-        except ray.exceptions.RayError as exc:
+        except (ray.exceptions.RayError, ExecutionTimeoutError) as exc:
             raise SemsearchError(
                 f"the Ray job failed after its retries ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); "
                 f"what was committed stays: {report.write.added + report.write.updated} documents in {report.commits} commit(s), "
