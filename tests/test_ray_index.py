@@ -20,7 +20,7 @@ from .conftest import SEEDS, SHARED, run_cli
 from .ray_cluster import VENV_BIN, LoopbackCluster, unavailable
 
 PIAF = SHARED / "eval" / "piaf-dev.json"
-PIAF_PARAGRAPHS = 12  # a slice: PIAF's 399 paragraphs would take minutes to embed here
+PIAF_PARAGRAPHS = 24  # a slice: PIAF's 399 paragraphs would take minutes to embed here
 SEED_QUESTIONS = [
     "Combien de soldats américains sont en Irak ?",
     "How many US soldiers are in Iraq?",
