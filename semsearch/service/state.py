@@ -30,6 +30,7 @@ from ..store.manifest import MANIFEST_NAME
 from ..store.snapshot import Snapshot, open_snapshot, open_snapshot_at
 from .metrics import Metrics, TimedEmbedder
 from .searcher import QueryVectorCache, Searcher, build_searcher
+from .warmup import warm_up
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +102,9 @@ class ServiceState:
     def _swap(self, snapshot: Snapshot) -> None:
         check_model(snapshot.manifest, self.embedder, snapshot.path / MANIFEST_NAME)
         s = self.settings
-        self._searcher = build_searcher(snapshot, self.embedder, s, self.cache)
+        searcher = build_searcher(snapshot, self.embedder, s, self.cache)
+        warm_seconds = warm_up(searcher)  # before it serves: no request pays for first-use loading
+        self._searcher = searcher
         self.metrics.documents.set(snapshot.manifest.documents)
         self.metrics.passages.set(snapshot.manifest.passages)
         self.metrics.swaps.inc()
@@ -110,7 +113,12 @@ class ServiceState:
         self._ready.set()
         log.info(
             "snapshot loaded",
-            extra={"event": "snapshot", "snapshot": snapshot.path.name, "documents": snapshot.manifest.documents},
+            extra={
+                "event": "snapshot",
+                "snapshot": snapshot.path.name,
+                "documents": snapshot.manifest.documents,
+                "warm_up_ms": round(warm_seconds * 1000, 1),
+            },
         )
 
     # -- start-up ------------------------------------------------------------------------------
