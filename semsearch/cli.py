@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -72,38 +73,80 @@ def _model_for_index(settings: Settings, explicit: bool) -> Settings:
 
 
 def cmd_index(args: argparse.Namespace) -> int:
+    if args.ray:
+        return _index_on_ray(args)
     from .index.readers import read_paths
     from .index.writer import IndexWriter
 
     settings = _settings(args)
     batch = read_paths(args.paths, settings.fetch_config())
-    for problem in batch.problems:
-        print(f"semsearch: skipped {problem}", file=sys.stderr)
-    for note in batch.notes:
-        print(f"semsearch: note: {note}", file=sys.stderr)
+    _print_read_problems(batch.problems, batch.notes)
     if not batch.documents:
         print("semsearch: error: nothing could be indexed", file=sys.stderr)
         return 1
     settings = _model_for_index(settings, bool(args.model))
     writer = IndexWriter(settings.index_dir, _embedder(settings), settings.chunking(), settings.index_type, settings.embed_batch_size)
-    report = writer.write(batch.documents, progress=not args.quiet and sys.stderr.isatty() or args.progress)
+    report = writer.write(batch.documents, progress=_progress(args))
     report.failed = batch.problems
     report.notes = batch.notes
-    if args.json:
-        # authors of web articles are extracted but not stored (the index has no column for them)
-        print(json.dumps({**report.to_dict(), "authors": batch.authors}, ensure_ascii=False, indent=2))
-    else:
-        rate = report.to_dict()["passages_per_second"]
-        print(
-            f"documents: {report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
-            f"{len(report.failed)} failed"
-            + (f", {len(report.notes)} not in UTF-8 (decoded, see the notes above)" if report.notes else "")
-            + "\n"
-            f"passages: {report.passages_embedded} embedded"
-            + (f" ({rate} passages/s)" if rate else "")
-            + f"; index now holds {report.documents} documents, {report.passages} passages\n"
-            f"took {report.seconds:.1f} s; index at {settings.index_dir}"
-        )
+    # authors of web articles are extracted but not stored (the index has no column for them)
+    _print_index_report(report, {**report.to_dict(), "authors": batch.authors}, settings, args.json)
+    return 0
+
+
+def _progress(args: argparse.Namespace) -> bool:
+    return not args.quiet and sys.stderr.isatty() or args.progress
+
+
+def _print_read_problems(problems, notes) -> None:
+    for problem in problems:
+        print(f"semsearch: skipped {problem}", file=sys.stderr)
+    for note in notes:
+        print(f"semsearch: note: {note}", file=sys.stderr)
+
+
+def _print_index_report(report, data: dict, settings: Settings, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    rate = data["passages_per_second"]
+    print(
+        f"documents: {report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
+        f"{len(report.failed)} failed"
+        + (f", {len(report.notes)} not in UTF-8 (decoded, see the notes above)" if report.notes else "")
+        + "\n"
+        f"passages: {report.passages_embedded} embedded"
+        + (f" ({rate} passages/s)" if rate else "")
+        + f"; index now holds {report.documents} documents, {report.passages} passages\n"
+        f"took {report.seconds:.1f} s; index at {settings.index_dir}"
+    )
+
+
+def _index_on_ray(args: argparse.Namespace) -> int:
+    """`index --ray`: reading, splitting and embedding on a Ray cluster (semsearch/distributed)."""
+    from .distributed.index_job import RayOptions, index_on_ray
+
+    if args.ray_actors is not None and args.ray_actors < 1:
+        raise SemsearchError("--ray-actors: must be at least 1")
+    if args.ray_actor_cpus <= 0:
+        raise SemsearchError("--ray-actor-cpus: must be more than 0")
+    if args.commit_every < 1:
+        raise SemsearchError("--commit-every: must be at least 1")
+    settings = _model_for_index(_settings(args), bool(args.model))
+    options = RayOptions(address=args.ray, actors=args.ray_actors, actor_cpus=args.ray_actor_cpus, commit_every=args.commit_every)
+    with contextlib.redirect_stdout(sys.stderr):  # Ray prints cluster events (a node lost...) on stdout: keep it for the summary
+        result = index_on_ray(args.paths, settings, _embedder(settings), options, progress=_progress(args))
+    report = result.write
+    _print_read_problems(report.failed, report.notes)
+    if result.embedded_on_driver:
+        print(f"semsearch: warning: {result.embedded_on_driver} text(s) were embedded on the driver, not on the cluster", file=sys.stderr)
+    if not (report.added or report.updated or report.unchanged):
+        print("semsearch: error: nothing could be indexed", file=sys.stderr)
+        return 1
+    data = result.to_dict()
+    _print_index_report(report, data, settings, args.json)
+    if not args.json and result.cluster is not None:
+        print(f"ray: {result.cluster.nodes} node(s), {result.actors} embedding actor(s), {result.commits} commit(s)")
     return 0
 
 
@@ -313,7 +356,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         },
     )
     app = create_app(settings)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False, timeout_graceful_shutdown=10)
+    # h11 and asyncio named, not left to uvicorn's choice: with httptools and uvloop installed (Ray's serve extra
+    # brings them) uvicorn would switch to them, and httptools takes a 200 KB header that h11 refuses.
+    uvicorn.run(
+        app, host=settings.host, port=settings.port, log_config=None, access_log=False, timeout_graceful_shutdown=10, http="h11", loop="asyncio"
+    )
     return 0
 
 
@@ -341,6 +388,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--progress", action="store_true", help="progress bar even when stderr is not a terminal")
+    p.add_argument(
+        "--ray", metavar="ADDRESS", help="read, split and embed on the Ray cluster at HOST:PORT (auto: RAY_ADDRESS or a local `ray start`)"
+    )
+    p.add_argument("--ray-actors", type=int, metavar="N", help="embedding actors (default: one per GPU, else one per node)")
+    p.add_argument("--ray-actor-cpus", type=float, default=1.0, metavar="C", help="CPUs each embedding actor reserves (default 1)")
+    p.add_argument("--commit-every", type=int, default=1000, metavar="DOCS", help="with --ray: documents per commit (default 1000)")
     p.set_defaults(func=cmd_index)
 
     p = sub.add_parser("watch", help="poll RSS/Atom feeds and index their new and changed articles, until stopped")

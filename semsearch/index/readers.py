@@ -234,6 +234,49 @@ class _Dispatcher:
             )
 
 
+EMPTY_FOLDER = "folder holds no .txt, .md, .jsonl, .html or .htm file"
+
+
+def folder_files(folder: Path) -> list[Path]:
+    """The files a folder gives to index: recursive, sorted, hidden ones left out."""
+    found = sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
+    return [p for p in found if p.suffix.lower() in FOLDER_SUFFIXES]
+
+
+def list_inputs(paths: Iterable[str | Path]) -> tuple[list[tuple[Path, str]], list[ReadProblem]]:
+    """The local files to read, each with the id its document gets (the path relative to the folder
+    given, or the file's name), and the inputs left out: paths that name nothing, and URLs and feeds,
+    which fetch from the network. `read_file` reads each file apart, so that a cluster can read them
+    (semsearch/distributed); `read_paths` reads every kind of input in one process."""
+    files: list[tuple[Path, str]] = []
+    problems: list[ReadProblem] = []
+    for given in paths:
+        if isinstance(given, str) and given.lower().startswith(("http://", "https://")):
+            problems.append(ReadProblem(given, "URLs are fetched by `semsearch index` without --ray"))
+            continue
+        path = Path(given)
+        if path.is_dir():
+            wanted = folder_files(path)
+            if not wanted:
+                problems.append(ReadProblem(str(path), EMPTY_FOLDER))
+            files.extend((file, file.relative_to(path).as_posix()) for file in wanted)
+        elif path.is_file() and path.suffix.lower() in FEED_SUFFIXES:
+            problems.append(ReadProblem(str(path), "feeds are fetched by `semsearch index` without --ray"))
+        elif path.is_file():
+            files.append((path, path.name))
+        else:
+            problems.append(ReadProblem(str(path), "no such file or folder"))
+    return files, problems
+
+
+def read_file(path: Path, doc_id: str) -> ReadBatch:
+    """The documents of one local file (one, or one per JSON line) and its problems and notes."""
+    batch = ReadBatch()
+    with ExitStack() as resources:
+        _Dispatcher(batch, None, resources).file(path, doc_id)
+    return batch
+
+
 def read_paths(paths: Iterable[str | Path], fetch_config: FetchConfig | None = None) -> ReadBatch:
     """Documents from files, folders (recursive .txt/.md/.jsonl/.html/.htm; ids are paths relative
     to the folder) and http(s) URLs (an article page, id: the URL; or a feed: its items' articles)."""
@@ -246,10 +289,9 @@ def read_paths(paths: Iterable[str | Path], fetch_config: FetchConfig | None = N
                 continue
             path = Path(given)
             if path.is_dir():
-                files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
-                wanted = [p for p in files if p.suffix.lower() in FOLDER_SUFFIXES]
+                wanted = folder_files(path)
                 if not wanted:
-                    batch.problems.append(ReadProblem(str(path), "folder holds no .txt, .md, .jsonl, .html or .htm file"))
+                    batch.problems.append(ReadProblem(str(path), EMPTY_FOLDER))
                 for file in wanted:
                     dispatch.file(file, file.relative_to(path).as_posix())
             elif path.is_file():
