@@ -356,10 +356,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         },
     )
     app = create_app(settings)
-    # h11 and asyncio named, not left to uvicorn's choice: with httptools and uvloop installed (Ray's serve extra
-    # brings them) uvicorn would switch to them, and httptools takes a 200 KB header that h11 refuses.
     uvicorn.run(
-        app, host=settings.host, port=settings.port, log_config=None, access_log=False, timeout_graceful_shutdown=10, http="h11", loop="asyncio"
+        app, host=settings.host, port=settings.port, log_config=None, access_log=False, timeout_graceful_shutdown=10
     )
     return 0
 

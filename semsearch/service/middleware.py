@@ -109,9 +109,24 @@ def _text_problem(body: bytes) -> str | None:
     return None
 
 
+MAX_URL_BYTES = 65_536
+MAX_HEADER_BYTES = 65_536
+
+
+def _head_problem(scope: Scope) -> JSONResponse | None:
+    """A URL or header block over the limits. h11 refuses them itself; httptools (the faster parser
+    uvicorn picks when it is installed) takes any size, so the limits are kept here for both."""
+    if len(scope.get("raw_path") or b"") + len(scope.get("query_string") or b"") > MAX_URL_BYTES:
+        return error_response(414, "url", f"url: longer than {MAX_URL_BYTES} bytes")
+    if sum(len(k) + len(v) for k, v in scope["headers"]) > MAX_HEADER_BYTES:
+        return error_response(431, "headers", f"headers: larger than {MAX_HEADER_BYTES} bytes together")
+    return None
+
+
 class BodyLimitMiddleware:
-    """Refuses bodies over `max_bytes` (413) by Content-Length and by counting the bytes that
-    actually arrive, and bodies that are not UTF-8 (400), before any route sees them."""
+    """Refuses URLs and headers over their limits (414, 431), bodies over `max_bytes` (413) by
+    Content-Length and by counting the bytes that actually arrive, and bodies that are not UTF-8
+    (400), before any route sees them."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -123,6 +138,10 @@ class BodyLimitMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        problem = _head_problem(scope)
+        if problem is not None:
+            await problem(scope, receive, send)
             return
         declared = next((v for k, v in scope["headers"] if k == b"content-length"), None)
         if declared is not None:
