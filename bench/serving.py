@@ -172,7 +172,7 @@ def main() -> int:
     from semsearch.evaluation.datasets import load_eval_set
     from semsearch.service.searcher import build_searcher
     from semsearch.settings import Settings
-    from semsearch.store.snapshot import open_snapshot
+    from semsearch.store.reader import open_index
 
     dataset = load_eval_set(PIAF)
     questions = list(dataset.queries.values())
@@ -185,7 +185,7 @@ def main() -> int:
     embedder.embed_query("échauffement")
     load_embed = wait_for_quiet(args.max_load)
     embed_lat, embed_rate = time_calls(embedder.embed_query, questions, args.embed_seconds)
-    snapshot = open_snapshot(index_dir)
+    snapshot = open_index(index_dir)
     searcher = build_searcher(snapshot, embedder, settings)
     for question in questions[-20:]:
         searcher.search(question, k=args.k)

@@ -6,7 +6,7 @@ import json
 import re
 
 from semsearch.index.readers import read_paths
-from semsearch.store.snapshot import open_snapshot
+from semsearch.store.reader import open_index
 
 from .conftest import SEEDS, run_cli, search_json
 
@@ -55,7 +55,7 @@ def test_human_output_shows_title_and_passage(seed_index_master):
 
 
 def test_no_boilerplate_line_of_the_seeds_is_a_passage(seed_index_master):
-    snapshot = open_snapshot(seed_index_master)
+    snapshot = open_index(seed_index_master)
     texts = [row.text for doc_id in snapshot.rows.doc_ids for row in snapshot.fetch_document(doc_id)[1]]
     boilerplate = ("AA", "TRT FR", "(AP Photo/Nasser Nasser, File)")
     for text in texts:
@@ -67,7 +67,7 @@ def test_no_boilerplate_line_of_the_seeds_is_a_passage(seed_index_master):
 
 
 def test_document_metadata_is_kept_on_passages(seed_index_master):
-    snapshot = open_snapshot(seed_index_master)
+    snapshot = open_index(seed_index_master)
     doc, passages = snapshot.fetch_document("004_d2c93f48316b947f.txt")
     assert doc.date == "2024-03" and doc.lang == "fr"
     assert [p.ordinal for p in passages] == list(range(len(passages)))
@@ -96,7 +96,7 @@ def test_changed_document_replaces_its_passages(seed_index, tmp_path):
     target.write_text(target.read_text() + "\n\nLe contingent compte désormais 4 200 marins basés à Erbil.\n")
     out = json.loads(run_cli("index", str(corpus), "--index-dir", str(seed_index), "--json").stdout)
     assert (out["updated"], out["unchanged"], out["added"]) == (1, 4, 0)
-    snapshot = open_snapshot(seed_index)
+    snapshot = open_index(seed_index)
     _, passages = snapshot.fetch_document("002_5164f3de1e078480.txt")
     assert any("4 200 marins" in p.text for p in passages)
     assert snapshot.manifest.passages == len(snapshot.rows.vids)

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from semsearch.store.layout import FAULT_ENV, IndexDirectory
-from semsearch.store.snapshot import open_snapshot
+from semsearch.store.reader import open_index
 
 from .conftest import run_cli, search_json
 from .service_helpers import SOLDIERS
@@ -53,7 +53,7 @@ def test_sigkill_mid_index_leaves_a_loadable_index_that_answers(seed_index, tmp_
     finally:
         proc.wait(timeout=30)
     assert layout.current_name() == before  # the old snapshot is still the live one
-    snapshot = open_snapshot(seed_index)
+    snapshot = open_index(seed_index)
     assert snapshot.manifest.documents == 5
     results = search_json(seed_index, "Combien de soldats américains en Irak ?", "-k", "3")["results"]
     assert any(SOLDIERS.search(h["text"]) for h in results)  # "2 500" or "2.500": collapsing picks which one leads
@@ -77,7 +77,7 @@ def test_sigkill_at_random_moments_never_breaks_the_index(seed_index, tmp_path):
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
-        snapshot = open_snapshot(seed_index)
+        snapshot = open_index(seed_index)
         assert snapshot.manifest.documents in (5, 65)
         assert snapshot.size == snapshot.manifest.passages == snapshot.index.ntotal
 
@@ -90,7 +90,7 @@ def test_sigkill_inside_the_snapshot_swap(seed_index, tmp_path):
     before = layout.current_name()
     proc = run_cli("index", str(corpus), "--index-dir", str(seed_index), "--quiet", env={FAULT_ENV: "after_rename"}, check=False)
     assert proc.returncode == -signal.SIGKILL, (proc.returncode, proc.stderr)
-    snapshot = open_snapshot(seed_index)
+    snapshot = open_index(seed_index)
     assert snapshot.size == snapshot.manifest.passages == snapshot.index.ntotal
     assert layout.current_name() == before and snapshot.manifest.documents == 5
     snapshot.close()

@@ -23,7 +23,7 @@ from semsearch.index.writer import IndexWriter
 from semsearch.service.metrics import Metrics
 from semsearch.service.state import ServiceState
 from semsearch.store.layout import FAULT_ENV, FAULT_POINTS, IndexDirectory, _fault
-from semsearch.store.snapshot import open_snapshot
+from semsearch.store.reader import open_index
 
 from .service_helpers import AUTH, SEED_IDS, Server, make_settings
 from .test_snapshots import FakeEmbedder
@@ -42,7 +42,7 @@ def article(tag: str, sentences: int = 2) -> dict:
 
 def check_index(index_dir: Path) -> dict[str, str]:
     """Opens the live snapshot as a fresh process would and checks it is whole; its documents' texts."""
-    snapshot = open_snapshot(index_dir)
+    snapshot = open_index(index_dir)
     try:
         conn = snapshot.conn
         n_docs = conn.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
@@ -190,7 +190,7 @@ def test_leftovers_of_each_crash_point_are_removed_under_the_lock(tmp_path):
     removed = {p.name for p in layout.remove_temps()}
     assert removed == {".tmp-0123", "CURRENT.0123.tmp", orphan.name}
     assert layout.current_name() == current and (layout.snapshots / current).is_dir()
-    assert open_snapshot(tmp_path).fetch_document("a") is not None
+    assert open_index(tmp_path).fetch_document("a") is not None
 
 
 def test_serve_start_up_cleans_leftovers_unless_another_writer_holds_the_lock(tmp_path, embedder):

@@ -26,8 +26,7 @@ from ..errors import SemsearchError
 from ..index.writer import IndexWriter, WriteReport, check_model, model_load_error
 from ..settings import Settings
 from ..store.layout import IndexDirectory
-from ..store.manifest import MANIFEST_NAME
-from ..store.snapshot import Snapshot, open_snapshot, open_snapshot_at
+from ..store.reader import IndexReader, open_commit, open_index
 from .metrics import Metrics, TimedEmbedder
 from .searcher import QueryVectorCache, Searcher, build_searcher
 
@@ -98,8 +97,13 @@ class ServiceState:
         self.phase = Phase(name, message)
         log.info("service phase", extra={"event": "phase", "phase": name, "detail": message})
 
-    def _swap(self, snapshot: Snapshot) -> None:
-        check_model(snapshot.manifest, self.embedder, snapshot.path / MANIFEST_NAME)
+    def _open(self) -> IndexReader:
+        """The live commit, reusing the segments the current reader has open."""
+        current = self._searcher.snapshot if self._searcher is not None else None
+        return open_index(self.layout.root, previous=current)
+
+    def _swap(self, snapshot: IndexReader) -> None:
+        check_model(snapshot.manifest, self.embedder, snapshot.path)
         s = self.settings
         self._searcher = build_searcher(snapshot, self.embedder, s, self.cache)
         self.metrics.documents.set(snapshot.manifest.documents)
@@ -128,13 +132,13 @@ class ServiceState:
                 self._remove_leftovers()
             self.embedder  # noqa: B018 - loads the model once, before the first request needs it
             with self._write_lock:
-                if self.layout.current_path() is None and corpus is not None:
+                if self.layout.is_empty() and corpus is not None:
                     self._index_corpus(corpus)
-                if self.layout.current_path() is None:
+                if self.layout.is_empty():
                     self._set_phase("empty", "the index is empty: add documents with POST /documents (or start with --corpus)")
                     return
                 self._set_phase("loading snapshot", f"loading the index at {self.layout.root}")
-                self._swap(open_snapshot(self.layout.root))
+                self._swap(self._open())
         except SemsearchError as exc:
             self._set_phase("failed", str(exc))
             log.error("start-up failed: %s", exc, extra={"event": "startup_failed"})
@@ -149,7 +153,7 @@ class ServiceState:
             if not locked:
                 log.info("another writer holds the index lock; leftovers are left to it", extra={"event": "leftovers_skipped"})
                 return
-            removed = self.layout.remove_temps()
+            removed = self.layout.remove_leftovers()
         if removed:
             log.warning(
                 "removed %d leftover(s) of an interrupted write",
@@ -182,18 +186,19 @@ class ServiceState:
     def write(self, documents: Sequence[Document] = (), delete_ids: Sequence[str] = ()) -> WriteReport:
         """Apply a write; returns once it is durable and the live Searcher serves it."""
         with self._write_lock:
-            published: list[Snapshot] = []
+            published: list[IndexReader] = []
+            current = self._searcher.snapshot if self._searcher is not None else None
 
             def load(path: Path) -> None:
-                # Under IndexWriter's file lock: the snapshot just published, before anyone replaces it.
+                # Under IndexWriter's file lock: the commit just published, before anyone replaces it.
                 try:
-                    published.append(open_snapshot_at(path))
+                    published.append(open_commit(self.layout, self.layout.generation(), previous=current))
                 except SemsearchError as exc:
-                    log.error("cannot load the snapshot just written: %s", exc, extra={"event": "snapshot_failed"})
+                    log.error("cannot load the commit just written: %s", exc, extra={"event": "snapshot_failed"})
 
             report = self._writer().write(documents, delete_ids, on_published=load)
             if report.changed:
-                self._swap(published[0] if published else open_snapshot(self.layout.root))
-            elif self._searcher is None and self.layout.current_path() is not None:
-                self._swap(open_snapshot(self.layout.root))
+                self._swap(published[0] if published else self._open())
+            elif self._searcher is None and not self.layout.is_empty():
+                self._swap(self._open())
             return report
