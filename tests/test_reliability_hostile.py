@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 import semsearch
-from semsearch.service import app as app_module
+from semsearch.service import dependencies
 from semsearch.store.layout import IndexDirectory
 
 from .service_helpers import API_KEY, AUTH, SEED_IDS, Server, client_for, server_errors
@@ -225,15 +225,15 @@ def test_the_write_key_is_compared_with_hmac_compare_digest(hostile, monkeypatch
         calls.append((a, b))
         return original(a, b)
 
-    monkeypatch.setattr(app_module.hmac, "compare_digest", spy)
+    monkeypatch.setattr(dependencies.hmac, "compare_digest", spy)
     assert hostile.post("/documents", json={"documents": []}, headers={"Authorization": "Bearer wrong"}).status_code == 401
     assert hostile.post("/documents", json={"documents": []}, headers=AUTH).status_code == 422  # past the key check
     assert calls == [(b"wrong", API_KEY.encode()), (API_KEY.encode(), API_KEY.encode())]
     # ...and nowhere else is the key read or compared.
     uses = sorted(p.relative_to(PACKAGE).as_posix() for p in PACKAGE.rglob("*.py") if "get_secret_value()" in p.read_text())
-    assert uses == ["service/app.py", "settings.py"]
+    assert uses == ["service/dependencies.py", "settings.py"]
     assert (PACKAGE / "settings.py").read_text().count("get_secret_value()") == 1  # a blank key counts as no key
-    source = (PACKAGE / "service" / "app.py").read_text()
+    source = (PACKAGE / "service" / "dependencies.py").read_text()
     assert source.count("get_secret_value()") == 1
     assert "hmac.compare_digest(given, key.get_secret_value().encode())" in source
 

@@ -1,0 +1,54 @@
+"""Health, readiness, statistics and Prometheus metrics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import JSONResponse, Response
+
+from ..api_models import ErrorBody, HealthResponse, ReadyResponse, StatsResponse
+from ..dependencies import get_service
+from ..metrics import CONTENT_TYPE_LATEST
+from ..state import ServiceState
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz", response_model=HealthResponse)
+async def healthz() -> HealthResponse:
+    """The process is alive."""
+    return HealthResponse()
+
+
+@router.get("/readyz", response_model=ReadyResponse, responses={503: {"model": ErrorBody}})
+async def readyz(service: ServiceState = Depends(get_service)) -> Any:
+    """200 once a snapshot is loaded; 503 (with what the service is doing) before."""
+    if not service.ready:
+        return JSONResponse({"ready": False, "error": {"field": None, "message": f"not ready: {service.phase.message}"}}, status_code=503)
+    snapshot = service.searcher.snapshot
+    return ReadyResponse(ready=True, snapshot=snapshot.path.name, documents=snapshot.manifest.documents)
+
+
+@router.get("/stats", response_model=StatsResponse, responses={503: {"model": ErrorBody}})
+async def stats(service: ServiceState = Depends(get_service)) -> StatsResponse:
+    """What the live snapshot holds."""
+    snapshot = service.searcher.snapshot
+    m = snapshot.manifest
+    return StatsResponse(
+        documents=m.documents,
+        passages=m.passages,
+        model=m.model,
+        dimension=m.dim,
+        index_type=m.index_type,
+        built_at=m.built_at,
+        snapshot=snapshot.path.name,
+        languages=m.languages,
+        sources=m.sources,
+    )
+
+
+@router.get("/metrics", response_class=Response)
+async def prometheus_metrics(service: ServiceState = Depends(get_service)) -> Response:
+    """Prometheus text format."""
+    return Response(service.metrics.render(), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,120 @@
+"""GET and POST /search."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query
+
+from ...dates import date_bounds, normalize_date
+from ...errors import InvalidInputError
+from ..api_models import ERROR_RESPONSES, MAX_FILTER_CHARS, DuplicateOut, FiltersIn, HitOut, Mode, SearchRequest, SearchResponse, Span
+from ..dependencies import get_service
+from ..http_errors import renamed
+from ..searcher import MAX_K, MAX_QUERY_CHARS, SearchFilters, SearchResult, validate_query
+from ..state import ServiceState
+
+router = APIRouter(tags=["search"])
+
+
+def _filters(filters: FiltersIn, prefix: str) -> SearchFilters:
+    names = {"date_from": f"{prefix}date_from", "date_to": f"{prefix}date_to"}
+    try:
+        for name in ("date_from", "date_to"):
+            value = getattr(filters, name)
+            if value is not None:
+                setattr(filters, name, normalize_date(value, name) if value.strip() else None)
+        if filters.date_from and filters.date_to and date_bounds(filters.date_from)[0] > date_bounds(filters.date_to)[1]:
+            raise InvalidInputError(f"date_to: {filters.date_to!r} is before date_from {filters.date_from!r}", "date_to")
+    except InvalidInputError as exc:
+        raise renamed(exc, names) from None
+    return SearchFilters(
+        date_from=filters.date_from,
+        date_to=filters.date_to,
+        source=(filters.source or "").strip() or None,
+        lang=(filters.lang or "").strip() or None,
+    )
+
+
+def _span(item: Any) -> Span:
+    if isinstance(item, (tuple, list)):
+        return Span(start=int(item[0]), end=int(item[1]))
+    return Span(start=int(item.start), end=int(item.end))
+
+
+def _duplicate(item: Any) -> DuplicateOut:
+    get = item.get if isinstance(item, dict) else lambda name: getattr(item, name, None)
+    return DuplicateOut(doc_id=get("doc_id"), passage_id=get("passage_id"), title=get("title"), source=get("source"), date=get("date"))
+
+
+def search_response(result: SearchResult) -> SearchResponse:
+    return SearchResponse(
+        query=result.query,
+        query_lang=result.query_lang,
+        mode=result.mode,
+        took_ms=result.took_ms,
+        results=[
+            HitOut(
+                rank=hit.rank,
+                score=hit.score,
+                doc_id=hit.doc_id,
+                passage_id=hit.passage_id,
+                title=hit.title,
+                date=hit.date,
+                source=hit.source,
+                url=hit.url,
+                lang=hit.lang,
+                text=hit.text,
+                highlight=[_span(s) for s in getattr(hit, "highlight", None) or ()],
+                duplicates=[_duplicate(d) for d in getattr(hit, "duplicates", None) or ()],
+            )
+            for hit in result.results
+        ],
+    )
+
+
+def run_search(
+    service: ServiceState,
+    query: str,
+    k: int,
+    mode: str,
+    filters: FiltersIn,
+    collapse: bool,
+    per_doc: int | None,
+    *,
+    query_field: str,
+    filter_prefix: str,
+) -> SearchResponse:
+    try:
+        query = validate_query(query, k, mode)
+    except InvalidInputError as exc:
+        raise renamed(exc, {"query": query_field}) from None
+    search_filters = _filters(filters, filter_prefix)
+    searcher = service.searcher  # one Searcher, so one snapshot, for the whole request
+    return search_response(searcher.search(query, k=k, mode=mode, filters=search_filters, collapse=collapse, per_doc=per_doc))
+
+
+@router.get("/search", response_model=SearchResponse, responses=ERROR_RESPONSES)
+def search_get(
+    q: str = Query(description=f"the question, 1 to {MAX_QUERY_CHARS} characters"),
+    k: int = Query(10, ge=1, le=MAX_K, description=f"number of results, 1 to {MAX_K}"),
+    mode: Mode = Query("hybrid"),
+    date_from: str | None = Query(None, max_length=32, description="YYYY, YYYY-MM or YYYY-MM-DD"),
+    date_to: str | None = Query(None, max_length=32, description="YYYY, YYYY-MM or YYYY-MM-DD"),
+    source: str | None = Query(None, max_length=MAX_FILTER_CHARS),
+    lang: str | None = Query(None, max_length=MAX_FILTER_CHARS),
+    collapse: bool = Query(True, description="group passages that report the same fact"),
+    per_doc: int | None = Query(None, ge=1, le=MAX_K, description="at most this many passages per document (default 2)"),
+    service: ServiceState = Depends(get_service),
+) -> SearchResponse:
+    """Search with query parameters."""
+    filters = FiltersIn.model_construct(date_from=date_from, date_to=date_to, source=source, lang=lang)
+    return run_search(service, q, k, mode, filters, collapse, per_doc, query_field="q", filter_prefix="")
+
+
+@router.post("/search", response_model=SearchResponse, responses=ERROR_RESPONSES)
+def search_post(body: SearchRequest, service: ServiceState = Depends(get_service)) -> SearchResponse:
+    """Search with a JSON body."""
+    return run_search(
+        service, body.query, body.k, body.mode, body.filters, body.collapse, body.per_doc, query_field="query", filter_prefix="filters."
+    )
