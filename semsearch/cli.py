@@ -190,6 +190,42 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_optimize(args: argparse.Namespace) -> int:
+    import time
+
+    from .index.merge import Merger
+    from .store.layout import IndexDirectory
+    from .store.reader import open_index
+
+    settings = _settings(args)
+    if IndexDirectory(settings.index_dir).is_empty():
+        print(f"semsearch: error: no index at {settings.index_dir}: run 'semsearch index PATH' first", file=sys.stderr)
+        return 2
+    if args.max_segments < 1:
+        print("semsearch: error: --max-segments: must be at least 1", file=sys.stderr)
+        return 2
+    started = time.perf_counter()
+    reports = Merger(settings.index_dir, settings.index_type).force_merge(args.max_segments)
+    reader = open_index(settings.index_dir)
+    out = {
+        "merges": len(reports),
+        "purged": sum(r.purged for r in reports),
+        "segments": len(reader.segments),
+        "documents": reader.manifest.documents,
+        "passages": reader.manifest.passages,
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+    reader.close()
+    if args.json:
+        print(json.dumps(out, indent=2))
+    else:
+        print(
+            f"{out['merges']} merge(s), {out['purged']} deleted passage(s) purged; index now holds {out['segments']}"
+            f" segment(s), {out['documents']} documents, {out['passages']} passages; took {out['seconds']:.1f} s"
+        )
+    return 0
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     import tempfile
 
@@ -292,6 +328,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("ids", nargs="+", metavar="ID")
     common(p)
     p.set_defaults(func=cmd_delete)
+
+    p = sub.add_parser("optimize", help="merge the index's segments into one and purge deleted passages (force-merge)")
+    p.add_argument("--max-segments", type=int, default=1, help="merge down to this many segments (default 1)")
+    p.add_argument("--json", action="store_true")
+    common(p, model=False)
+    p.set_defaults(func=cmd_optimize)
 
     p = sub.add_parser("eval", help="retrieval quality on a SQuAD JSON file or a BEIR folder")
     p.add_argument("file", metavar="FILE", help="SQuAD-format .json, or a BEIR folder (corpus.jsonl, queries.jsonl, qrels/)")

@@ -205,13 +205,14 @@ class IndexWriter:
                     self._totals(commit, report)
                     report.seconds = time.perf_counter() - started
                     return report
-                passages = self._chunk(plan)
-                embedded = self._embed(plan, passages, report, progress)
                 generation = (commit.generation if commit else 0) + 1
                 next_vid = commit.next_vid if commit else 0
                 entries = [replace(e) for e in commit.segments] if commit else []
                 if plan:
-                    entry = self._new_segment(plan, passages, embedded, next_vid)
+                    with self.layout.temp_folder() as temp:  # from the start: a crash while embedding leaves it
+                        passages = self._chunk(plan)
+                        embedded = self._embed(plan, passages, report, progress)
+                        entry = self._new_segment(temp, plan, passages, embedded, next_vid)
                     next_vid += len(passages)
                     if entry is not None:
                         entries.append(entry)
@@ -326,42 +327,41 @@ class IndexWriter:
         return EmbeddedPassages(passage_vectors, sentences, flat_spans, counts)
 
     def _new_segment(
-        self, plan: list[Document], passages: list[tuple[Document, Passage]], new: EmbeddedPassages, first_vid: int
+        self, temp: Path, plan: list[Document], passages: list[tuple[Document, Passage]], new: EmbeddedPassages, first_vid: int
     ) -> SegmentEntry | None:
         """The written documents as one segment, renamed into segments/ (not yet named by a commit)."""
         if not passages:
             return None
         vids = np.arange(first_vid, first_vid + len(passages), dtype=np.int64)
         now = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        with self.layout.temp_folder() as temp:
-            conn = database.connect(temp / database.DB_NAME)
-            try:
-                conn.executescript(database.SCHEMA)
-                for doc in plan:
-                    lo, hi = date_bounds(doc.date) if doc.date else (None, None)
-                    conn.execute(
-                        "INSERT INTO documents (doc_id, content_hash, text, title, date, source, url, lang, date_lo, date_hi,"
-                        " indexed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (doc.doc_id, doc.content_hash(), doc.text, doc.title, doc.date, doc.source, doc.url, doc.lang, lo, hi, now),
-                    )
-                term_lists = []
-                for vid, (doc, passage) in zip(vids.tolist(), passages):
-                    terms = analyze(embedding_text(doc, passage.text), passage.lang or "fr")
-                    term_lists.append(terms)
-                    conn.execute(
-                        "INSERT INTO passages (vid, doc_id, ordinal, start, end, terms) VALUES (?, ?, ?, ?, ?, ?)",
-                        (vid, doc.doc_id, passage.ordinal, passage.start, passage.end, " ".join(terms)),
-                    )
-                index_type = vectors.choose_index_type(len(vids), self.index_type, self.index_tiers)
-                info = write_segment(
-                    temp, conn, vids, new.passages, new.sentences, np.repeat(vids, new.counts), new.spans,
-                    Postings.build(term_lists), index_type, self.embedder.dim,
+        conn = database.connect(temp / database.DB_NAME)
+        try:
+            conn.executescript(database.SCHEMA)
+            for doc in plan:
+                lo, hi = date_bounds(doc.date) if doc.date else (None, None)
+                conn.execute(
+                    "INSERT INTO documents (doc_id, content_hash, text, title, date, source, url, lang, date_lo, date_hi,"
+                    " indexed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (doc.doc_id, doc.content_hash(), doc.text, doc.title, doc.date, doc.source, doc.url, doc.lang, lo, hi, now),
                 )
-            finally:
-                conn.close()
-            fault("segment_written")
-            name = self.layout.new_segment_name()
-            self.layout.publish_segment(temp, name)
+            term_lists = []
+            for vid, (doc, passage) in zip(vids.tolist(), passages):
+                terms = analyze(embedding_text(doc, passage.text), passage.lang or "fr")
+                term_lists.append(terms)
+                conn.execute(
+                    "INSERT INTO passages (vid, doc_id, ordinal, start, end, terms) VALUES (?, ?, ?, ?, ?, ?)",
+                    (vid, doc.doc_id, passage.ordinal, passage.start, passage.end, " ".join(terms)),
+                )
+            index_type = vectors.choose_index_type(len(vids), self.index_type, self.index_tiers)
+            info = write_segment(
+                temp, conn, vids, new.passages, new.sentences, np.repeat(vids, new.counts), new.spans,
+                Postings.build(term_lists), index_type, self.embedder.dim,
+            )
+        finally:
+            conn.close()
+        fault("segment_written")
+        name = self.layout.new_segment_name()
+        self.layout.publish_segment(temp, name)
         return SegmentEntry(name, info.passages, info.documents)
 
     def _tombstone(
