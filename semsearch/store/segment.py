@@ -31,6 +31,10 @@ from . import database, vectors
 from .lexical import Postings
 
 SEGMENT_MANIFEST = "segment.json"
+# np.load parses .npy headers with ast.literal_eval, which CPython 3.11 can fail with "SystemError: AST
+# constructor recursion depth mismatch" when threads run it at once (cpython#106905). A service opens
+# segments from its poll, write and merge threads: their .npy reads take turns.
+_NPY_LOCK = threading.Lock()
 
 
 def headline_key(title: str | None) -> int:
@@ -174,7 +178,8 @@ def load_deletes(folder: Path, name: str | None) -> np.ndarray:
         return np.zeros(0, np.int64)
     path = folder / name
     try:
-        return np.load(path)
+        with _NPY_LOCK:
+            return np.load(path)
     except (OSError, ValueError) as exc:
         raise IndexCorruptError(f"{path}: tombstones are unreadable ({exc})") from None
 
@@ -220,6 +225,11 @@ class Segment:
 
     @classmethod
     def open(cls, path: Path, dim: int) -> Segment:
+        with _NPY_LOCK:
+            return cls._open(path, dim)
+
+    @classmethod
+    def _open(cls, path: Path, dim: int) -> Segment:
         if not path.is_dir():
             raise IndexCorruptError(f"{path}: segment folder is missing")
         info = SegmentInfo.read(path)
