@@ -59,7 +59,7 @@ def main() -> int:
     from semsearch.store.reader import open_index
 
     index_dir = Path(args.index_dir).resolve()  # the server runs in another folder
-    if IndexDirectory(index_dir).current_path() is None:
+    if IndexDirectory(index_dir).is_empty():
         if piaf_missing():
             return 0
         index_dir, _ = ensure_piaf_index(index_dir, PIAF)
@@ -79,7 +79,7 @@ def main() -> int:
         opens.append(time.perf_counter() - started)
         snapshot.close()
     manifest = snapshot.manifest
-    size = sum(disk_usage(snapshot.path).values())
+    size = sum(disk_usage(index_dir / "segments").values())
 
     # -- semsearch serve ------------------------------------------------------------------------
     ready, milestones, rss = [], [], []

@@ -94,8 +94,8 @@ def main() -> int:
     seconds = time.perf_counter() - started
     current = Path(args.index_dir)
     sizes = {}
-    for snapshot in (current / "snapshots").iterdir():
-        sizes = disk_usage(snapshot)
+    for segment in (current / "segments").iterdir():
+        sizes = disk_usage(segment)
     print(
         f"{report.passages} passages written in {seconds:.0f} s (embedding stand-in {report.embed_seconds:.0f} s), "
         f"peak RSS {peak_rss_mib():.0f} MiB; on disk: "

@@ -142,9 +142,9 @@ def test_an_updated_document_is_found_once_in_its_new_version(tmp_path):
     assert sorted(reader.rows.doc_ids[reader.rows.doc_index[r]] for r in dense) == ["a", "b"]
 
 
-def test_a_format_1_snapshot_index_is_converted_once_without_re_embedding(tmp_path, caplog):
+def _legacy_index(tmp_path):
     """A format-1 index, as the previous release wrote it (CURRENT + snapshots/<name>/), built here by hand
-    from a segment's files, which are a snapshot's plus postings."""
+    from a segment's files, which are a snapshot's plus postings; and the segment-format index it came from."""
     source = tmp_path / "new"
     IndexWriter(source, FakeEmbedder()).write(_docs("a", "b"))
     segment = IndexDirectory(source).segments / _commit(source).segments[0].name
@@ -155,6 +155,11 @@ def test_a_format_1_snapshot_index_is_converted_once_without_re_embedding(tmp_pa
                 "built_at": "2024-01-01T00:00:00+00:00", "chunking": {}, "languages": ["fr"], "sources": [], "format_version": 1}
     (snapshot / "manifest.json").write_text(json.dumps(manifest))
     (legacy / "CURRENT").write_text(snapshot.name + "\n")
+    return legacy, source
+
+
+def test_a_format_1_snapshot_index_is_converted_once_without_re_embedding(tmp_path, caplog):
+    legacy, source = _legacy_index(tmp_path)
     with caplog.at_level("WARNING"):
         reader = open_index(legacy)
     assert "converted the index" in caplog.text and "nothing re-embedded" in caplog.text
@@ -162,6 +167,12 @@ def test_a_format_1_snapshot_index_is_converted_once_without_re_embedding(tmp_pa
     assert not (legacy / "CURRENT").exists() and not (legacy / "snapshots").exists()
     original = open_index(source)
     assert np.allclose(reader.lexical_scores(["document"]), original.lexical_scores(["document"]))
-    embedder = FakeEmbedder()
-    report = IndexWriter(legacy, embedder).write(_docs("c"))
+    report = IndexWriter(legacy, FakeEmbedder()).write(_docs("c"))
     assert (report.added, report.documents, report.passages_embedded) == (1, 3, 1)
+
+
+def test_a_write_into_a_format_1_index_converts_it_first(tmp_path):
+    legacy, _ = _legacy_index(tmp_path)
+    report = IndexWriter(legacy, FakeEmbedder()).write(_docs("a", "c"))  # a unchanged: nothing re-embedded
+    assert (report.added, report.unchanged, report.passages_embedded, report.documents) == (1, 1, 1, 3)
+    assert IndexDirectory(legacy).generations() == [2, 1] and not (legacy / "CURRENT").exists()

@@ -237,9 +237,8 @@ class Merger:
                 gone_docs = 0
                 for i in range(0, len(carried), 500):
                     chunk = [int(v) for v in carried[i:i + 500]]
-                    gone_docs += conn.execute(
-                        f"SELECT COUNT(DISTINCT doc_id) FROM passages WHERE vid IN ({','.join('?' * len(chunk))})", chunk
-                    ).fetchone()[0]
+                    marks = ",".join("?" * len(chunk))
+                    gone_docs += conn.execute(f"SELECT COUNT(DISTINCT doc_id) FROM passages WHERE vid IN ({marks})", chunk).fetchone()[0]
             finally:
                 conn.close()
             name = self.layout.new_segment_name()

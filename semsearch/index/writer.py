@@ -98,11 +98,12 @@ def check_model(manifest, embedder: Embedder, where: Path) -> None:
 
 
 def live_commit(layout: IndexDirectory) -> CommitPoint | None:
-    """The newest commit point (converting a format-1 index first), or None for an empty index."""
+    """The newest commit point (converting a format-1 index first), or None for an empty index.
+    Call under the writer lock."""
     if layout.is_legacy():
         from ..store.legacy import convert_legacy
 
-        convert_legacy(layout)
+        convert_legacy(layout, have_lock=True)
     generation = layout.generation()
     return CommitPoint.read(layout.commit_path(generation)) if generation else None
 
