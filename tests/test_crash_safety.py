@@ -10,8 +10,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 from semsearch.store.commit import CommitPoint
 from semsearch.store.layout import FAULT_ENV, IndexDirectory
 from semsearch.store.reader import open_index
@@ -92,11 +90,11 @@ def _unnamed(layout: IndexDirectory) -> set[str]:
     return {p.name for p in layout.segments.iterdir()} - named
 
 
-@pytest.mark.parametrize("point", ["after_rename", "after_deletes"])
-def test_sigkill_between_a_segment_and_its_commit_point(seed_index, tmp_path, point):
-    """SEMSEARCH_FAULT kills `semsearch index` after the new segment is renamed into segments/ (and, at
-    after_deletes, its tombstones written) but before the commit point that names it (the other points:
+def test_sigkill_between_a_segment_and_its_commit_point(seed_index, tmp_path):
+    """SEMSEARCH_FAULT kills `semsearch index` after the new segment is renamed into segments/ and its
+    tombstones written, but before the commit point that names them (every write point:
     tests/test_reliability_crash.py, through serve)."""
+    point = "after_deletes"
     corpus = _corpus(tmp_path / "swap.jsonl", 3)
     run_cli("index", str(_corpus(tmp_path / "first.jsonl", 2)), "--index-dir", str(seed_index), "--quiet")  # depeche-0, 1
     records = [json.loads(line) for line in corpus.read_text().splitlines()]
@@ -119,21 +117,22 @@ def test_sigkill_between_a_segment_and_its_commit_point(seed_index, tmp_path, po
     assert {(p.parent.name, p.name) for p in layout.segments.glob("*/deletes_*.npy")} <= kept
 
 
-@pytest.mark.parametrize("point", ["merge_written", "merge_committed"])
-def test_sigkill_inside_a_merge_loses_nothing(seed_index, tmp_path, point):
-    """`semsearch optimize` killed after writing the merged segment (before its commit) and after the commit
-    (before the merged-away segments are removed): the index answers with every document either way."""
+def test_sigkill_inside_a_merge_loses_nothing(seed_index, tmp_path):
+    """`semsearch optimize` killed after writing the merged segment (before its commit), then after the
+    commit (before the merged-away segments are removed): the index answers with every document each time."""
     for i in range(3):
         run_cli("index", str(_corpus(tmp_path / f"c{i}.jsonl", i + 1)), "--index-dir", str(seed_index), "--quiet")
     layout = IndexDirectory(seed_index)
     segments = len(CommitPoint.read(layout.commit_path(layout.generation())).segments)
-    proc = run_cli("optimize", "--index-dir", str(seed_index), env={FAULT_ENV: point}, check=False)
-    assert proc.returncode == -signal.SIGKILL, (proc.returncode, proc.stderr)
-    snapshot = open_index(seed_index)
-    assert snapshot.manifest.documents == 8 and len(snapshot.segments) == (1 if point == "merge_committed" else segments)
-    snapshot.close()
+    assert segments == 4
+    for point, expected in (("merge_written", segments), ("merge_committed", 1)):
+        proc = run_cli("optimize", "--index-dir", str(seed_index), env={FAULT_ENV: point}, check=False)
+        assert proc.returncode == -signal.SIGKILL, (proc.returncode, proc.stderr)
+        snapshot = open_index(seed_index)
+        assert snapshot.manifest.documents == 8 and len(snapshot.segments) == expected, point
+        snapshot.close()
     out = json.loads(run_cli("optimize", "--index-dir", str(seed_index), "--json").stdout)
-    assert out["segments"] == 1 and out["documents"] == 8
+    assert (out["merges"], out["segments"], out["documents"]) == (0, 1, 8)
     assert not any(p.name.startswith(".tmp-") for p in seed_index.iterdir()) and not _unnamed(layout)
     results = search_json(seed_index, "Combien de soldats américains en Irak ?", "-k", "3")["results"]
     assert any(SOLDIERS.search(h["text"]) for h in results)
