@@ -97,34 +97,24 @@ class Merger:
     def maybe_merge(self, policy: MergePolicy = MergePolicy(), limit: int = 10) -> list[MergeReport]:
         """Run what the policy asks for until it asks for nothing (at most `limit` merges). Returns at once,
         merging nothing, when another merge holds the index's merge lock."""
-        reports: list[MergeReport] = []
         with self.layout.merge_lock(blocking=False) as locked:
-            if not locked:
-                return reports
-            for _ in range(limit):
-                commit = self._commit()
-                groups = policy.find_merges(commit) if commit else []
-                if not groups:
-                    break
-                report = self._merge(groups[0])
-                if report is None:
-                    break
-                reports.append(report)
-        return reports
+            return self._merge_while(policy.find_merges, limit) if locked else []
 
     def force_merge(self, max_segments: int = 1) -> list[MergeReport]:
         """Merge down to `max_segments` segments with no tombstones (Elasticsearch's _forcemerge)."""
-        reports: list[MergeReport] = []
         with self.layout.merge_lock():
-            for _ in range(1000):
-                commit = self._commit()
-                groups = MergePolicy.force(commit, max_segments) if commit else []
-                if not groups:
-                    break
-                report = self._merge(groups[0])
-                if report is None:
-                    break
-                reports.append(report)
+            return self._merge_while(lambda commit: MergePolicy.force(commit, max_segments), 1000)
+
+    def _merge_while(self, plan, limit: int) -> list[MergeReport]:
+        """Merge the first group `plan(commit)` names, again, until it names none (at most `limit` times)."""
+        reports: list[MergeReport] = []
+        for _ in range(limit):
+            commit = self._commit()
+            groups = plan(commit) if commit else []
+            report = self._merge(groups[0]) if groups else None
+            if report is None:
+                break
+            reports.append(report)
         return reports
 
     def _commit(self) -> CommitPoint | None:

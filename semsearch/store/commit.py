@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ..errors import IndexCorruptError
 from .layout import write_durably
+from .manifest import read_versioned_json
 
 FORMAT_VERSION = 2
 
@@ -69,17 +70,7 @@ class CommitPoint:
 
     @classmethod
     def read(cls, path: Path) -> CommitPoint:
-        try:
-            data = json.loads(path.read_text())
-        except FileNotFoundError:
-            raise IndexCorruptError(f"{path}: commit point is missing") from None
-        except (OSError, ValueError) as exc:
-            raise IndexCorruptError(f"{path}: commit point is unreadable ({exc})") from None
-        if not isinstance(data, dict) or data.get("format_version") != FORMAT_VERSION:
-            found = data.get("format_version") if isinstance(data, dict) else None
-            raise IndexCorruptError(
-                f"{path}: index format version {found!r}, this semsearch reads version {FORMAT_VERSION}; re-index"
-            )
+        data = read_versioned_json(path, "commit point", FORMAT_VERSION)
         try:
             segments = [SegmentEntry(**s) for s in data.pop("segments")]
             commit = cls(segments=segments, **{k: data[k] for k in cls.__dataclass_fields__ if k in data and k != "segments"})
