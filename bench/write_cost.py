@@ -163,7 +163,7 @@ def main() -> int:
              "writer alone: s", "writer alone: peak RSS MiB", "delete: s"],
             table,
         )
-        + f"\n\n![write cost]({Path(args.plot).relative_to(ROOT)})\n\nRaw: `{json.dumps(results)}`\n"
+        + f"\n\n![write cost]({os.path.relpath(args.plot, ROOT)})\n\nRaw: `{json.dumps(results)}`\n"
     )
     publish(args.title, body, args.no_write)
     return 0

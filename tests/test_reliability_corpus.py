@@ -176,7 +176,7 @@ def test_a_600kb_single_paragraph_goes_through_the_whole_write_path(tmp_path):
     report = IndexWriter(tmp_path / "index", FakeEmbedder()).write(read_paths([path]).documents)
     seconds = time.perf_counter() - started
     snapshot = open_index(tmp_path / "index")
-    assert report.documents == 1 and report.passages == snapshot.size == snapshot.index.ntotal > 300
+    assert report.documents == 1 and report.passages == snapshot.size == snapshot.segments[0].index.ntotal > 300
     doc, passages = snapshot.fetch_document("one-paragraph.txt")
     assert all(doc.text[p.start:p.end] == p.text for p in passages)
     print(f"\n600 KB paragraph, full write path: {seconds:.1f} s, {report.passages} passages")

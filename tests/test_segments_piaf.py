@@ -64,6 +64,7 @@ def _grow(root, documents: list[Document], embedder) -> None:
         writer.write([d for d in batch if d.doc_id not in deletes] + ([altered] if altered else []), delete_ids=deletes)
 
 
+@pytest.mark.timeout(900)  # embedding PIAF once with the small model: about a minute on 2 idle cores
 def test_piaf_index_grown_by_20_writes_ranks_like_one_built_in_one_write(tmp_path):
     if not PIAF.is_file():
         pytest.skip(f"{PIAF} is absent (the shared evaluation data)")

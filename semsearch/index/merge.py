@@ -30,6 +30,7 @@ from ..store import database, vectors
 from ..store.commit import CommitPoint, SegmentEntry
 from ..store.layout import IndexDirectory, fault, write_durably
 from ..store.lexical import Postings
+from ..store.reader import ranges
 from ..store.segment import Segment, load_deletes, write_segment
 from .writer import live_commit
 
@@ -77,15 +78,6 @@ class MergeReport:
     purged: int  # tombstoned passages left behind
     seconds: float
     commit: str
-
-
-def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """The concatenation of arange(s, s + n) for each (s, n), vectorized."""
-    total = int(lengths.sum())
-    if total == 0:
-        return np.zeros(0, np.int64)
-    offsets = np.cumsum(lengths) - lengths
-    return np.repeat(starts - offsets, lengths) + np.arange(total)
 
 
 class Merger:
@@ -178,8 +170,8 @@ class Merger:
         for segment, rows, remap in zip(sources, live, remaps):
             passage_vectors[remap[rows]] = segment.vectors[rows]
             counts = segment.sentences.ptr[rows + 1] - segment.sentences.ptr[rows]
-            dest = _ranges(new_ptr[remap[rows]], counts)
-            src = _ranges(segment.sentences.ptr[rows], counts)
+            dest = ranges(new_ptr[remap[rows]], counts)
+            src = ranges(segment.sentences.ptr[rows], counts)
             sentence_vectors[dest] = segment.sentences.vectors[src]
             spans[dest] = segment.sentences.spans[src]
         conn = database.connect(temp / database.DB_NAME)

@@ -129,8 +129,8 @@ class Postings:
         try:
             vocab = json.loads((folder / VOCAB_NAME).read_text())
             indptr = np.load(folder / INDPTR_NAME)
-            rows = np.load(folder / ROWS_NAME, mmap_mode="r")
-            tf = np.load(folder / TF_NAME, mmap_mode="r")
+            rows = np.load(folder / ROWS_NAME)  # in memory: a map would hold a file descriptor per segment
+            tf = np.load(folder / TF_NAME)
             lengths = np.load(folder / LENGTHS_NAME)
         except (OSError, ValueError) as exc:
             raise IndexCorruptError(f"{folder / VOCAB_NAME}: lexical postings are unreadable ({exc})") from None
