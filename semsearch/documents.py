@@ -58,3 +58,5 @@ class ReadBatch:
     documents: list[Document] = field(default_factory=list)
     problems: list[ReadProblem] = field(default_factory=list)
     notes: list[ReadProblem] = field(default_factory=list)  # read, with a remark (e.g. decoded as Windows-1252)
+    # doc_id -> author of a web article: reported, not stored (the index has no author column yet)
+    authors: dict[str, str] = field(default_factory=dict)

@@ -10,6 +10,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from .embedding.base import DEFAULT_MODEL
 from .index.chunking import ChunkingConfig
+from .index.fetcher import DEFAULT_USER_AGENT, FetchConfig
 from .service.collapse import CollapseConfig
 from .service.fusion import FusionConfig
 
@@ -50,6 +51,15 @@ class Settings(BaseSettings):
     max_documents_per_request: int = Field(1000, ge=1, le=100_000)
     corpus: Path | None = None  # indexed at start when the index has no snapshot yet
 
+    # Fetching web pages and feeds (`semsearch index URL`, `semsearch watch`); the service never fetches
+    user_agent: str = Field(DEFAULT_USER_AGENT, min_length=1, max_length=300)
+    fetch_timeout: float = Field(10.0, gt=0, le=300)
+    fetch_max_bytes: int = Field(5 * 1024 * 1024, ge=1024)
+    fetch_delay: float = Field(1.0, ge=0, le=600)  # seconds between two requests to one host
+    fetch_max_redirects: int = Field(5, ge=0, le=30)
+    feeds: Annotated[list[str], NoDecode] = []  # `semsearch watch` with no URL: these (comma or space separated)
+    watch_every: str = "15m"
+
     @field_validator("api_key", mode="before")
     @classmethod
     def _blank_key_is_no_key(cls, value: object) -> object:
@@ -65,6 +75,24 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
         return value
+
+    @field_validator("feeds", mode="before")
+    @classmethod
+    def _split_feeds(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [url for url in value.replace(",", " ").split() if url]
+        return value
+
+    @field_validator("watch_every")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        from .index.watch import parse_duration
+
+        parse_duration(value)
+        return value
+
+    def fetch_config(self) -> FetchConfig:
+        return FetchConfig(self.fetch_timeout, self.fetch_max_bytes, self.fetch_delay, self.fetch_max_redirects, self.user_agent)
 
     def chunking(self) -> ChunkingConfig:
         return ChunkingConfig(self.max_passage_tokens, self.min_passage_chars, self.overlap_sentences)

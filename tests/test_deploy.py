@@ -32,6 +32,8 @@ INSTALL_SCRIPT = "scripts/install.sh"
 INDEX_DIR = "/data/index"
 # Settings the compose commands set with flags, so the services do not take them from the environment.
 SET_BY_COMMANDS = {"index_dir", "host", "port", "corpus"}
+# Settings of fetching web pages and feeds: the watcher's; the api never fetches.
+WATCHER_ONLY = {"feeds", "watch_every", "user_agent", "fetch_timeout", "fetch_max_bytes", "fetch_delay", "fetch_max_redirects"}
 
 
 # ---------------------------------------------------------------- reading the files
@@ -291,9 +293,21 @@ def test_compose_services_share_the_index_volume_and_mount_the_corpus_read_only(
 def test_compose_passes_the_api_key_and_every_other_setting(compose):
     api_env = compose["services"]["api"]["environment"]
     assert "${SEMSEARCH_API_KEY" in str(api_env.get("SEMSEARCH_API_KEY")), "the key comes from the environment or .env"
-    wanted = {f"SEMSEARCH_{name.upper()}" for name in Settings.model_fields if name not in SET_BY_COMMANDS}
+    wanted = {f"SEMSEARCH_{name.upper()}" for name in Settings.model_fields if name not in SET_BY_COMMANDS | WATCHER_ONLY}
     assert wanted <= set(api_env), f"not passed to the api: {sorted(wanted - set(api_env))}"
     assert "SEMSEARCH_API_KEY" not in compose["services"]["indexer"]["environment"], "the indexer needs no write key"
+
+
+def test_compose_watcher_is_an_optional_profile_polling_the_feeds_into_the_shared_index(compose):
+    watcher = compose["services"]["watcher"]
+    assert watcher["profiles"] == ["watch"], "not started by a plain `docker compose up`"
+    args = parse_cli(watcher["command"])
+    assert args.command == "watch" and args.index_dir == INDEX_DIR and args.urls == [] and not args.once  # the feeds: SEMSEARCH_FEEDS
+    env = watcher["environment"]
+    assert "${SEMSEARCH_FEEDS" in str(env["SEMSEARCH_FEEDS"])
+    assert {f"SEMSEARCH_{name.upper()}" for name in WATCHER_ONLY} <= set(env)
+    assert "SEMSEARCH_API_KEY" not in env, "the watcher writes the index directly and needs no write key"
+    assert any(v.split(":")[0] in compose["volumes"] and v.split(":")[1] == "/data" for v in watcher["volumes"])
 
 
 def test_compose_build_args_are_dockerfile_args(compose, dockerfile):

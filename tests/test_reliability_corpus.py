@@ -83,7 +83,7 @@ def test_a_bad_corpus_folder_indexes_what_it_can_and_names_the_rest(tmp_path):
     assert report["added"] == 5 and report["documents"] == 5
     skipped = {Path(p["origin"]).name: p["reason"] for p in report["failed"]}
     assert set(skipped) == {"empty-folder", "scan.txt", "vide.txt"}  # other extensions in a folder are not articles: ignored
-    assert "no .txt, .md or .jsonl" in skipped["empty-folder"] and "binary" in skipped["scan.txt"] and "empty" in skipped["vide.txt"]
+    assert "no .txt, .md, .jsonl, .html" in skipped["empty-folder"] and "binary" in skipped["scan.txt"] and "empty" in skipped["vide.txt"]
     notes = {Path(n["origin"]).name: n["note"] for n in report["notes"]}
     assert notes == {
         "avignon-1995.txt": "decoded as Windows-1252 (not valid UTF-8)",
@@ -112,7 +112,7 @@ def test_exit_status_is_non_zero_only_when_nothing_could_be_indexed(tmp_path):
         proc = run_cli("index", *args, "--index-dir", str(tmp_path / "index"), check=False)
         assert proc.returncode == 1, (args, proc.stderr)
         assert proc.stderr.rstrip().endswith("semsearch: error: nothing could be indexed") and "Traceback" not in proc.stderr
-    assert f"semsearch: skipped {empty}: folder holds no .txt, .md or .jsonl file" in proc.stderr
+    assert f"semsearch: skipped {empty}: folder holds no .txt, .md, .jsonl, .html or .htm file" in proc.stderr
     assert f"semsearch: skipped {junk / 'a.txt'}: binary file" in proc.stderr and f"{tmp_path / 'missing'}: no such file" in proc.stderr
     assert not (tmp_path / "index").exists()  # nothing written
     # (A run where something could be indexed exits 0 with the rest reported: the test above.)

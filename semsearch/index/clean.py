@@ -18,6 +18,12 @@ _PHOTO_CREDIT = re.compile(
 _PAREN_CREDIT = re.compile(r"^\((?:AP|AFP|Reuters|Getty|EPA|ANP|DPA|Anadolu|AA|Xinhua)\b[^)]{0,120}\)$")
 _SHARE = re.compile(r"^(?:partager|partagez|share)\b[^\n]{0,40}?(?:https?://\S+)?\s*$", re.IGNORECASE)
 _URL_ONLY = re.compile(r"^(?:https?://|www\.)\S+$")
+# A "read also" teaser: a label and another article's headline, set inside the text on news sites.
+_READ_ALSO = re.compile(
+    r"^(?:[àa]\s+)?(?:lire|voir|relire)\s+(?:aussi|également|notre\s+\w+)\b[^\n]{0,200}$"
+    r"|^(?:read|see)\s+(?:also|more)\b[^\n]{0,200}$|^(?:related|sur le même sujet)\s*[:|][^\n]{0,200}$",
+    re.IGNORECASE,
+)
 # A lone agency or outlet tag: one to three short all-caps words, e.g. "AA", "TRT FR", "AFP".
 _AGENCY_TAG = re.compile(r"^(?:[A-Z0-9][A-Z0-9&.\-]{0,7})(?:\s+[A-Z0-9][A-Z0-9&.\-]{0,7}){0,2}$")
 _SENTENCE_END = re.compile(r"[.!?…»\"”:;]\s*$")
@@ -53,6 +59,7 @@ def _is_boilerplate(line: str) -> bool:
         or _PAREN_CREDIT.match(line)
         or _SHARE.match(line)
         or _URL_ONLY.match(line)
+        or _READ_ALSO.match(line)
         or _AGENCY_TAG.match(line)
     )
 
@@ -61,8 +68,11 @@ def _looks_like_title(line: str, rest: list[str]) -> bool:
     return bool(rest) and len(line) <= 200 and not _SENTENCE_END.search(line) and len(line.split()) >= 3
 
 
-def clean_article(raw: str) -> CleanArticle:
-    """Split raw text into clean paragraphs and pull out date, title and source."""
+def clean_article(raw: str, title: str | None = None) -> CleanArticle:
+    """Split raw text into clean paragraphs and pull out date, title and source.
+
+    `title`: the headline when it is already known (a web page's metadata): lines repeating it
+    are dropped and no other line is taken for it (a page's first line may be a subheading)."""
     text = raw.replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff")
     date = None
     marker = _DATE_MARKER.match(text)
@@ -84,10 +94,24 @@ def clean_article(raw: str) -> CleanArticle:
         else:
             kept.append(para)
 
-    title = None
-    if kept and not marker and _looks_like_title(kept[0], kept[1:]):
+    if title is not None:
+        while kept and _same_title(kept[0], title):
+            removed.append(kept.pop(0))
+    elif kept and not marker and _looks_like_title(kept[0], kept[1:]):
         title = kept.pop(0)
         while kept and _same_title(kept[0], title):
             removed.append(kept.pop(0))
     source = tags[-1] if tags else None
     return CleanArticle(text="\n\n".join(kept), title=title, date=date, source=source, removed=removed)
+
+
+def lede_title(text: str, limit: int = 120) -> str | None:
+    """A display title for an article without one: its first sentence, cut at a word."""
+    first = text.split("\n", 1)[0].strip()
+    if not first:
+        return None
+    end = re.search(r"(?<=[.!?])\s", first)
+    sentence = first[: end.start()] if end else first
+    if len(sentence) <= limit:
+        return sentence
+    return sentence[:limit].rsplit(" ", 1)[0] + "…"

@@ -1,6 +1,7 @@
-"""Reading documents from folders, text files and JSON Lines into `Document`s.
+"""Reading documents into `Document`s: the dispatcher over folders, text files, JSON Lines, web
+pages (.html), feeds (.rss, .atom, .xml) and URLs.
 
-Every problem is reported with the file (and line) it came from and never stops the batch.
+Every problem is reported with the file (and line) or URL it came from and never stops the batch.
 """
 
 from __future__ import annotations
@@ -8,30 +9,27 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
+from contextlib import ExitStack
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..dates import normalize_date
 from ..documents import Document, ReadBatch, ReadProblem
 from ..errors import InvalidInputError
-from .clean import clean_article
+from .clean import clean_article, lede_title
+from .feeds import FEED_SUFFIXES
+from .html import HTML_SUFFIXES
+
+if TYPE_CHECKING:
+    from .fetcher import FetchConfig
+    from .web import WebReader
 
 TEXT_SUFFIXES = {".txt", ".md"}
 JSONL_SUFFIXES = {".jsonl", ".ndjson"}
-JSON_FIELDS = ("id", "text", "title", "date", "source", "url", "lang")
+FOLDER_SUFFIXES = TEXT_SUFFIXES | JSONL_SUFFIXES | HTML_SUFFIXES  # feeds are named one by one: they fetch
+JSON_FIELDS = ("id", "text", "html", "title", "date", "source", "url", "lang")
 MAX_ID_LENGTH = 512
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
-
-def lede_title(text: str, limit: int = 120) -> str | None:
-    """A display title for an article without one: its first sentence, cut at a word."""
-    first = text.split("\n", 1)[0].strip()
-    if not first:
-        return None
-    end = re.search(r"(?<=[.!?])\s", first)
-    sentence = first[: end.start()] if end else first
-    if len(sentence) <= limit:
-        return sentence
-    return sentence[:limit].rsplit(" ", 1)[0] + "…"
 
 
 _BINARY_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
@@ -85,9 +83,13 @@ def validate_doc_id(doc_id: object) -> str:
 def document_from_record(record: object, origin: str) -> Document:
     """A Document from a JSON object with the JSON Lines fields; InvalidInputError names the field."""
     if not isinstance(record, dict):
-        raise InvalidInputError("expected a JSON object with at least 'id' and 'text'")
-    text = record.get("text")
-    if not isinstance(text, str) or not text.strip():
+        raise InvalidInputError("expected a JSON object with at least 'id' and 'text' (or 'html')")
+    text, html = record.get("text"), record.get("html")
+    if html is not None and text is not None:
+        raise InvalidInputError("html: give the article as 'text' or as 'html', not both", "html")
+    if html is not None and (not isinstance(html, str) or not html.strip()):
+        raise InvalidInputError("html: must be a non-empty string (a web page)", "html")
+    if html is None and (not isinstance(text, str) or not text.strip()):
         raise InvalidInputError("text: missing or empty", "text")
     if "id" not in record or record["id"] is None:
         raise InvalidInputError("id: missing", "id")
@@ -100,6 +102,8 @@ def document_from_record(record: object, origin: str) -> Document:
         fields[name] = _CONTROL.sub(" ", value).strip() or None if isinstance(value, str) else None
     if fields["date"]:
         fields["date"] = normalize_date(fields["date"], "date")
+    if html is not None:
+        return _html_record(html, doc_id, fields, origin)
     cleaned = clean_article(text)
     if not cleaned.text:
         raise InvalidInputError("text: nothing left after removing boilerplate", "text")
@@ -113,6 +117,32 @@ def document_from_record(record: object, origin: str) -> Document:
         lang=fields["lang"],
         origin=origin,
     )
+
+
+def _html_record(html: str, doc_id: str, fields: dict[str, str | None], origin: str) -> Document:
+    """A record's web page, extracted; the record's own fields win over the page's metadata."""
+    from .html import article_document, extract_article
+
+    try:
+        article = extract_article(html, fields["url"])
+    except InvalidInputError as exc:
+        raise InvalidInputError(f"html: {exc}", "html") from None
+    doc = article_document(article, doc_id, origin, url=fields["url"])
+    for name in ("title", "date", "source", "lang"):
+        if fields[name]:
+            setattr(doc, name, fields[name])
+    return doc
+
+
+def read_html_file(path: Path, doc_id: str) -> tuple[Document, str | None]:
+    """A saved web page's article, and its author (not stored: reported)."""
+    from .html import article_document, extract_article
+
+    data = path.read_bytes()
+    if not data.strip():
+        raise ValueError("empty file")
+    article = extract_article(data)
+    return article_document(article, doc_id, str(path)), article.author
 
 
 def read_text_file(path: Path, doc_id: str, notes: list[ReadProblem] | None = None) -> Document:
@@ -160,35 +190,70 @@ def read_jsonl(path: Path, batch: ReadBatch) -> None:
             batch.problems.append(ReadProblem(origin, str(exc)))
 
 
-def _read_file(path: Path, doc_id: str, batch: ReadBatch) -> None:
-    suffix = path.suffix.lower()
-    if suffix in JSONL_SUFFIXES:
-        read_jsonl(path, batch)
-    elif suffix in TEXT_SUFFIXES:
-        try:
-            batch.documents.append(read_text_file(path, doc_id, batch.notes))
-        except (OSError, ValueError) as exc:
-            batch.problems.append(ReadProblem(str(path), str(exc)))
-    else:
-        batch.problems.append(
-            ReadProblem(str(path), f"unknown extension {suffix or '(none)'!r}; expected .txt, .md or .jsonl")
-        )
+class _Dispatcher:
+    """Sends each input to its reader; the web reader (and its HTTP client) is made on first use."""
 
+    def __init__(self, batch: ReadBatch, fetch_config: FetchConfig | None, resources: ExitStack) -> None:
+        self.batch = batch
+        self.fetch_config = fetch_config
+        self.resources = resources
+        self._web: WebReader | None = None
 
-def read_paths(paths: Iterable[str | Path]) -> ReadBatch:
-    """Documents from files and folders (recursive .txt/.md/.jsonl); ids are paths relative to the folder."""
-    batch = ReadBatch()
-    for given in paths:
-        path = Path(given)
-        if path.is_dir():
-            files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
-            wanted = [p for p in files if p.suffix.lower() in TEXT_SUFFIXES | JSONL_SUFFIXES]
-            if not wanted:
-                batch.problems.append(ReadProblem(str(path), "folder holds no .txt, .md or .jsonl file"))
-            for file in wanted:
-                _read_file(file, file.relative_to(path).as_posix(), batch)
-        elif path.is_file():
-            _read_file(path, path.name, batch)
+    def web(self) -> WebReader:
+        if self._web is None:
+            from .fetcher import FetchConfig, Fetcher
+            from .web import WebReader
+
+            self._web = WebReader(self.resources.enter_context(Fetcher(self.fetch_config or FetchConfig())))
+        return self._web
+
+    def file(self, path: Path, doc_id: str) -> None:
+        batch = self.batch
+        suffix = path.suffix.lower()
+        if suffix in JSONL_SUFFIXES:
+            read_jsonl(path, batch)
+        elif suffix in TEXT_SUFFIXES:
+            try:
+                batch.documents.append(read_text_file(path, doc_id, batch.notes))
+            except (OSError, ValueError) as exc:
+                batch.problems.append(ReadProblem(str(path), str(exc)))
+        elif suffix in HTML_SUFFIXES:
+            try:
+                doc, author = read_html_file(path, doc_id)
+            except (OSError, ValueError, InvalidInputError) as exc:
+                batch.problems.append(ReadProblem(str(path), str(exc)))
+                return
+            batch.documents.append(doc)
+            if author:
+                batch.authors[doc.doc_id] = author
+        elif suffix in FEED_SUFFIXES:
+            self.web().read_feed_file(path, batch)
         else:
-            batch.problems.append(ReadProblem(str(path), "no such file or folder"))
+            batch.problems.append(
+                ReadProblem(str(path), f"unknown extension {suffix or '(none)'!r}; expected .txt, .md, .jsonl, .html, .htm, .rss, .atom or .xml")
+            )
+
+
+def read_paths(paths: Iterable[str | Path], fetch_config: FetchConfig | None = None) -> ReadBatch:
+    """Documents from files, folders (recursive .txt/.md/.jsonl/.html/.htm; ids are paths relative
+    to the folder) and http(s) URLs (an article page, id: the URL; or a feed: its items' articles)."""
+    batch = ReadBatch()
+    with ExitStack() as resources:
+        dispatch = _Dispatcher(batch, fetch_config, resources)
+        for given in paths:
+            if isinstance(given, str) and given.lower().startswith(("http://", "https://")):
+                dispatch.web().read_url(given, batch)
+                continue
+            path = Path(given)
+            if path.is_dir():
+                files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+                wanted = [p for p in files if p.suffix.lower() in FOLDER_SUFFIXES]
+                if not wanted:
+                    batch.problems.append(ReadProblem(str(path), "folder holds no .txt, .md, .jsonl, .html or .htm file"))
+                for file in wanted:
+                    dispatch.file(file, file.relative_to(path).as_posix())
+            elif path.is_file():
+                dispatch.file(path, path.name)
+            else:
+                batch.problems.append(ReadProblem(str(path), "no such file or folder"))
     return batch

@@ -103,10 +103,15 @@ class SearchResponse(BaseModel):
 
 
 class DocumentIn(BaseModel):
-    """One document, with the fields of a JSON Lines input line."""
+    """One document, with the fields of a JSON Lines input line: `text` or `html`, not both."""
 
     id: str = Field(description="document id, e.g. a relative path such as `2024/article.txt`")
-    text: str = Field(description="the article text (cleaned like a text file: date marker, headline, credits)")
+    text: str | None = Field(None, description="the article text (cleaned like a text file: date marker, headline, credits)")
+    html: str | None = Field(
+        None,
+        description="instead of `text`: the article's web page, whose text, title, date and outlet are extracted here "
+        "(trafilatura; menus, share bars, comments dropped). The server never fetches a URL: send the page itself.",
+    )
     title: str | None = None
     date: str | None = Field(None, description=DATE_HELP)
     source: str | None = None

@@ -1,0 +1,161 @@
+"""Fetching pages and feeds over HTTP, politely and within limits (httpx).
+
+One client per run: an identifying User-Agent, a timeout (per operation and for the whole
+transfer), a size limit checked while the body streams in, at most `max_redirects` redirects,
+and a delay between two requests to the same host. Conditional requests (ETag, Last-Modified)
+let a watcher ask only for what changed.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+from urllib.parse import urldefrag, urlsplit
+
+from .. import __version__
+
+if TYPE_CHECKING:
+    import httpx
+
+DEFAULT_USER_AGENT = f"semsearch/{__version__} (news search indexer; set SEMSEARCH_USER_AGENT to add a contact)"
+
+
+@dataclass(frozen=True)
+class FetchConfig:
+    timeout: float = 10.0  # seconds, for connecting, each read and the whole transfer
+    max_bytes: int = 5 * 1024 * 1024
+    delay: float = 1.0  # seconds between two requests to one host
+    max_redirects: int = 5
+    user_agent: str = DEFAULT_USER_AGENT
+
+
+@dataclass
+class Validators:
+    """What a server said identifies the version it sent, for the next conditional request."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+
+    def headers(self) -> dict[str, str]:
+        headers = {}
+        if self.etag:
+            headers["If-None-Match"] = self.etag
+        if self.last_modified:
+            headers["If-Modified-Since"] = self.last_modified
+        return headers
+
+
+@dataclass
+class Fetched:
+    url: str  # after redirects
+    not_modified: bool = False  # 304: the version named by the validators is still current
+    content: bytes = b""
+    content_type: str = ""  # media type, lower case, without parameters
+    charset: str | None = None
+    validators: Validators = field(default_factory=Validators)
+
+
+class FetchError(Exception):
+    """A URL that could not be fetched; the message says why, for the per-item report."""
+
+
+def is_url(value: str) -> bool:
+    return value.lower().startswith(("http://", "https://"))
+
+
+def canonical_url(url: str) -> str:
+    """The URL without its #fragment (the same page; a passage id's # must stay unambiguous)."""
+    return urldefrag(url.strip())[0]
+
+
+class Fetcher:
+    def __init__(self, config: FetchConfig = FetchConfig(), sleep=time.sleep, clock=time.monotonic) -> None:
+        self.config = config
+        self._sleep = sleep
+        self._clock = clock
+        self._last_request: dict[str, float] = {}  # host -> when the last request to it started
+        import httpx  # here: settings import this module's FetchConfig, and the service needs no HTTP client
+
+        self._client = httpx.Client(
+            headers={"User-Agent": config.user_agent, "Accept-Encoding": "gzip, deflate"},
+            timeout=httpx.Timeout(config.timeout),
+            follow_redirects=True,
+            max_redirects=config.max_redirects,
+        )
+
+    def __enter__(self) -> Fetcher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._client.close()
+
+    def _wait_for(self, host: str) -> None:
+        last = self._last_request.get(host)
+        if last is not None:
+            wait = last + self.config.delay - self._clock()
+            if wait > 0:
+                self._sleep(wait)
+        self._last_request[host] = self._clock()
+
+    def get(self, url: str, validators: Validators | None = None, accept: str | None = None) -> Fetched:
+        """The body of `url`; FetchError for anything but a 2xx or a 304 within the limits."""
+        import httpx
+
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise FetchError("not an http:// or https:// URL")
+        self._wait_for(parts.hostname)
+        headers = dict(validators.headers()) if validators else {}
+        if accept:
+            headers["Accept"] = accept
+        limit, deadline = self.config.max_bytes, self._clock() + self.config.timeout
+        try:
+            with self._client.stream("GET", url, headers=headers) as response:
+                final = str(response.url)
+                if response.status_code == 304:
+                    return Fetched(final, not_modified=True, validators=_validators(response, validators))
+                if not 200 <= response.status_code < 300:
+                    raise FetchError(f"HTTP {response.status_code} {response.reason_phrase}".rstrip())
+                declared = response.headers.get("Content-Length", "")
+                if declared.isdigit() and int(declared) > limit:
+                    raise FetchError(f"larger than the size limit ({int(declared):,} bytes > {limit:,})")
+                body = bytearray()
+                for chunk in response.iter_bytes():
+                    body += chunk
+                    if len(body) > limit:
+                        raise FetchError(f"larger than the size limit ({limit:,} bytes)")
+                    if self._clock() > deadline:
+                        raise FetchError(f"timed out after {self.config.timeout:g} s")
+                media = response.headers.get("Content-Type", "")
+                return Fetched(
+                    url=final,
+                    content=bytes(body),
+                    content_type=media.split(";", 1)[0].strip().lower(),
+                    charset=response.charset_encoding,
+                    validators=_validators(response, None),
+                )
+        except httpx.TooManyRedirects:
+            raise FetchError(f"more than {self.config.max_redirects} redirects (a redirect loop?)") from None
+        except httpx.TimeoutException:
+            raise FetchError(f"timed out after {self.config.timeout:g} s") from None
+        except httpx.ConnectError as exc:
+            raise FetchError(f"unreachable ({_reason(exc)})") from None
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            raise FetchError(f"{type(exc).__name__}: {_reason(exc)}") from None
+
+
+def _validators(response: httpx.Response, previous: Validators | None) -> Validators:
+    """A 304 may omit the validators: then the ones that were sent stay current."""
+    etag = response.headers.get("ETag")
+    modified = response.headers.get("Last-Modified")
+    if previous is not None:
+        etag, modified = etag or previous.etag, modified or previous.last_modified
+    return Validators(etag, modified)
+
+
+def _reason(exc: Exception) -> str:
+    return str(exc) or type(exc).__name__
