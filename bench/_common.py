@@ -64,3 +64,40 @@ def markdown_table(header: list[str], rows: list[list]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+SUMMARY_START = "<!-- current figures: start -->"
+SUMMARY_END = "<!-- current figures: end -->"
+
+
+def refresh_rows(rows: list[list[str]]) -> None:
+    """Replace the rows of the current-figures table at the top of BENCHMARKS.md whose first cell
+    matches one of `rows` (a new one is added at the end of the table)."""
+    text = BENCHMARKS.read_text()
+    head, start, rest = text.partition(SUMMARY_START)
+    table, end, tail = rest.partition(SUMMARY_END)
+    if not start or not end:
+        raise SystemExit(f"{BENCHMARKS}: the current-figures table markers are missing")
+    lines = table.strip("\n").splitlines()
+    for row in rows:
+        line = "| " + " | ".join(row) + " |"
+        at = next((i for i, old in enumerate(lines) if old.split("|")[1].strip() == row[0]), None)
+        if at is None:
+            lines.append(line)
+        else:
+            lines[at] = line
+    BENCHMARKS.write_text(head + start + "\n" + "\n".join(lines) + "\n" + end + tail)
+
+
+def refresh_section(key: str, title: str, body: str) -> None:
+    """Replace the section between `<!-- bench:KEY -->` markers (added at the end when absent),
+    stamped with the date, the machine and the command."""
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    begin, end = f"<!-- bench:{key}: start -->", f"<!-- bench:{key}: end -->"
+    section = f"{begin}\n### {title} ({stamp})\n\nMachine: {machine()}  \nCommand: `{command()}`\n\n{body.strip()}\n{end}"
+    text = BENCHMARKS.read_text()
+    if begin in text and end in text:
+        text = text[: text.index(begin)] + section + text[text.index(end) + len(end) :]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    BENCHMARKS.write_text(text)

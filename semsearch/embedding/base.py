@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from concurrent.futures import Future
 
 import numpy as np
 
@@ -37,6 +38,17 @@ class Embedder(ABC):
 
     def embed_query(self, text: str) -> np.ndarray:
         return self.embed_queries([text])[0]
+
+    def submit_queries(self, texts: Sequence[str]) -> Future[np.ndarray]:
+        """Start embedding queries; the future holds what `embed_queries` returns. This default
+        embeds before returning; a backend with its own model thread returns at once, so that a
+        search does the work that needs no vector (language, BM25) while the model runs."""
+        future: Future[np.ndarray] = Future()
+        try:
+            future.set_result(self.embed_queries(texts))
+        except Exception as exc:  # noqa: BLE001 - the caller gets it from result()
+            future.set_exception(exc)
+        return future
 
 
 def load_embedder(spec: str | None = None, *, query_prompt: str | None = None, passage_prompt: str | None = None) -> Embedder:

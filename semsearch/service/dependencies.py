@@ -14,15 +14,17 @@ from .state import ServiceState
 bearer = HTTPBearer(auto_error=False, scheme_name="ApiKey", description="the value of SEMSEARCH_API_KEY")
 
 
-def get_service(request: Request) -> ServiceState:
+# async: FastAPI runs a plain `def` dependency on its thread pool, one hand-off per request for an
+# attribute read (BENCHMARKS.md, serving).
+async def get_service(request: Request) -> ServiceState:
     return request.app.state.service
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.service.settings
 
 
-def require_key(
+async def require_key(
     credentials: HTTPAuthorizationCredentials | None = Depends(bearer), settings: Settings = Depends(get_settings)
 ) -> None:
     """Writes need the configured key (compared in constant time); none configured: writes are off."""

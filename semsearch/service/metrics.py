@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from concurrent.futures import Future
 
 import numpy as np
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -76,6 +77,12 @@ class TimedEmbedder(Embedder):
             return self.inner.embed_queries(texts)
         finally:
             self.metrics.embed_seconds.labels("query").observe(time.perf_counter() - started)
+
+    def submit_queries(self, texts: Sequence[str]) -> Future:
+        started = time.perf_counter()
+        future = self.inner.submit_queries(texts)
+        future.add_done_callback(lambda _: self.metrics.embed_seconds.labels("query").observe(time.perf_counter() - started))
+        return future
 
     def count_tokens(self, text: str) -> int:
         return self.inner.count_tokens(text)

@@ -12,6 +12,7 @@ import re
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -25,6 +26,7 @@ from ..text.analyzer import analyze, salient_numbers
 from ..text.lang import detect_language
 from .collapse import CollapseConfig, Collapser
 from .fusion import FusionConfig, fuse
+from .sentence_terms import SentenceTerms
 
 MODES = ("hybrid", "dense", "lexical")
 MAX_QUERY_CHARS = 1000
@@ -86,6 +88,7 @@ class Ranking:
     best_sentence: np.ndarray  # global sentence index of each candidate's answering sentence
     sentence_scores: list[np.ndarray]  # per candidate, the score of each of its sentences
     query_lang: str
+    passages: dict[int, PassageRow] = field(default_factory=dict)  # rows ranking read, by vid (lexical mode)
 
 
 class QueryVectorCache:
@@ -97,16 +100,26 @@ class QueryVectorCache:
         self._lock = threading.Lock()
 
     def get(self, embedder: Embedder, query: str) -> np.ndarray:
+        return self.submit(embedder, query)()
+
+    def submit(self, embedder: Embedder, query: str) -> Callable[[], np.ndarray]:
+        """Start embedding `query` (unless cached); the returned call waits for its vector."""
         key = (embedder.spec, query)
         with self._lock:
             if key in self._items:
                 self._items.move_to_end(key)
-                return self._items[key]
-        vector = embedder.embed_query(query)
-        with self._lock:
-            self._items[key] = vector
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
+                cached = self._items[key]
+                return lambda: cached
+        future = embedder.submit_queries([query])
+
+        def vector() -> np.ndarray:
+            result = future.result()[0]
+            with self._lock:
+                self._items[key] = result
+                while len(self._items) > self.size:
+                    self._items.popitem(last=False)
+            return result
+
         return vector
 
 
@@ -142,6 +155,7 @@ class Searcher:
         self.candidates = candidates
         self.per_doc = per_doc
         self.collapse = collapse
+        self.sentence_terms = SentenceTerms(snapshot)  # lexical highlights, analyzed once per snapshot
 
     # -- filters ---------------------------------------------------------------------------
 
@@ -194,39 +208,40 @@ class Searcher:
             return [np.zeros(0) for _ in rows], np.zeros(len(rows))
         return np.split(scores, bounds[:-1]), np.maximum.reduceat(scores, bounds - lengths)
 
-    def _term_overlaps(self, rows: np.ndarray, terms: list[str]) -> list[np.ndarray]:
-        """Without a query vector (lexical mode): how many query terms each sentence holds."""
-        snapshot, wanted = self.snapshot, set(terms)
-        texts = snapshot.fetch_passages([int(snapshot.rows.vids[r]) for r in rows])
-        out = []
-        for r in rows:
-            row = texts.get(int(snapshot.rows.vids[r]))
-            spans = snapshot.sentences.spans[snapshot.sentences.ptr[r]:snapshot.sentences.ptr[r + 1]]
-            lang = row.lang if row and row.lang else "fr"
-            text = row.text if row else ""
-            out.append(np.array([len(wanted.intersection(analyze(text[a:b], lang))) for a, b in spans], dtype=np.float64))
-        return out
+    def _term_overlaps(self, rows: np.ndarray, terms: list[str], texts: dict[int, PassageRow]) -> list[np.ndarray]:
+        """Without a query vector (lexical mode): how many query terms each sentence holds. The
+        passages read go into `texts`, for the result list."""
+        wanted = set(terms)
+        return [
+            np.array([len(wanted & sentence) for sentence in sentences], dtype=np.float64)
+            for sentences in self.sentence_terms.of_rows(rows, texts)
+        ]
 
     def rank(self, query: str, depth: int, mode: str, filters: SearchFilters | None = None) -> Ranking:
         """The best `depth` passages (before grouping), best first."""
         snapshot = self.snapshot
-        languages = snapshot.manifest.languages or ["fr"]
-        query_lang = detect_language(query, candidates=tuple(languages) + ("en",), default=languages[0])
         mask = self._mask(filters)
         n = min(snapshot.size, max(self.candidates, depth))
+        # the model embeds on its own thread while this one does the work that needs no vector
+        query_vector = self.cache.submit(self.embedder, query) if mode != "lexical" and n else None
+        languages = snapshot.manifest.languages or ["fr"]
+        query_lang = detect_language(query, candidates=tuple(languages) + ("en",), default=languages[0])
         empty = Ranking(np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int64), [], query_lang)
         if n == 0:
             return empty
         terms = analyze(query, query_lang)
+        lexical = snapshot.lexical_scores(terms) if mode != "dense" else None
         if mode == "lexical":
-            lexical = snapshot.lexical_scores(terms)
             rows = self._top(lexical, depth, mask, positive=True)
-            return self._ranking(rows, lexical[rows], self._term_overlaps(rows, terms), query_lang)
-        qvec = self.cache.get(self.embedder, query)
+            texts: dict[int, PassageRow] = {}
+            ranking = self._ranking(rows, lexical[rows], self._term_overlaps(rows, terms, texts), query_lang)
+            ranking.passages = texts
+            return ranking
+        lexical_top = self._top(lexical, n, mask, positive=True) if mode == "hybrid" else None
+        qvec = query_vector()
         rows = self._dense_top(qvec, n, mask)
-        if mode == "hybrid":
-            lexical = snapshot.lexical_scores(terms)
-            rows = np.union1d(rows, self._top(lexical, n, mask, positive=True))
+        if lexical_top is not None:
+            rows = np.union1d(rows, lexical_top)
         if len(rows) == 0:
             return empty
         sentence_scores, best = self._sentence_scores(rows, qvec)
@@ -335,7 +350,7 @@ class Searcher:
             raise InvalidInputError(f"per_doc: must be an integer from 1 to {MAX_K}", "per_doc")
         depth = min(self.snapshot.size, max(self.candidates, 4 * k))
         ranking = self.rank(query, depth, mode, filters)
-        read: dict[int, PassageRow] = {}
+        read: dict[int, PassageRow] = dict(ranking.passages)
         chosen = self._select(ranking, k, collapse, per_doc, read)
         vids = self.snapshot.rows.vids
         wanted = [int(vids[ranking.rows[p]]) for p, dups in chosen for p in [p, *dups]]

@@ -31,6 +31,7 @@ from ..store.reader import IndexReader, open_commit, open_index
 from .maintenance import IndexMaintenance
 from .metrics import Metrics, TimedEmbedder
 from .searcher import QueryVectorCache, Searcher, build_searcher
+from .warmup import warm_up
 
 log = logging.getLogger(__name__)
 
@@ -123,11 +124,13 @@ class ServiceState:
     def _swap(self, snapshot: IndexReader) -> None:
         check_model(snapshot.manifest, self.embedder, snapshot.path)
         s = self.settings
+        searcher = build_searcher(snapshot, self.embedder, s, self.cache)
+        warm_seconds = warm_up(searcher)  # before it serves: no request pays for first-use loading
         with self._swap_lock:
             current = self._searcher.snapshot if self._searcher is not None else None
             if current is not None and snapshot.generation <= current.generation:
                 return  # already serving this commit or a newer one
-            self._searcher = build_searcher(snapshot, self.embedder, s, self.cache)
+            self._searcher = searcher
         stats = snapshot.segment_stats()
         self.metrics.documents.set(snapshot.manifest.documents)
         self.metrics.passages.set(snapshot.manifest.passages)
@@ -139,7 +142,12 @@ class ServiceState:
         self._ready.set()
         log.info(
             "snapshot loaded",
-            extra={"event": "snapshot", "snapshot": snapshot.path.name, "documents": snapshot.manifest.documents},
+            extra={
+                "event": "snapshot",
+                "snapshot": snapshot.path.name,
+                "documents": snapshot.manifest.documents,
+                "warm_up_ms": round(warm_seconds * 1000, 1),
+            },
         )
 
     # -- start-up ------------------------------------------------------------------------------

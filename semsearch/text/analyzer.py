@@ -39,17 +39,18 @@ _STOPWORDS = {
     "nl": bm25s_stopwords.STOPWORDS_DUTCH,
 }
 # French and Italian elided articles and pronouns: l'armée -> armée, qu'il -> il.
-_ELISION = re.compile(
-    r"\b(?:l|d|j|m|n|s|t|c|qu|jusqu|lorsqu|puisqu|quoiqu|presqu|quelqu|un|dell|all|dall|nell|sull)['’](?=\w)",
-    re.IGNORECASE,
-)
+_ELIDED = frozenset("l d j m n s t c qu jusqu lorsqu puisqu quoiqu presqu quelqu un dell all dall nell sull".split())
 # Words of letters and digits; "2 500" and "2.500" both become the term "2500".
 _NUMBER_GROUPS = re.compile(r"(?<=\d)[  .,'’ ](?=\d{3}\b)")
-_WORD = re.compile(r"\w+", re.UNICODE)
+_DIGIT = re.compile(r"\d")
+# A word, with the apostrophe that follows it when a word follows (an elision such as "l'").
+_WORD = re.compile(r"\w+(?:['’](?=\w))?", re.UNICODE)
 _stem_lock = threading.Lock()
 
 
 def fold_accents(text: str) -> str:
+    if text.isascii():
+        return text
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
@@ -65,17 +66,31 @@ def _stemmer(lang: str) -> Stemmer.Stemmer | None:
     return Stemmer.Stemmer(name) if name else None
 
 
-def analyze(text: str, lang: str) -> list[str]:
-    """Terms of `text` for BM25: lowercased, elisions cut, stop words dropped, stemmed, accents folded."""
-    text = _NUMBER_GROUPS.sub("", text.lower())
-    text = _ELISION.sub("", text)
-    stop = _stopwords(lang)
-    words = [w for w in _WORD.findall(text) if fold_accents(w) not in stop and (len(w) > 1 or w.isdigit())]
+@lru_cache(maxsize=1 << 16)
+def _term(word: str, lang: str) -> str | None:
+    """The term of one lowercased word, None for a stop word or an elided article. Cached: words
+    repeat (Zipf), and folding and stemming each word again (and an elision regular expression)
+    were most of a lexical search's time (BENCHMARKS.md)."""
+    if word[-1] in "'’":
+        word = word[:-1]
+        if word in _ELIDED:
+            return None
+    if fold_accents(word) in _stopwords(lang) or (len(word) <= 1 and not word.isdigit()):
+        return None
     stemmer = _stemmer(lang)
     if stemmer is not None:
         with _stem_lock:  # a PyStemmer object is not safe to share between threads
-            words = stemmer.stemWords(words)
-    return [fold_accents(w) for w in words]
+            word = stemmer.stemWord(word)
+    return fold_accents(word)
+
+
+def analyze(text: str, lang: str) -> list[str]:
+    """Terms of `text` for BM25: lowercased, elisions cut, stop words dropped, stemmed, accents folded."""
+    text = text.lower()
+    if _DIGIT.search(text):
+        text = _NUMBER_GROUPS.sub("", text)
+    terms = [_term(w, lang) for w in _WORD.findall(text)]
+    return [t for t in terms if t is not None]
 
 
 _DIGITS = re.compile(r"\d+")

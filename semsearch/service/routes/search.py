@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
 
 from ...dates import date_bounds, normalize_date
 from ...errors import InvalidInputError
@@ -84,14 +84,18 @@ def run_search(
     *,
     query_field: str,
     filter_prefix: str,
-) -> SearchResponse:
+) -> Response:
+    """The search, answered as JSON bytes made here, on the request's worker thread. The response
+    model is validated once, when it is built: returned as a model, FastAPI would validate it again
+    and hop to its thread pool once more to do so (BENCHMARKS.md, serving)."""
     try:
         query = validate_query(query, k, mode)
     except InvalidInputError as exc:
         raise renamed(exc, {"query": query_field}) from None
     search_filters = _filters(filters, filter_prefix)
     searcher = service.searcher  # one Searcher, so one snapshot, for the whole request
-    return search_response(searcher.search(query, k=k, mode=mode, filters=search_filters, collapse=collapse, per_doc=per_doc))
+    result = searcher.search(query, k=k, mode=mode, filters=search_filters, collapse=collapse, per_doc=per_doc)
+    return Response(search_response(result).model_dump_json(), media_type="application/json")
 
 
 @router.get("/search", response_model=SearchResponse, responses=ERROR_RESPONSES)
@@ -106,14 +110,14 @@ def search_get(
     collapse: bool = Query(True, description="group passages that report the same fact"),
     per_doc: int | None = Query(None, ge=1, le=MAX_K, description="at most this many passages per document (default 2)"),
     service: ServiceState = Depends(get_service),
-) -> SearchResponse:
+) -> Response:
     """Search with query parameters."""
     filters = FiltersIn.model_construct(date_from=date_from, date_to=date_to, source=source, lang=lang)
     return run_search(service, q, k, mode, filters, collapse, per_doc, query_field="q", filter_prefix="")
 
 
 @router.post("/search", response_model=SearchResponse, responses=ERROR_RESPONSES)
-def search_post(body: SearchRequest, service: ServiceState = Depends(get_service)) -> SearchResponse:
+def search_post(body: SearchRequest, service: ServiceState = Depends(get_service)) -> Response:
     """Search with a JSON body."""
     return run_search(
         service, body.query, body.k, body.mode, body.filters, body.collapse, body.per_doc, query_field="query", filter_prefix="filters."
