@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from semsearch.documents import Document
+from semsearch.embedding.base import Embedder
 from semsearch.index.merge import Merger
 from semsearch.index.writer import IndexWriter
 from semsearch.service.searcher import Searcher, SearchFilters
@@ -19,7 +20,7 @@ from semsearch.store.reader import open_index
 SMALL_TIERS = ((0, "Flat"), (200, "IVF{nlist},SQ8"))
 
 
-class RandomEmbedder:
+class RandomEmbedder(Embedder):
     """Random unit vectors, a fixed one per text (seeded by its hash): no model, and no two passages alike."""
 
     spec = "fake:random"

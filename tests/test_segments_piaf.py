@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from semsearch.documents import Document
+from semsearch.embedding.base import Embedder
 from semsearch.evaluation.datasets import load_eval_set
 from semsearch.index.writer import IndexWriter
 from semsearch.service.searcher import QueryVectorCache, Searcher
@@ -24,7 +25,7 @@ PIAF = SHARED / "eval" / "piaf-dev.json"
 WRITES = 20
 
 
-class EmbedOnce:
+class EmbedOnce(Embedder):
     """An embedder that embeds each distinct text once, whichever index asks."""
 
     def __init__(self, inner) -> None:
@@ -45,6 +46,9 @@ class EmbedOnce:
 
     def embed_query(self, text):
         return self._queries[text] if text in self._queries else self.inner.embed_query(text)
+
+    def embed_queries(self, texts):
+        return np.array([self.embed_query(t) for t in texts], dtype=np.float32)
 
     def count_tokens(self, text):
         return self.inner.count_tokens(text)

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from semsearch.documents import Document
+from semsearch.embedding.base import Embedder
 from semsearch.errors import IndexCorruptError, IndexNotFoundError
 from semsearch.index.writer import IndexWriter
 from semsearch.store.commit import CommitPoint
@@ -17,7 +18,7 @@ from semsearch.store.layout import IndexDirectory
 from semsearch.store.reader import open_index
 
 
-class FakeEmbedder:
+class FakeEmbedder(Embedder):
     """A deterministic stand-in so these storage tests need no model."""
 
     spec = "fake:hash"
