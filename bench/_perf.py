@@ -109,13 +109,13 @@ def ensure_piaf_index(index_dir: Path, piaf: Path, embedder=None) -> tuple[Path,
     from semsearch.evaluation.datasets import load_eval_set
     from semsearch.index.writer import IndexWriter
     from semsearch.settings import Settings
+    from semsearch.store.commit import CommitPoint
     from semsearch.store.layout import IndexDirectory
-    from semsearch.store.manifest import Manifest
 
     dataset = load_eval_set(piaf)
     layout = IndexDirectory(index_dir)
-    current = layout.current_path()
-    if current is not None and Manifest.read(current).documents == len(dataset.documents):
+    generation = layout.generation()
+    if generation and CommitPoint.read(layout.commit_path(generation)).documents == len(dataset.documents):
         return Path(index_dir), None
     settings = Settings()
     embedder = embedder or load_embedder(settings.model)

@@ -27,7 +27,7 @@ from semsearch.index.readers import read_paths  # noqa: E402
 from semsearch.index.writer import IndexWriter  # noqa: E402
 from semsearch.service.searcher import Searcher  # noqa: E402
 from semsearch.settings import Settings  # noqa: E402
-from semsearch.store.snapshot import open_snapshot  # noqa: E402
+from semsearch.store.reader import open_index  # noqa: E402
 
 METRICS = ["recall@1", "recall@5", "mrr@10", "ndcg@10"]
 
@@ -54,7 +54,7 @@ def main() -> int:
     rows = []
     with tempfile.TemporaryDirectory() as index_dir:
         IndexWriter(index_dir, embedder, settings.chunking()).write(documents)
-        searcher = Searcher(open_snapshot(index_dir), embedder)
+        searcher = Searcher(open_index(index_dir), embedder)
         shipped = settings.fusion_config()
         for lang in ("en", "fr"):
             dataset = EvalSet(

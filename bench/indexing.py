@@ -95,7 +95,7 @@ def run_write(embedder, documents, index_dir: Path, batch_size: int, chunking, p
         profiler.disable()
     seconds = time.perf_counter() - started
     peak = peak_rss_mib()
-    snapshot = index_dir / "snapshots" / report.snapshot
+    snapshot = next((index_dir / "segments").iterdir())  # the one segment of a fresh index
     return {
         "seconds": seconds,
         "report": report,

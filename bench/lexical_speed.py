@@ -60,7 +60,7 @@ def main() -> int:
     from semsearch.index.writer import embedding_text
     from semsearch.service.searcher import build_searcher
     from semsearch.settings import Settings
-    from semsearch.store.snapshot import open_snapshot
+    from semsearch.store.reader import open_index
 
     dataset = load_eval_set(PIAF)
     questions = list(dataset.queries.values())[: args.queries]
@@ -69,7 +69,7 @@ def main() -> int:
     index_dir, _ = ensure_piaf_index(Path(args.index_dir), PIAF, embedder)
     keyword = Embeddings({"keyword": True})
     keyword.index([(doc.doc_id, embedding_text(doc, doc.text)) for doc in dataset.documents])
-    searcher = build_searcher(open_snapshot(index_dir), embedder, settings)
+    searcher = build_searcher(open_index(index_dir), embedder, settings)
     searcher.search("échauffement", k=10, mode="hybrid")  # language identifier, stemmers: first-use loads
 
     load_first = wait_for_quiet(args.max_load)

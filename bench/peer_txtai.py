@@ -104,7 +104,7 @@ def main() -> int:
     from semsearch.index.writer import IndexWriter, embedding_text
     from semsearch.service.searcher import build_searcher
     from semsearch.settings import Settings
-    from semsearch.store.snapshot import open_snapshot
+    from semsearch.store.reader import open_index
 
     dataset = load_eval_set(PIAF)
     queries = dict(list(dataset.queries.items())[: args.queries]) if args.queries else dataset.queries
@@ -120,7 +120,7 @@ def main() -> int:
         started = time.perf_counter()
         report = IndexWriter(temp / "semsearch", embedder, settings.chunking()).write(dataset.documents)
         semsearch_index_s = time.perf_counter() - started
-        searcher = build_searcher(open_snapshot(temp / "semsearch"), embedder, settings)
+        searcher = build_searcher(open_index(temp / "semsearch"), embedder, settings)
         for query in list(queries.values())[:10]:
             searcher.search(query)
         for mode in ("dense", "lexical", "hybrid"):

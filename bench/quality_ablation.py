@@ -30,7 +30,7 @@ from semsearch.index.writer import embedding_text  # noqa: E402
 from semsearch.service.fusion import FusionConfig, fuse  # noqa: E402
 from semsearch.settings import Settings  # noqa: E402
 from semsearch.store import lexical  # noqa: E402
-from semsearch.store.snapshot import open_snapshot  # noqa: E402
+from semsearch.store.reader import open_index  # noqa: E402
 from semsearch.text import analyzer  # noqa: E402
 from semsearch.text.lang import detect_language  # noqa: E402
 
@@ -94,7 +94,7 @@ def main() -> int:
     dataset = load_eval_set(PIAF)
     embedder = load_embedder()
     index_dir, _ = ensure_piaf_index(Path(args.index_dir), PIAF, embedder)
-    snapshot = open_snapshot(index_dir)
+    snapshot = open_index(index_dir)
     settings = Settings()
     shipped = settings.fusion_config()
     docs = {d.doc_id: d for d in dataset.documents}

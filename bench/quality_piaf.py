@@ -24,7 +24,7 @@ from semsearch.index.writer import IndexWriter  # noqa: E402
 from semsearch.service.fusion import FusionConfig  # noqa: E402
 from semsearch.service.searcher import QueryVectorCache, Searcher  # noqa: E402
 from semsearch.settings import Settings  # noqa: E402
-from semsearch.store.snapshot import open_snapshot  # noqa: E402
+from semsearch.store.reader import open_index  # noqa: E402
 
 METRICS = ["recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10"]
 
@@ -66,7 +66,7 @@ def main() -> int:
     started = time.perf_counter()
     report = IndexWriter(args.index_dir, embedder, settings.chunking()).write(dataset.documents, progress=True)
     print(f"index: {report.passages_embedded} passages embedded in {time.perf_counter() - started:.0f} s", file=sys.stderr)
-    searcher = Searcher(open_snapshot(args.index_dir), embedder, cache=QueryVectorCache(4 * len(dataset.queries)))
+    searcher = Searcher(open_index(args.index_dir), embedder, cache=QueryVectorCache(4 * len(dataset.queries)))
     shipped = settings.fusion_config()
     variants = [
         ("dense, passage only", "dense", replace(shipped, sentence_weight=0.0)),

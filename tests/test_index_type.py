@@ -10,12 +10,13 @@ import pytest
 
 from semsearch.documents import Document
 from semsearch.embedding.base import Embedder
+from semsearch.index.merge import Merger
 from semsearch.index.writer import IndexWriter
 from semsearch.service.search_options import SearchOptions
 from semsearch.service.searcher import Searcher, SearchFilters
 from semsearch.settings import Settings
 from semsearch.store import vectors
-from semsearch.store.snapshot import open_snapshot
+from semsearch.store.reader import open_index
 
 SMALL_TIERS = ((0, "Flat"), (200, "IVF{nlist},SQ8"))
 
@@ -157,39 +158,46 @@ def test_an_ivf_index_survives_a_file_round_trip(tmp_path):
 # -- a collection that grows past the threshold -------------------------------------------------
 
 
-def _every_passage_finds_itself(snapshot):
-    params = vectors.search_parameters(snapshot.index)
-    _, found = snapshot.index.search(np.ascontiguousarray(snapshot.vectors, dtype=np.float32), 1, params=params)
-    return bool((found[:, 0] == snapshot.rows.vids).all())
+def _every_passage_finds_itself(reader):
+    rows = reader.dense_search  # every live passage's own vector finds it first, whatever its segment's type
+    return all(rows(np.asarray(reader.vectors[[r]][0], dtype=np.float32), 1)[0] == r for r in range(reader.size))
 
 
-def test_index_switches_type_when_it_grows_past_a_threshold_without_losing_passages(tmp_path):
+def test_index_type_is_chosen_by_segment_size_and_a_merge_past_the_threshold_switches_it(tmp_path):
     writer = IndexWriter(tmp_path, RandomEmbedder(), index_tiers=SMALL_TIERS)
     writer.write(_docs(0, 150))
-    small = open_snapshot(tmp_path)
+    small = open_index(tmp_path)
     assert small.manifest.index_type == "Flat"
-    assert small.index.ntotal == small.size == 150
+    assert small.segments[0].index.ntotal == small.size == 150
     assert _every_passage_finds_itself(small)
 
     report = writer.write(_docs(150, 320))
     assert report.added == 170
-    big = open_snapshot(tmp_path)
+    two = open_index(tmp_path)
+    assert [s.info.index_type for s in two.segments] == ["Flat", "Flat"]  # 170 passages: under the IVF threshold
+
+    merger = Merger(tmp_path, index_tiers=SMALL_TIERS)
+    merger.force_merge()
+    big = open_index(tmp_path)
     assert big.manifest.index_type == vectors.choose_index_type(320, tiers=SMALL_TIERS) == "IVF8,SQ8"
-    assert isinstance(vectors._inner(big.index), faiss.IndexIVFScalarQuantizer)
-    assert big.index.ntotal == big.size == big.manifest.passages == 320
+    assert isinstance(vectors._inner(big.segments[0].index), faiss.IndexIVFScalarQuantizer)
+    assert big.segments[0].index.ntotal == big.size == big.manifest.passages == 320
     assert sorted(big.rows.doc_ids) == sorted(f"d{i}" for i in range(320))
     assert _every_passage_finds_itself(big)
 
     writer.write(delete_ids=[f"d{i}" for i in range(200)])
-    shrunk = open_snapshot(tmp_path)
+    tombstoned = open_index(tmp_path)
+    assert tombstoned.size == 120 and _every_passage_finds_itself(tombstoned)  # deleted ones excluded inside FAISS
+    merger.force_merge()
+    shrunk = open_index(tmp_path)
     assert shrunk.manifest.index_type == "Flat"
-    assert shrunk.index.ntotal == shrunk.size == 120
+    assert shrunk.segments[0].index.ntotal == shrunk.size == 120
     assert _every_passage_finds_itself(shrunk)
 
 
 def test_filtered_search_on_an_ivf_snapshot(tmp_path):
     IndexWriter(tmp_path, RandomEmbedder(), index_tiers=SMALL_TIERS).write(_docs(0, 400))
-    snapshot = open_snapshot(tmp_path)
+    snapshot = open_index(tmp_path)
     assert snapshot.manifest.index_type.startswith("IVF")
     searcher = Searcher(snapshot, RandomEmbedder())
     every = SearchOptions(relevant_only=False)  # random vectors: the relevance cutoff is not what is tested here

@@ -20,7 +20,7 @@ from semsearch.index import chunking
 from semsearch.index.chunking import split_passages
 from semsearch.index.readers import decode_text, read_paths
 from semsearch.index.writer import IndexWriter
-from semsearch.store.snapshot import open_snapshot
+from semsearch.store.reader import open_index
 
 from .conftest import run_cli
 from .test_snapshots import FakeEmbedder
@@ -93,7 +93,7 @@ def test_a_bad_corpus_folder_indexes_what_it_can_and_names_the_rest(tmp_path):
     assert f"semsearch: note: {corpus / 'avignon-1995.txt'}: decoded as Windows-1252" in proc.stderr
     assert f"semsearch: skipped {corpus / 'scan.txt'}: binary file" in proc.stderr and "Traceback" not in proc.stderr
 
-    snapshot = open_snapshot(index_dir)
+    snapshot = open_index(index_dir)
     doc, passages = snapshot.fetch_document("avignon-1995.txt")
     assert doc.title == "L'été des festivals : « Œuvres » et chefs-d'œuvre à Avignon" and doc.date == "2023-07"
     assert "un succès qu’aucun élu n’avait prévu" in doc.text and "\ufffd" not in doc.text
@@ -175,8 +175,8 @@ def test_a_600kb_single_paragraph_goes_through_the_whole_write_path(tmp_path):
     started = time.perf_counter()
     report = IndexWriter(tmp_path / "index", FakeEmbedder()).write(read_paths([path]).documents)
     seconds = time.perf_counter() - started
-    snapshot = open_snapshot(tmp_path / "index")
-    assert report.documents == 1 and report.passages == snapshot.size == snapshot.index.ntotal > 300
+    snapshot = open_index(tmp_path / "index")
+    assert report.documents == 1 and report.passages == snapshot.size == snapshot.segments[0].index.ntotal > 300
     doc, passages = snapshot.fetch_document("one-paragraph.txt")
     assert all(doc.text[p.start:p.end] == p.text for p in passages)
     print(f"\n600 KB paragraph, full write path: {seconds:.1f} s, {report.passages} passages")

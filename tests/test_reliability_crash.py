@@ -1,9 +1,9 @@
 """Crash safety of writes over HTTP: a real `semsearch serve` is SIGKILLed before, during and after
-the snapshot swap of a POST /documents. After each restart the index loads, holds every document
+the commit of a POST /documents (segment written, renamed, tombstones, commit point). After each restart the index loads, holds every document
 whose write was acknowledged (a 200 was received), and no document is half there.
 
-"During the swap" is hit deterministically with the test-only SEMSEARCH_FAULT hook of
-IndexDirectory.publish (semsearch/store/layout.py), which SIGKILLs the process at a named point.
+"During the commit" is hit deterministically with the test-only SEMSEARCH_FAULT hook
+(semsearch/store/layout.py), which SIGKILLs the process at a named point.
 """
 
 from __future__ import annotations
@@ -22,8 +22,9 @@ from semsearch.documents import Document
 from semsearch.index.writer import IndexWriter
 from semsearch.service.metrics import Metrics
 from semsearch.service.state import ServiceState
+from semsearch.store.commit import CommitPoint
 from semsearch.store.layout import FAULT_ENV, FAULT_POINTS, IndexDirectory, _fault
-from semsearch.store.snapshot import open_snapshot
+from semsearch.store.reader import open_index
 
 from .service_helpers import AUTH, SEED_IDS, Server, make_settings
 from .test_snapshots import FakeEmbedder
@@ -41,28 +42,37 @@ def article(tag: str, sentences: int = 2) -> dict:
 
 
 def check_index(index_dir: Path) -> dict[str, str]:
-    """Opens the live snapshot as a fresh process would and checks it is whole; its documents' texts."""
-    snapshot = open_snapshot(index_dir)
+    """Opens the live commit as a fresh process would and checks it is whole; its documents' texts."""
+    snapshot = open_index(index_dir)
     try:
-        conn = snapshot.conn
-        n_docs = conn.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
-        n_passages = conn.execute("SELECT COUNT(*) FROM passages").fetchone()[0]
-        assert snapshot.manifest.documents == n_docs
-        assert snapshot.manifest.passages == n_passages == snapshot.size == snapshot.index.ntotal == len(snapshot.vectors)
-        orphans = conn.execute("SELECT COUNT(*) FROM documents d WHERE NOT EXISTS (SELECT 1 FROM passages p WHERE p.doc_id = d.doc_id)")
-        assert orphans.fetchone()[0] == 0, "a document without passages"
+        texts: dict[str, str] = {}
+        for segment, deleted in zip(snapshot.segments, snapshot.deletes):
+            conn = segment.conn
+            n_passages = conn.execute("SELECT COUNT(*) FROM passages").fetchone()[0]
+            assert n_passages == segment.size == segment.index.ntotal == len(segment.vectors)
+            orphans = conn.execute("SELECT COUNT(*) FROM documents d WHERE NOT EXISTS (SELECT 1 FROM passages p WHERE p.doc_id = d.doc_id)")
+            assert orphans.fetchone()[0] == 0, "a document without passages"
+            live = {v for v in segment.rows.vids.tolist()} - set(deleted.tolist())
+            query = "SELECT d.doc_id, d.text, MIN(p.vid) FROM documents d JOIN passages p USING (doc_id) GROUP BY d.doc_id"
+            for doc_id, text, vid in conn.execute(query):
+                if vid in live:
+                    assert doc_id not in texts, f"{doc_id} live in two segments"
+                    texts[doc_id] = text
+        assert snapshot.manifest.documents == len(texts) == snapshot.commit.documents
+        assert snapshot.manifest.passages == snapshot.size == snapshot.commit.passages
         assert np.all(np.diff(snapshot.sentences.ptr) > 0), "a passage without sentence vectors"
-        texts = dict(conn.execute("SELECT doc_id, text FROM documents"))
     finally:
         snapshot.close()
     return texts
 
 
 def leftovers(index_dir: Path) -> list[str]:
+    """Temp folders and files, segment folders and tombstone files no kept commit point names."""
     layout = IndexDirectory(index_dir)
-    current = layout.current_name()
+    kept = {(e.name, e.deletes) for g in layout.generations() for e in CommitPoint.read(layout.commit_path(g)).segments}
     names = [p.name for p in index_dir.iterdir() if p.name.startswith(".tmp-") or p.name.endswith(".tmp")]
-    return names + [p.name for p in layout.snapshot_paths() if p.name > current]
+    names += [p.name for p in layout.segments.iterdir() if p.name not in {n for n, _ in kept}]
+    return names + [f"{p.parent.name}/{p.name}" for p in layout.segments.glob("*/deletes_*.npy") if (p.parent.name, p.name) not in kept]
 
 
 def post_in_background(server: Server, documents: list[dict]) -> tuple[threading.Thread, list]:
@@ -107,9 +117,10 @@ def test_sigkill_before_during_and_after_the_swap_of_a_write_loses_no_acknowledg
     # 1. Before the swap, from outside: a write acknowledged, then a larger one killed mid-embedding.
     server = start()
     doc = article("avant")
-    response = server.client.post("/documents", json={"documents": [doc]}, headers=AUTH)
-    assert response.status_code == 200 and response.json()["added"] == 1, response.text
+    response = server.client.post("/documents", json={"documents": [doc, article("compagnon")]}, headers=AUTH)
+    assert response.status_code == 200 and response.json()["added"] == 2, response.text  # one segment of two
     acked[doc["id"]] = "Fin du texte avant."
+    acked["crash/compagnon.txt"] = "Fin du texte compagnon."
     batch = [article(f"pendant-{i}", sentences=6) for i in range(6)]
     thread, outcome = post_in_background(server, batch)
     deadline = time.monotonic() + 60
@@ -124,29 +135,41 @@ def test_sigkill_before_during_and_after_the_swap_of_a_write_loses_no_acknowledg
     unacked.extend(d["id"] for d in batch)
     verify(expect_absent=tuple(d["id"] for d in batch))
 
-    # 2. During the swap, at each point, by the fault hook: the process dies inside publish.
-    expected_after = {"before_rename": "absent", "after_rename": "absent", "after_pointer": "present"}
-    for point in FAULT_POINTS:
+    # 2. During the commit, at each point of a write, by the fault hook (merges: tests/test_crash_safety.py).
+    expected_after = {
+        "segment_written": "absent", "before_rename": "absent", "after_rename": "absent", "after_deletes": "absent",
+        "after_pointer": "present",
+    }
+    for point in expected_after:
         server = start(point)
         verify()
         doc = article(point.replace("_", "-"))
-        with pytest.raises(httpx.TransportError):
-            server.client.post("/documents", json={"documents": [doc]}, headers=AUTH)
+        replaced = article("avant") | {"text": article("avant")["text"].replace("foire", "grande foire")}
+        with pytest.raises(httpx.TransportError):  # an update too: its tombstone is part of the commit
+            server.client.post("/documents", json={"documents": [doc, replaced]}, headers=AUTH)
         assert server.proc.wait(30) == KILLED
         server.kill()
         kills += 1
         unacked.append(doc["id"])
-        if point == "before_rename":
+        if point in ("segment_written", "before_rename"):
             assert any(name.startswith(".tmp-") for name in leftovers(seed_index))
-        if point == "after_rename":
-            assert any(not name.startswith(".") for name in leftovers(seed_index)), "no orphan snapshot to clean"
+        if point in ("after_rename", "after_deletes"):
+            assert any(name.startswith("seg-") for name in leftovers(seed_index)), "no orphan segment to clean"
+        if point == "after_deletes":
+            assert any("/deletes_" in name for name in leftovers(seed_index)), "no orphan tombstones to clean"
         texts = verify()
         assert (doc["id"] in texts) == (expected_after[point] == "present"), point
+        if expected_after[point] == "present":  # the update is in the same commit: all of it or nothing
+            acked[doc["id"]] = f"Fin du texte {point.replace('_', '-')}."
+            assert "grande foire" in texts["crash/avant.txt"]
+        else:
+            assert "grande foire" not in texts["crash/avant.txt"]
 
     # 3. After the swap: a clean start (leftovers gone, acknowledged documents served), then a write
     # answered 200 and the process killed at once.
     server = start()
-    assert log_path.read_text().count('"event": "leftovers_removed"') == 3  # after mid-embedding, before_rename, after_rename
+    # after mid-embedding, segment_written, before_rename, after_rename, after_deletes
+    assert log_path.read_text().count('"event": "leftovers_removed"') == 5
     for doc_id in acked:
         assert server.client.get(f"/documents/{doc_id}").status_code == 200
     results = server.client.get("/search", params={"q": "foire aux livres anciens avant", "k": 10}).json()["results"]
@@ -182,15 +205,28 @@ def test_leftovers_of_each_crash_point_are_removed_under_the_lock(tmp_path):
     writer = IndexWriter(tmp_path, FakeEmbedder())
     writer.write(_docs("a"))
     layout = IndexDirectory(tmp_path)
-    current = layout.current_name()
+    live = CommitPoint.read(layout.commit_path(1)).segments[0].name
     (tmp_path / ".tmp-0123").mkdir()
-    (tmp_path / "CURRENT.0123.tmp").write_text("x\n")
-    orphan = layout.snapshots / "99991231T235959-000000000-ffffff"  # renamed into place, never named by CURRENT
+    (tmp_path / "segments_2.0123.tmp").write_text("{}")
+    orphan = layout.segments / "seg-ffffffff"  # renamed into place, never named by a commit
     orphan.mkdir()
-    removed = {p.name for p in layout.remove_temps()}
-    assert removed == {".tmp-0123", "CURRENT.0123.tmp", orphan.name}
-    assert layout.current_name() == current and (layout.snapshots / current).is_dir()
-    assert open_snapshot(tmp_path).fetch_document("a") is not None
+    tombstones = layout.segments / live / "deletes_2.npy"  # written, never named by a commit
+    np.save(tombstones, np.array([0]))
+    removed = {p.name for p in layout.remove_leftovers()}
+    assert removed == {".tmp-0123", "segments_2.0123.tmp", orphan.name, tombstones.name}
+    assert layout.generation() == 1 and (layout.segments / live).is_dir()
+    assert open_index(tmp_path).fetch_document("a") is not None
+
+
+def test_a_temp_folder_whose_owner_is_alive_is_not_a_leftover(tmp_path):
+    """A merge writes its segment without the writer lock: a write's clean-up must not remove it."""
+    IndexWriter(tmp_path, FakeEmbedder()).write(_docs("a"))
+    layout = IndexDirectory(tmp_path)
+    with layout.temp_folder() as temp:
+        (temp / "vectors.npy").write_bytes(b"x")
+        IndexWriter(tmp_path, FakeEmbedder()).write(_docs("b"))
+        assert (temp / "vectors.npy").exists()
+    assert not temp.exists()
 
 
 def test_serve_start_up_cleans_leftovers_unless_another_writer_holds_the_lock(tmp_path, embedder):
@@ -209,21 +245,9 @@ def test_serve_start_up_cleans_leftovers_unless_another_writer_holds_the_lock(tm
     assert not leftover.exists()
 
 
-def test_a_write_after_a_crash_after_rename_keeps_the_true_previous_snapshot_as_fallback(tmp_path):
-    """The orphan of a crash between the two renames must not become the fallback of later writes."""
-    writer = IndexWriter(tmp_path, FakeEmbedder())
-    writer.write(_docs("a"))
-    layout = IndexDirectory(tmp_path)
-    before = layout.current_name()
-    orphan = layout.snapshots / (before[:-6] + "zzzzzz")  # sorts after CURRENT, like a newer snapshot
-    orphan.mkdir()
-    writer.write(_docs("b"))
-    assert [p.name for p in layout.snapshot_paths()][1] == before
-    assert not orphan.exists()
-
-
-def test_fault_points_match_publish():
-    source = Path(IndexDirectory.publish.__code__.co_filename).read_text()
+def test_fault_points_are_all_in_the_code():
+    root = Path(IndexDirectory.__init__.__code__.co_filename).parents[1]
+    source = "".join(p.read_text() for p in root.rglob("*.py"))
     for point in FAULT_POINTS:
-        assert f'_fault("{point}")' in source
+        assert f'fault("{point}")' in source, point
     assert os.environ.get(FAULT_ENV) is None, "SEMSEARCH_FAULT must never be set for the test run itself"

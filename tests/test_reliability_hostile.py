@@ -72,9 +72,9 @@ def hostile(seed_index_master, embedder, tmp_path_factory):
 @contextlib.contextmanager
 def nothing_written(client):
     layout = IndexDirectory(client.index_dir)
-    before = (layout.current_name(), client.get("/stats").json()["documents"], sorted(p.name for p in layout.snapshot_paths()))
+    before = (layout.generation(), client.get("/stats").json()["documents"], sorted(p.name for p in layout.segments.rglob("*")))
     yield
-    after = (layout.current_name(), client.get("/stats").json()["documents"], sorted(p.name for p in layout.snapshot_paths()))
+    after = (layout.generation(), client.get("/stats").json()["documents"], sorted(p.name for p in layout.segments.rglob("*")))
     assert after == before
     assert not any(p.name.startswith(".tmp-") for p in client.index_dir.iterdir())
 

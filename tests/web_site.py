@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from semsearch.store.database import DB_NAME
-from semsearch.store.layout import IndexDirectory
+from semsearch.store.reader import open_index
 
 
 def article_page(title: str | None, paragraphs: list[str], date: str | None = None) -> bytes:
@@ -130,14 +130,20 @@ def serve_site() -> Iterator[Site]:
 
 
 def stored_documents(index_dir: Path) -> dict[str, dict]:
-    """doc_id -> the row the live snapshot stores, with `passages`: the text of each passage."""
-    conn = sqlite3.connect(IndexDirectory(index_dir).current_path() / DB_NAME)
-    conn.row_factory = sqlite3.Row
+    """doc_id -> the row the live commit stores, with `passages`: the text of each passage."""
+    reader = open_index(index_dir)
+    docs: dict[str, dict] = {}
     try:
-        docs = {row["doc_id"]: dict(row) for row in conn.execute("SELECT * FROM documents")}
-        for doc in docs.values():
-            spans = conn.execute("SELECT start, end FROM passages WHERE doc_id = ? ORDER BY ordinal", (doc["doc_id"],))
-            doc["passages"] = [doc["text"][start:end] for start, end in spans]
+        for segment in reader.segments:
+            conn = sqlite3.connect(segment.path / DB_NAME)
+            conn.row_factory = sqlite3.Row
+            try:
+                for row in conn.execute("SELECT * FROM documents"):
+                    spans = conn.execute("SELECT vid, start, end FROM passages WHERE doc_id = ? ORDER BY ordinal", (row["doc_id"],)).fetchall()
+                    if spans and reader.rows_of([spans[0]["vid"]])[0] >= 0:  # live, not tombstoned
+                        docs[row["doc_id"]] = dict(row) | {"passages": [row["text"][p["start"]:p["end"]] for p in spans]}
+            finally:
+                conn.close()
     finally:
-        conn.close()
+        reader.close()
     return docs

@@ -1,7 +1,10 @@
-"""Applying documents and deletions to an index: a new snapshot, written beside the live one.
+"""Applying documents and deletions to an index: one new segment and one new commit point per write.
 
-Unchanged documents (same content hash) are not re-embedded; changed ones replace their
-passages; vectors of untouched passages are carried over from the previous snapshot.
+A write costs the size of the change: unchanged documents (same content hash) are not touched; new
+and changed ones are chunked, embedded and written as ONE new immutable segment; the passages they
+replace, and deleted documents' passages, are tombstoned in the segments that hold them (a new
+deletes file, never an in-place rewrite); a new commit point naming all of it is published last, by
+rename. Nothing of the rest of the collection is read but the SQLite rows of the documents written.
 """
 
 from __future__ import annotations
@@ -10,8 +13,9 @@ import logging
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
+from io import BytesIO
 from pathlib import Path
 
 import numpy as np
@@ -21,9 +25,11 @@ from ..dates import date_bounds
 from ..documents import Document, Passage, ReadProblem
 from ..embedding import Embedder
 from ..errors import IndexCorruptError, ModelMismatchError, SemsearchError
-from ..store import database, lexical, vectors
-from ..store.layout import IndexDirectory
-from ..store.manifest import MANIFEST_NAME, Manifest
+from ..store import database, vectors
+from ..store.commit import CommitPoint, SegmentEntry
+from ..store.layout import IndexDirectory, fault, write_durably
+from ..store.lexical import Postings
+from ..store.segment import load_deletes, write_segment
 from ..text.analyzer import analyze
 from ..text.lang import detect_language
 from ..text.sentences import sentence_spans
@@ -80,8 +86,9 @@ def embedding_text(doc: Document, text: str) -> str:
     return text
 
 
-def check_model(manifest: Manifest, embedder: Embedder, where: Path) -> None:
-    """`where`: the manifest file (or index folder) to name in the error."""
+def check_model(manifest, embedder: Embedder, where: Path) -> None:
+    """`manifest`: anything with the index's model and dim (a commit point, a reader's manifest);
+    `where`: the file to name in the error."""
     if manifest.model != embedder.spec or manifest.dim != embedder.dim:
         raise ModelMismatchError(
             f"{where}: the index was built with model {manifest.model!r} ({manifest.dim} dims); "
@@ -90,16 +97,73 @@ def check_model(manifest: Manifest, embedder: Embedder, where: Path) -> None:
         )
 
 
+def live_commit(layout: IndexDirectory) -> CommitPoint | None:
+    """The newest commit point (converting a format-1 index first), or None for an empty index.
+    Call under the writer lock."""
+    if layout.is_legacy():
+        from ..store.legacy import convert_legacy
+
+        convert_legacy(layout, have_lock=True)
+    generation = layout.generation()
+    return CommitPoint.read(layout.commit_path(generation)) if generation else None
+
+
 def model_load_error(exc: SemsearchError, index_dir: str | Path, spec: str) -> SemsearchError:
-    """A model that cannot be loaded: when the index's manifest is what asked for it, say so and name it."""
+    """A model that cannot be loaded: when the index's commit point is what asked for it, say so and name it."""
+    layout = IndexDirectory(index_dir)
     try:
-        current = IndexDirectory(index_dir).current_path()
-        model = Manifest.read(current).model if current is not None else None
+        generation = layout.generation()
+        model = CommitPoint.read(layout.commit_path(generation)).model if generation else None
     except SemsearchError:
         model = None
     if model != spec:
         return exc
-    return SemsearchError(f"{current / MANIFEST_NAME}: the index was built with model {spec!r}, which cannot be loaded here ({exc})")
+    return SemsearchError(
+        f"{layout.commit_path(generation)}: the index was built with model {spec!r}, which cannot be loaded here ({exc})"
+    )
+
+
+class _SegmentView:
+    """What a write needs of one live segment: its SQLite rows (read-only) and its tombstones."""
+
+    def __init__(self, layout: IndexDirectory, entry: SegmentEntry) -> None:
+        self.entry = entry
+        self.folder = layout.segments / entry.name
+        db_path = self.folder / database.DB_NAME
+        if not db_path.is_file():
+            raise IndexCorruptError(f"{db_path}: SQLite file is missing")
+        # A write must not publish over a segment a reader cannot open: the FAISS index is checked here
+        # (memory-mapped: milliseconds at 1M passages), the SQLite file by the look-ups below.
+        vectors.load_index(self.folder)
+        self.db_path = db_path
+        self.conn = database.connect(db_path, readonly=True)
+        self.deleted = load_deletes(self.folder, entry.deletes)
+
+    def live_documents(self, doc_ids: list[str]) -> dict[str, str]:
+        """doc_id -> content hash of those of `doc_ids` this segment holds live."""
+        out: dict[str, str] = {}
+        try:
+            for i in range(0, len(doc_ids), 500):
+                chunk = doc_ids[i:i + 500]
+                marks = ",".join("?" * len(chunk))
+                rows = self.conn.execute(
+                    f"SELECT d.doc_id, d.content_hash, MIN(p.vid) FROM documents d JOIN passages p ON p.doc_id = d.doc_id"
+                    f" WHERE d.doc_id IN ({marks}) GROUP BY d.doc_id",
+                    chunk,
+                ).fetchall()
+                deleted = set(np.intersect1d(self.deleted, np.array([r[2] for r in rows], np.int64)).tolist())
+                out.update((doc_id, h) for doc_id, h, vid in rows if vid not in deleted)
+        except sqlite3.DatabaseError as exc:
+            raise IndexCorruptError(f"{self.db_path}: SQLite file is damaged ({exc})") from None
+        return out
+
+    def vids_of(self, doc_ids: list[str]) -> np.ndarray:
+        marks = ",".join("?" * len(doc_ids))
+        rows = self.conn.execute(f"SELECT vid FROM passages WHERE doc_id IN ({marks})", doc_ids).fetchall()
+        return np.array([v for (v,) in rows], dtype=np.int64)
+
+    def close(self) -> None:
+        self.conn.close()
 
 
 class IndexWriter:
@@ -117,7 +181,7 @@ class IndexWriter:
         self.chunking = chunking
         self.index_type = index_type
         self.batch_size = batch_size
-        self.index_tiers = index_tiers  # None: vectors.INDEX_TIERS (collection size -> index type)
+        self.index_tiers = index_tiers  # None: vectors.INDEX_TIERS (segment size -> index type)
 
     def write(
         self,
@@ -126,92 +190,96 @@ class IndexWriter:
         progress: bool = False,
         on_published: Callable[[Path], None] | None = None,
     ) -> WriteReport:
-        """Apply upserts and deletions as one new snapshot; returns once it is durable on disk."""
+        """Apply upserts and deletions as one new commit; returns once it is durable on disk.
+        `on_published` is called with the commit point's path while the writer lock is still held."""
         started = time.perf_counter()
         report = WriteReport()
         with self.layout.writer_lock():
-            base = self.layout.current_path()
-            if base is not None:
-                check_model(Manifest.read(base), self.embedder, base / MANIFEST_NAME)
-            temp = self.layout.new_temp()
-            conn = self._open_copy(base, temp)
+            commit = live_commit(self.layout)
+            if commit is not None:
+                check_model(commit, self.embedder, self.layout.commit_path(commit.generation))
+            self.layout.remove_leftovers()
+            views = [_SegmentView(self.layout, entry) for entry in commit.segments] if commit else []
             try:
-                plan = self._plan(conn, documents, delete_ids, report)
+                plan, gone = self._plan(views, documents, delete_ids, report)
                 if not report.changed:
-                    conn.close()
-                    self.layout.remove_temps()
-                    self._totals(base, report)
+                    self._totals(commit, report)
                     report.seconds = time.perf_counter() - started
                     return report
-                new_passages = self._chunk(plan)
-                embedded = self._embed(plan, new_passages, report, progress)
-                removed_vids = self._apply_rows(conn, plan, delete_ids, new_passages)
-                index_type = self._write_vectors_and_terms(conn, base, temp, removed_vids, embedded)
-                conn.commit()
-                report.documents = conn.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
-                report.passages = conn.execute("SELECT COUNT(*) FROM passages").fetchone()[0]
-                self._manifest(conn, report, index_type).write(temp)
+                generation = (commit.generation if commit else 0) + 1
+                next_vid = commit.next_vid if commit else 0
+                entries = [replace(e) for e in commit.segments] if commit else []
+                if plan:
+                    with self.layout.temp_folder() as temp:  # from the start: a crash while embedding leaves it
+                        passages = self._chunk(plan)
+                        embedded = self._embed(plan, passages, report, progress)
+                        entry = self._new_segment(temp, plan, passages, embedded, next_vid)
+                    next_vid += len(passages)
+                    if entry is not None:
+                        entries.append(entry)
+                entries = self._tombstone(views, entries, gone, generation)
             finally:
-                conn.close()
-            final = self.layout.publish(temp)
-            report.snapshot = final.name
+                for view in views:
+                    view.close()
+            new_commit = CommitPoint(
+                generation=generation,
+                model=self.embedder.spec,
+                dim=self.embedder.dim,
+                next_vid=next_vid,
+                built_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                chunking=asdict(self.chunking),
+                segments=entries,
+                merges=commit.merges if commit else 0,
+            )
+            path = self.layout.commit_path(generation)
+            new_commit.publish(path)
+            fault("after_pointer")
+            self.layout.remove_leftovers()
+            self._totals(new_commit, report)
             if on_published is not None:
-                on_published(final)
+                on_published(path)
         report.seconds = time.perf_counter() - started
         return report
 
     # -- steps -------------------------------------------------------------------------------
 
-    def _open_copy(self, base: Path | None, temp: Path) -> sqlite3.Connection:
-        conn = database.connect(temp / database.DB_NAME)
-        if base is not None:
-            db_path = base / database.DB_NAME
-            try:
-                if not db_path.is_file():
-                    raise IndexCorruptError(f"{db_path}: SQLite file is missing")
-                source = database.connect(db_path, readonly=True)
-                try:
-                    source.backup(conn)
-                finally:
-                    source.close()
-            except sqlite3.DatabaseError as exc:
-                conn.close()
-                raise IndexCorruptError(f"{db_path}: SQLite file is damaged ({exc})") from None
-            except IndexCorruptError:
-                conn.close()
-                raise
-        conn.executescript(database.SCHEMA)
-        return conn
-
     def _plan(
-        self, conn: sqlite3.Connection, documents: Sequence[Document], delete_ids: Sequence[str], report: WriteReport
-    ) -> list[Document]:
-        """Documents to (re)embed; counts what is unchanged. The last copy of an id wins."""
+        self, views: list[_SegmentView], documents: Sequence[Document], delete_ids: Sequence[str], report: WriteReport
+    ) -> tuple[list[Document], dict[int, list[str]]]:
+        """Documents to (re)embed, and the live documents to tombstone, by segment. The last copy of an id wins."""
         latest: dict[str, Document] = {}
         for doc in documents:
             latest.pop(doc.doc_id, None)
             latest[doc.doc_id] = doc
-        todo = []
+        deletes = [d for d in dict.fromkeys(delete_ids) if d not in latest]
+        wanted = list(latest) + deletes
+        where: dict[str, tuple[int, str]] = {}  # doc_id -> (segment, content hash) of its live copy
+        for s, view in enumerate(views):
+            for doc_id, content_hash in view.live_documents(wanted).items():
+                where[doc_id] = (s, content_hash)
+        todo: list[Document] = []
+        gone: dict[int, list[str]] = {}
         for doc in latest.values():
             if not doc.lang:
                 doc.lang = detect_language(doc.text)
-            row = conn.execute("SELECT content_hash FROM documents WHERE doc_id = ?", (doc.doc_id,)).fetchone()
-            if row is None:
+            found = where.get(doc.doc_id)
+            if found is None:
                 report.added += 1
                 todo.append(doc)
-            elif row[0] != doc.content_hash():
+            elif found[1] != doc.content_hash():
                 report.updated += 1
                 todo.append(doc)
+                gone.setdefault(found[0], []).append(doc.doc_id)
             else:
                 report.unchanged += 1
-        for doc_id in dict.fromkeys(delete_ids):
-            if doc_id in latest:
-                continue
-            if conn.execute("SELECT 1 FROM documents WHERE doc_id = ?", (doc_id,)).fetchone():
+        for doc_id in deletes:
+            found = where.get(doc_id)
+            if found is not None:
                 report.deleted += 1
+                gone.setdefault(found[0], []).append(doc_id)
             else:
                 report.not_found.append(doc_id)
-        return todo
+        return todo, gone
 
     def _chunk(self, plan: list[Document]) -> list[tuple[Document, Passage]]:
         return [
@@ -259,86 +327,65 @@ class IndexWriter:
         flat_spans = np.array([span for sp in spans for span in sp], dtype=np.int32).reshape(-1, 2)
         return EmbeddedPassages(passage_vectors, sentences, flat_spans, counts)
 
-    def _apply_rows(
-        self,
-        conn: sqlite3.Connection,
-        plan: list[Document],
-        delete_ids: Sequence[str],
-        passages: list[tuple[Document, Passage]],
-    ) -> set[int]:
-        gone = [doc.doc_id for doc in plan] + [d for d in delete_ids if d not in {p.doc_id for p in plan}]
-        removed: set[int] = set()
+    def _new_segment(
+        self, temp: Path, plan: list[Document], passages: list[tuple[Document, Passage]], new: EmbeddedPassages, first_vid: int
+    ) -> SegmentEntry | None:
+        """The written documents as one segment, renamed into segments/ (not yet named by a commit)."""
+        if not passages:
+            return None
+        vids = np.arange(first_vid, first_vid + len(passages), dtype=np.int64)
         now = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        for doc_id in gone:
-            removed.update(v for (v,) in conn.execute("SELECT vid FROM passages WHERE doc_id = ?", (doc_id,)))
-            conn.execute("DELETE FROM passages WHERE doc_id = ?", (doc_id,))
-            conn.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
-        for doc in plan:
-            lo, hi = date_bounds(doc.date) if doc.date else (None, None)
-            conn.execute(
-                "INSERT INTO documents (doc_id, content_hash, text, title, date, source, url, lang, date_lo, date_hi,"
-                " indexed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (doc.doc_id, doc.content_hash(), doc.text, doc.title, doc.date, doc.source, doc.url, doc.lang, lo, hi, now),
+        conn = database.connect(temp / database.DB_NAME)
+        try:
+            conn.executescript(database.SCHEMA)
+            for doc in plan:
+                lo, hi = date_bounds(doc.date) if doc.date else (None, None)
+                conn.execute(
+                    "INSERT INTO documents (doc_id, content_hash, text, title, date, source, url, lang, date_lo, date_hi,"
+                    " indexed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (doc.doc_id, doc.content_hash(), doc.text, doc.title, doc.date, doc.source, doc.url, doc.lang, lo, hi, now),
+                )
+            term_lists = []
+            for vid, (doc, passage) in zip(vids.tolist(), passages):
+                terms = analyze(embedding_text(doc, passage.text), passage.lang or "fr")
+                term_lists.append(terms)
+                conn.execute(
+                    "INSERT INTO passages (vid, doc_id, ordinal, start, end, terms) VALUES (?, ?, ?, ?, ?, ?)",
+                    (vid, doc.doc_id, passage.ordinal, passage.start, passage.end, " ".join(terms)),
+                )
+            index_type = vectors.choose_index_type(len(vids), self.index_type, self.index_tiers)
+            info = write_segment(
+                temp, conn, vids, new.passages, new.sentences, np.repeat(vids, new.counts), new.spans,
+                Postings.build(term_lists), index_type, self.embedder.dim,
             )
-        row = conn.execute("SELECT value FROM meta WHERE key = 'next_vid'").fetchone()
-        next_vid = int(row[0]) if row else 0
-        for doc, passage in passages:
-            terms = analyze(embedding_text(doc, passage.text), passage.lang or "fr")
-            conn.execute(
-                "INSERT INTO passages (vid, doc_id, ordinal, start, end, terms) VALUES (?, ?, ?, ?, ?, ?)",
-                (next_vid, doc.doc_id, passage.ordinal, passage.start, passage.end, " ".join(terms)),
-            )
-            next_vid += 1
-        conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('next_vid', ?)", (str(next_vid),))
-        return removed
+        finally:
+            conn.close()
+        fault("segment_written")
+        name = self.layout.new_segment_name()
+        self.layout.publish_segment(temp, name)
+        return SegmentEntry(name, info.passages, info.documents)
 
-    def _write_vectors_and_terms(
-        self, conn: sqlite3.Connection, base: Path | None, temp: Path, removed: set[int], new: EmbeddedPassages
-    ) -> str:
-        """Carry over the vectors of untouched passages, append the new ones, rebuild FAISS and BM25."""
-        vids = np.array([v for (v,) in conn.execute("SELECT vid FROM passages ORDER BY vid")], dtype=np.int64)
-        new_vids = vids[len(vids) - len(new.passages):]  # new passages got the highest vids, in order
-        dim = self.embedder.dim
-        all_vectors, all_sentences = new.passages, new.sentences
-        sentence_vids, spans = np.repeat(new_vids, new.counts), new.spans
-        if base is not None:
-            gone = np.fromiter(removed, np.int64, len(removed))
-            old_vectors, old_vids = vectors.load_vectors(base)
-            keep = ~np.isin(old_vids, gone)
-            all_vectors = np.concatenate([np.asarray(old_vectors[keep]), new.passages])
-            old_sentences, old_sentence_vids, old_spans = vectors.load_sentences(base)
-            keep = ~np.isin(old_sentence_vids, gone)
-            all_sentences = np.concatenate([np.asarray(old_sentences[keep]), new.sentences])
-            sentence_vids = np.concatenate([old_sentence_vids[keep], sentence_vids])
-            spans = np.concatenate([old_spans[keep], new.spans])
-        all_vectors = np.ascontiguousarray(all_vectors.reshape(-1, dim), dtype=np.float32)
-        if len(all_vectors) != len(vids):
-            raise RuntimeError(f"internal error: {len(all_vectors)} vectors for {len(vids)} passages")
-        np.save(temp / vectors.VECTORS_NAME, all_vectors)
-        np.save(temp / vectors.VIDS_NAME, vids)
-        vectors.save_sentences(temp, all_sentences.reshape(-1, dim), sentence_vids, spans)
-        index_type = vectors.choose_index_type(len(vids), self.index_type, self.index_tiers)
-        vectors.save_index(vectors.build_index(all_vectors, vids, index_type), temp)
-        terms = [t.split() for (t,) in conn.execute("SELECT terms FROM passages ORDER BY vid")]
-        lexical.save_bm25(lexical.build_bm25(terms), temp)
-        return index_type
+    def _tombstone(
+        self, views: list[_SegmentView], entries: list[SegmentEntry], gone: dict[int, list[str]], generation: int
+    ) -> list[SegmentEntry]:
+        """A new deletes file in each segment that loses documents; a segment left with nothing is dropped."""
+        dropped: set[int] = set()
+        for s, doc_ids in gone.items():
+            view, entry = views[s], entries[s]
+            deleted = np.union1d(view.deleted, view.vids_of(doc_ids))
+            if len(deleted) >= entry.passages:
+                dropped.add(s)
+                continue
+            name = f"deletes_{generation}.npy"
+            buffer = BytesIO()
+            np.save(buffer, deleted.astype(np.int64))
+            write_durably(view.folder / name, buffer.getvalue())
+            entry.deletes, entry.deleted = name, len(deleted)
+            entry.deleted_documents += len(doc_ids)
+        fault("after_deletes")
+        return [e for s, e in enumerate(entries) if s not in dropped]
 
-    def _manifest(self, conn: sqlite3.Connection, report: WriteReport, index_type: str) -> Manifest:
-        langs = [lang for (lang,) in conn.execute("SELECT DISTINCT lang FROM documents WHERE lang IS NOT NULL")]
-        sources = [s for (s,) in conn.execute("SELECT DISTINCT source FROM documents WHERE source IS NOT NULL")]
-        return Manifest(
-            model=self.embedder.spec,
-            dim=self.embedder.dim,
-            documents=report.documents,
-            passages=report.passages,
-            index_type=index_type,
-            built_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            chunking=asdict(self.chunking),
-            languages=sorted(langs),
-            sources=sorted(sources),
-        )
-
-    def _totals(self, base: Path | None, report: WriteReport) -> None:
-        if base is not None:
-            manifest = Manifest.read(base)
-            report.documents, report.passages, report.snapshot = manifest.documents, manifest.passages, base.name
+    def _totals(self, commit: CommitPoint | None, report: WriteReport) -> None:
+        if commit is not None:
+            report.documents, report.passages = commit.documents, commit.passages
+            report.snapshot = self.layout.commit_path(commit.generation).name

@@ -220,7 +220,20 @@ class StatsResponse(BaseModel):
     model: str
     dimension: int
     index_type: str
-    built_at: str = Field(description="when the live snapshot was written (UTC, ISO 8601)")
-    snapshot: str
+    built_at: str = Field(description="when the live commit point was written (UTC, ISO 8601)")
+    snapshot: str = Field(description="the live commit point (segments_<generation>)")
     languages: list[str]
     sources: list[str]
+    segments: int = Field(0, description="segments of the live commit")
+    deleted_passages: int = Field(0, description="passages deleted or replaced, not yet purged by a merge")
+    merges: int = Field(0, description="merges committed since the index was created")
+    merging: bool = Field(False, description="a merge is running in this server")
+
+
+class OptimizeResponse(BaseModel):
+    merges: int
+    purged: int = Field(description="deleted passages purged")
+    segments: int
+    documents: int
+    passages: int
+    snapshot: str

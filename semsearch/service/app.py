@@ -17,7 +17,7 @@ from ..settings import Settings
 from .http_errors import REQUEST_ID_HEADER, install_error_handlers
 from .metrics import Metrics
 from .middleware import BodyLimitMiddleware, RequestContextMiddleware
-from .routes import documents, operations, search, similar
+from .routes import admin, documents, operations, search, similar
 from .state import ServiceState
 from .web import install_web_page
 
@@ -34,6 +34,7 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
     async def lifespan(app: FastAPI):
         service.start(settings.corpus)
         yield
+        service.stop()
 
     app = FastAPI(
         title="semsearch",
@@ -59,7 +60,7 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
             expose_headers=[REQUEST_ID_HEADER],
         )
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
-    for routes in (search, similar, documents, operations):  # similar before documents: /documents/{id}/similar
+    for routes in (search, similar, documents, operations, admin):  # similar before documents: /documents/{id}/similar
         app.include_router(routes.router)
     install_web_page(app)  # GET / (the search page) and /static
     return app

@@ -15,16 +15,13 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import faiss
 import numpy as np
 
 from ..dates import date_bounds
 from ..embedding import Embedder
 from ..errors import InvalidInputError
 from ..store.database import PassageRow
-from ..store.lexical import bm25_scores
-from ..store.snapshot import Snapshot
-from ..store.vectors import search_parameters
+from ..store.reader import IndexReader as Snapshot
 from ..text.analyzer import analyze, salient_numbers
 from ..text.lang import detect_language
 from .collapse import CollapseConfig, Collapser
@@ -99,19 +96,6 @@ class Ranking:
     sentence_scores: list[np.ndarray]  # per candidate, the score of each of its sentences
     query_lang: str
     passages: dict[int, PassageRow] = field(default_factory=dict)  # rows ranking read, by vid (lexical mode)
-
-
-def _search_single_thread(index: faiss.Index, queries: np.ndarray, n: int, params) -> tuple[np.ndarray, np.ndarray]:
-    """FAISS search on the calling thread alone. One query gains nothing from FAISS's OpenMP team, and
-    waking that team cost 10-16 ms a search on the shared 2-core machine (bench/search_path.py,
-    BENCHMARKS.md). The thread count is an OpenMP per-thread setting, restored for whatever this
-    thread runs next (an index build)."""
-    threads = faiss.omp_get_max_threads()
-    faiss.omp_set_num_threads(1)
-    try:
-        return index.search(queries, n, params=params)
-    finally:
-        faiss.omp_set_num_threads(threads)
 
 
 class QueryVectorCache:
@@ -206,16 +190,7 @@ class Searcher:
 
     def _dense_top(self, qvec: np.ndarray, n: int, mask: np.ndarray | None) -> np.ndarray:
         """Row positions of the n nearest passages (among the allowed ones)."""
-        rows = self.snapshot.rows
-        allowed = None
-        if mask is not None:
-            allowed = rows.vids[mask]
-            if len(allowed) == 0:
-                return np.zeros(0, dtype=np.int64)
-        params = search_parameters(self.snapshot.index, allowed)  # nprobe / efSearch, and the filter
-        _, ids = _search_single_thread(self.snapshot.index, qvec[None, :], n, params)
-        ids = ids[0][ids[0] >= 0]
-        return np.searchsorted(rows.vids, ids)
+        return self.snapshot.dense_search(qvec, n, mask)
 
     def nearest(self, vector: np.ndarray, n: int, filters: SearchFilters | None = None) -> np.ndarray:
         """Row positions of the n passages nearest to `vector` among the filtered ones (similar articles)."""
@@ -266,7 +241,7 @@ class Searcher:
         if n == 0:
             return empty
         terms = analyze(query, query_lang)
-        lexical = bm25_scores(snapshot.bm25, terms, snapshot.size) if mode != "dense" else None
+        lexical = snapshot.lexical_scores(terms) if mode != "dense" else None
         if mode == "lexical":
             rows = self._top(lexical, depth, mask, positive=True)
             texts: dict[int, PassageRow] = {}

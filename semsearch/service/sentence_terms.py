@@ -15,7 +15,7 @@ from collections import OrderedDict
 import numpy as np
 
 from ..store.database import PassageRow
-from ..store.snapshot import Snapshot
+from ..store.reader import IndexReader as Snapshot
 from ..text.analyzer import analyze
 
 DEFAULT_SIZE = 8192  # passages; a few KiB each

@@ -23,11 +23,12 @@ from pathlib import Path
 from ..documents import Document
 from ..embedding import Embedder, load_embedder
 from ..errors import SemsearchError
+from ..index.merge import Merger, MergeReport
 from ..index.writer import IndexWriter, WriteReport, check_model, model_load_error
 from ..settings import Settings
 from ..store.layout import IndexDirectory
-from ..store.manifest import MANIFEST_NAME
-from ..store.snapshot import Snapshot, open_snapshot, open_snapshot_at
+from ..store.reader import IndexReader, open_commit, open_index
+from .maintenance import IndexMaintenance
 from .metrics import Metrics, TimedEmbedder
 from .searcher import QueryVectorCache, Searcher, build_searcher
 from .warmup import warm_up
@@ -60,6 +61,9 @@ class ServiceState:
         self._searcher: Searcher | None = None
         self._ready = threading.Event()
         self._bootstrap: threading.Thread | None = None
+        self._swap_lock = threading.Lock()
+        self._seen_generation = -1  # the newest commit this process tried to open
+        self.maintenance = IndexMaintenance(Merger(self.layout.root, settings.index_type), self.refresh)
         self.phase = Phase()
 
     # -- the model, loaded once per process ----------------------------------------------------
@@ -99,14 +103,39 @@ class ServiceState:
         self.phase = Phase(name, message)
         log.info("service phase", extra={"event": "phase", "phase": name, "detail": message})
 
-    def _swap(self, snapshot: Snapshot) -> None:
-        check_model(snapshot.manifest, self.embedder, snapshot.path / MANIFEST_NAME)
+    def _open(self) -> IndexReader:
+        """The live commit, reusing the segments the current reader has open."""
+        current = self._searcher.snapshot if self._searcher is not None else None
+        return open_index(self.layout.root, previous=current)
+
+    def refresh(self) -> bool:
+        """Serve the newest commit if it is newer than the one served (written by any process, or by a
+        merge); True if it swapped. A generation that failed to open is not retried until a newer one."""
+        generation = self.layout.generation()
+        current = self._searcher.snapshot if self._searcher is not None else None
+        if generation == 0 or generation == self._seen_generation or (current is not None and generation <= current.generation):
+            return False
+        if current is None and self.phase.name not in ("empty", "failed", "ready"):
+            return False  # still starting: bootstrap loads it
+        self._seen_generation = generation
+        self._swap(self._open())
+        return True
+
+    def _swap(self, snapshot: IndexReader) -> None:
+        check_model(snapshot.manifest, self.embedder, snapshot.path)
         s = self.settings
         searcher = build_searcher(snapshot, self.embedder, s, self.cache)
         warm_seconds = warm_up(searcher)  # before it serves: no request pays for first-use loading
-        self._searcher = searcher
+        with self._swap_lock:
+            current = self._searcher.snapshot if self._searcher is not None else None
+            if current is not None and snapshot.generation <= current.generation:
+                return  # already serving this commit or a newer one
+            self._searcher = searcher
+        stats = snapshot.segment_stats()
         self.metrics.documents.set(snapshot.manifest.documents)
         self.metrics.passages.set(snapshot.manifest.passages)
+        self.metrics.segments.set(len(stats))
+        self.metrics.deleted.set(sum(x.deleted for x in stats))
         self.metrics.swaps.inc()
         self.metrics.ready.set(1)
         self.phase = Phase("ready", f"serving snapshot {snapshot.path.name}")
@@ -128,6 +157,10 @@ class ServiceState:
         if self._bootstrap is None:
             self._bootstrap = threading.Thread(target=self.bootstrap, args=(corpus,), name="semsearch-bootstrap", daemon=True)
             self._bootstrap.start()
+            self.maintenance.start()
+
+    def stop(self) -> None:
+        self.maintenance.stop()
 
     def bootstrap(self, corpus: Path | None = None) -> None:
         """Load the model and the live snapshot; index `corpus` first when the index has no snapshot."""
@@ -136,13 +169,13 @@ class ServiceState:
                 self._remove_leftovers()
             self.embedder  # noqa: B018 - loads the model once, before the first request needs it
             with self._write_lock:
-                if self.layout.current_path() is None and corpus is not None:
+                if self.layout.is_empty() and corpus is not None:
                     self._index_corpus(corpus)
-                if self.layout.current_path() is None:
+                if self.layout.is_empty():
                     self._set_phase("empty", "the index is empty: add documents with POST /documents (or start with --corpus)")
                     return
                 self._set_phase("loading snapshot", f"loading the index at {self.layout.root}")
-                self._swap(open_snapshot(self.layout.root))
+                self._swap(self._open())
         except SemsearchError as exc:
             self._set_phase("failed", str(exc))
             log.error("start-up failed: %s", exc, extra={"event": "startup_failed"})
@@ -157,7 +190,7 @@ class ServiceState:
             if not locked:
                 log.info("another writer holds the index lock; leftovers are left to it", extra={"event": "leftovers_skipped"})
                 return
-            removed = self.layout.remove_temps()
+            removed = self.layout.remove_leftovers()
         if removed:
             log.warning(
                 "removed %d leftover(s) of an interrupted write",
@@ -190,18 +223,24 @@ class ServiceState:
     def write(self, documents: Sequence[Document] = (), delete_ids: Sequence[str] = ()) -> WriteReport:
         """Apply a write; returns once it is durable and the live Searcher serves it."""
         with self._write_lock:
-            published: list[Snapshot] = []
+            published: list[IndexReader] = []
+            current = self._searcher.snapshot if self._searcher is not None else None
 
             def load(path: Path) -> None:
-                # Under IndexWriter's file lock: the snapshot just published, before anyone replaces it.
+                # Under IndexWriter's file lock: the commit just published, before anyone replaces it.
                 try:
-                    published.append(open_snapshot_at(path))
+                    published.append(open_commit(self.layout, self.layout.generation(), previous=current))
                 except SemsearchError as exc:
-                    log.error("cannot load the snapshot just written: %s", exc, extra={"event": "snapshot_failed"})
+                    log.error("cannot load the commit just written: %s", exc, extra={"event": "snapshot_failed"})
 
             report = self._writer().write(documents, delete_ids, on_published=load)
             if report.changed:
-                self._swap(published[0] if published else open_snapshot(self.layout.root))
-            elif self._searcher is None and self.layout.current_path() is not None:
-                self._swap(open_snapshot(self.layout.root))
+                self._swap(published[0] if published else self._open())
+                self.maintenance.committed()
+            elif self._searcher is None and not self.layout.is_empty():
+                self._swap(self._open())
             return report
+
+    def optimize(self, max_segments: int = 1) -> list[MergeReport]:
+        """Force-merge (POST /admin/optimize); returns once the merged commit is served."""
+        return self.maintenance.run_merges(lambda: self.maintenance.merger.force_merge(max_segments))

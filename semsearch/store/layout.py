@@ -1,49 +1,64 @@
-"""The index directory: immutable snapshots, a CURRENT pointer swapped by rename, a writer lock.
+"""The index directory: immutable segments, commit points published by rename, a writer lock.
 
-    <index_dir>/CURRENT             name of the live snapshot (replaced atomically)
-    <index_dir>/snapshots/<name>/   one complete snapshot, never modified once published
-    <index_dir>/.tmp-<uuid>/        a snapshot being written (removed at the next write or start)
-    <index_dir>/.lock               held by the one writer
+    <index_dir>/segments_<gen>                commit point N (JSON, see commit.py); the live one is the highest
+    <index_dir>/segments/<name>/              one immutable segment (see segment.py)
+    <index_dir>/segments/<name>/deletes_<gen>.npy   its tombstones as of commit <gen>, a new file per change
+    <index_dir>/.tmp-<uuid>/                  a segment being written, flocked by its writer
+    <index_dir>/.lock                         held by the one writer (and by a merge while it commits)
+    <index_dir>/.merge.lock                   held by the one merge running on this index
 
-A crash at any moment leaves CURRENT naming a complete snapshot: the old one until the
-final rename, the new one after it. What a crash can leave besides (a .tmp-* folder, a
-CURRENT.*.tmp pointer, a snapshot renamed into snapshots/ that CURRENT never named) is
-removed under the writer lock by the next write, and by `semsearch serve` at start.
+A crash at any moment leaves the highest commit naming complete segments: a segment folder is renamed
+into segments/ and its tombstone files fsynced before the commit point that names them is renamed into
+place. What a crash can leave (a .tmp-* folder, a segments_<gen>.*.tmp commit, a segment or deletes
+file no commit names) is removed under the writer lock by the next write, and by `semsearch serve` at
+start; a .tmp-* folder whose owner still holds its lock (a merge in progress) is left alone.
 
-Fault injection, for the crash tests only: with SEMSEARCH_FAULT set to one of FAULT_POINTS,
-`publish` kills its own process with SIGKILL at that point. Unset (always, outside tests),
-it does nothing.
+Fault injection, for the crash tests only: with SEMSEARCH_FAULT set to one of FAULT_POINTS, the
+process kills itself with SIGKILL at that point. Unset (always, outside tests), it does nothing.
 """
 
 from __future__ import annotations
 
-import calendar
 import contextlib
 import fcntl
 import os
+import re
 import shutil
 import signal
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..errors import IndexCorruptError
-
-CURRENT = "CURRENT"
-SNAPSHOTS = "snapshots"
+SEGMENTS = "segments"
+COMMIT_PREFIX = "segments_"
 TMP_PREFIX = ".tmp-"
+OWNER_LOCK = ".owner"
+LEGACY_CURRENT = "CURRENT"  # format 1: CURRENT names a complete snapshot under snapshots/
+LEGACY_SNAPSHOTS = "snapshots"
 FAULT_ENV = "SEMSEARCH_FAULT"
-FAULT_POINTS = ("before_rename", "after_rename", "after_pointer")
+FAULT_POINTS = (
+    "segment_written",  # the new segment's files are written, not yet renamed into segments/
+    "before_rename",  # the segment is fsynced, not yet renamed into segments/
+    "after_rename",  # the segment is in segments/, its tombstones and the commit point are not written
+    "after_deletes",  # the tombstone files are written, the commit point is not
+    "after_pointer",  # the commit point is published (the write is durable), files not yet cleaned
+    "merge_written",  # a merge wrote its segment, before it takes the lock to commit
+    "merge_committed",  # a merge published its commit point, the merged-away segments are still on disk
+)
+_COMMIT_RE = re.compile(rf"^{COMMIT_PREFIX}(\d+)$")
 
 
-def _fault(point: str) -> None:
+def fault(point: str) -> None:
     """Test-only: die by SIGKILL here when SEMSEARCH_FAULT names this point."""
     if os.environ.get(FAULT_ENV) == point:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-def fsync_dir(path: Path) -> None:
+_fault = fault  # the name the crash tests import
+
+
+def fsync_path(path: Path) -> None:
+    """fsync a file, or a folder (so that a rename or a new entry in it is durable)."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -51,16 +66,26 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+fsync_dir = fsync_file = fsync_path
+
+
 def fsync_tree(path: Path) -> None:
-    """Flush every file of a freshly written snapshot before it can be published."""
+    """Flush every file of a freshly written folder before it can be published."""
     for root, _dirs, files in os.walk(path):
         for name in files:
-            fd = os.open(Path(root) / name, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            fsync_file(Path(root) / name)
         fsync_dir(Path(root))
+
+
+def write_durably(path: Path, data: bytes) -> None:
+    """`data` at `path`, all or nothing: a temp file fsynced, renamed, the folder fsynced."""
+    temp = path.with_name(f"{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    with open(temp, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temp, path)
+    fsync_dir(path.parent)
 
 
 class IndexDirectory:
@@ -68,47 +93,41 @@ class IndexDirectory:
         self.root = Path(root)
 
     @property
-    def snapshots(self) -> Path:
-        return self.root / SNAPSHOTS
+    def segments(self) -> Path:
+        return self.root / SEGMENTS
 
-    def current_name(self) -> str | None:
+    # -- commit points -------------------------------------------------------------------------
+
+    def generations(self) -> list[int]:
+        """Generations of the published commit points, newest first (one listdir: cheap to poll)."""
         try:
-            name = (self.root / CURRENT).read_text().strip()
-        except FileNotFoundError:
-            return None
-        except OSError as exc:
-            raise IndexCorruptError(f"{self.root / CURRENT}: unreadable ({exc})") from None
-        if not name or "/" in name or name.startswith("."):
-            raise IndexCorruptError(f"{self.root / CURRENT}: does not name a snapshot")
-        return name
-
-    def current_path(self) -> Path | None:
-        name = self.current_name()
-        return self.snapshots / name if name else None
-
-    def snapshot_paths(self) -> list[Path]:
-        """Published snapshots, newest first (names start with a sortable timestamp)."""
-        if not self.snapshots.is_dir():
+            names = os.listdir(self.root)
+        except (FileNotFoundError, NotADirectoryError):
             return []
-        return sorted((p for p in self.snapshots.iterdir() if p.is_dir()), reverse=True)
+        return sorted((int(m.group(1)) for m in map(_COMMIT_RE.match, names) if m), reverse=True)
+
+    def generation(self) -> int:
+        """The live generation; 0 when nothing is committed."""
+        gens = self.generations()
+        return gens[0] if gens else 0
+
+    def commit_path(self, generation: int) -> Path:
+        return self.root / f"{COMMIT_PREFIX}{generation}"
+
+    def is_legacy(self) -> bool:
+        """A format-1 index (CURRENT + snapshots/) that has not been converted yet."""
+        return not self.generations() and (self.root / LEGACY_CURRENT).is_file()
+
+    def is_empty(self) -> bool:
+        return not self.generations() and not self.is_legacy()
+
+    # -- locks -----------------------------------------------------------------------------------
 
     @contextlib.contextmanager
     def writer_lock(self) -> Iterator[None]:
-        """One writer at a time, across processes (the CLI and a running service)."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.root / ".lock", "a+") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
-
-    def new_temp(self) -> Path:
-        """A fresh folder for a snapshot being written. Call under the writer lock."""
-        self.remove_temps()
-        path = self.root / f"{TMP_PREFIX}{uuid.uuid4().hex}"
-        path.mkdir(parents=True)
-        return path
+        """One writer at a time, across processes (the CLI, a running service, a merge's commit)."""
+        with self._lock(".lock", blocking=True):
+            yield
 
     @contextlib.contextmanager
     def try_writer_lock(self) -> Iterator[bool]:
@@ -116,9 +135,21 @@ class IndexDirectory:
         if not self.root.is_dir():
             yield False
             return
-        with open(self.root / ".lock", "a+") as handle:
+        with self._lock(".lock", blocking=False) as locked:
+            yield locked
+
+    @contextlib.contextmanager
+    def merge_lock(self, blocking: bool = True) -> Iterator[bool]:
+        """One merge at a time on this index (a service's background merges, `semsearch optimize`)."""
+        with self._lock(".merge.lock", blocking=blocking) as locked:
+            yield locked
+
+    @contextlib.contextmanager
+    def _lock(self, name: str, blocking: bool) -> Iterator[bool]:
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / name, "a+") as handle:
             try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(handle, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
             except BlockingIOError:
                 yield False
                 return
@@ -127,71 +158,104 @@ class IndexDirectory:
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
-    def remove_temps(self) -> list[Path]:
-        """Leftovers of writes that died before publishing: .tmp-* folders, CURRENT.*.tmp pointers,
-        and snapshots newer than the one CURRENT names (renamed into place, never pointed to, so
-        never acknowledged). Call under the writer lock."""
-        removed = []
-        if self.root.is_dir():
-            for path in self.root.iterdir():
-                if path.name.startswith(TMP_PREFIX):
-                    shutil.rmtree(path, ignore_errors=True)
-                    removed.append(path)
-                elif path.name.startswith(f"{CURRENT}.") and path.name.endswith(".tmp"):
-                    path.unlink(missing_ok=True)
-                    removed.append(path)
-            try:
-                current = self.current_name()
-            except IndexCorruptError:
-                current = None  # the reader reports it; nothing here can be judged an orphan
-            if current is not None and (self.snapshots / current).is_dir():
-                for path in self.snapshot_paths():
-                    if path.name > current:
-                        shutil.rmtree(path, ignore_errors=True)
-                        removed.append(path)
-        return removed
+    # -- temporary folders -------------------------------------------------------------------------
 
-    def publish(self, temp: Path, keep: int = 2) -> Path:
-        """Move a complete snapshot into place and point CURRENT at it; prune old ones."""
+    @contextlib.contextmanager
+    def temp_folder(self) -> Iterator[Path]:
+        """A fresh folder for a segment being written, locked by its owner for as long as it lives, so
+        that clean-up by another writer never removes a merge in progress. Removed on exit unless it was
+        renamed away."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        path = self.root / f"{TMP_PREFIX}{uuid.uuid4().hex}"
+        path.mkdir()
+        with open(path / OWNER_LOCK, "a+") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield path
+            finally:
+                if path.exists():
+                    shutil.rmtree(path, ignore_errors=True)
+
+    @staticmethod
+    def _owned(temp: Path) -> bool:
+        try:
+            with open(temp / OWNER_LOCK, "a+") as handle:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    return True
+                fcntl.flock(handle, fcntl.LOCK_UN)
+        except OSError:
+            return False
+        return False
+
+    def new_segment_name(self) -> str:
+        return f"seg-{uuid.uuid4().hex[:16]}"
+
+    def publish_segment(self, temp: Path, name: str) -> Path:
+        """Rename a complete, fsynced segment folder into segments/ (not yet named by any commit)."""
         fsync_tree(temp)
-        self.snapshots.mkdir(parents=True, exist_ok=True)
-        name = self._next_name()
-        final = self.snapshots / name
-        _fault("before_rename")
+        (temp / OWNER_LOCK).unlink(missing_ok=True)
+        self.segments.mkdir(parents=True, exist_ok=True)
+        final = self.segments / name
+        fault("before_rename")
         os.rename(temp, final)
-        fsync_dir(self.snapshots)
-        _fault("after_rename")
-        pointer = self.root / f"{CURRENT}.{uuid.uuid4().hex}.tmp"
-        with open(pointer, "w") as handle:
-            handle.write(name + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(pointer, self.root / CURRENT)
-        fsync_dir(self.root)
-        _fault("after_pointer")
-        self._prune(final, keep)
+        fsync_dir(self.segments)
+        fault("after_rename")
         return final
 
-    def _next_name(self) -> str:
-        """A name that sorts after every published snapshot, which pruning and crash clean-up rely on:
-        one clock read (seconds and nanoseconds read apart once straddled a second), in UTC, and never
-        behind the newest name even when the clock steps back."""
-        ns = time.time_ns()
-        newest = self.snapshot_paths()[:1]
-        if newest:
-            try:
-                stamp, fraction = newest[0].name.split("-")[:2]
-                last = calendar.timegm(time.strptime(stamp, "%Y%m%dT%H%M%S")) * 10**9 + int(fraction)
-                ns = max(ns, last + 1)
-            except ValueError:
-                pass  # not one of ours: sorted among them by name all the same
-        seconds, fraction = divmod(ns, 10**9)
-        return f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime(seconds))}-{fraction:09d}-{uuid.uuid4().hex[:6]}"
+    # -- clean-up -----------------------------------------------------------------------------------
 
-    def _prune(self, current: Path, keep: int) -> None:
-        """Keep the current snapshot and the one before it (a fallback if it is damaged)."""
-        for path in self.snapshot_paths()[keep:]:
-            if path != current:
+    def remove_leftovers(self, keep: set[tuple[str, str | None]] | None = None, keep_commits: int = 2) -> list[Path]:
+        """What interrupted writes and merges left, and what no kept commit needs any more: .tmp-* folders
+        whose owner is gone, commit temp files, commit points older than the `keep_commits` newest,
+        segment folders and tombstone files those commits do not name, and a converted format-1 index's
+        old files. `keep`: (segment, deletes file) pairs the kept commits name (computed by the caller,
+        which can read them); None reads them here. Call under the writer lock."""
+        from .commit import CommitPoint  # commit.py imports this module
+
+        removed: list[Path] = []
+        if not self.root.is_dir():
+            return removed
+        for path in self.root.iterdir():
+            if path.name.startswith(TMP_PREFIX) and path.is_dir() and not self._owned(path):
                 shutil.rmtree(path, ignore_errors=True)
-        for stray in self.root.glob(f"{CURRENT}.*.tmp"):
+                removed.append(path)
+            elif path.name.startswith(COMMIT_PREFIX) and path.name.endswith(".tmp"):
+                path.unlink(missing_ok=True)
+                removed.append(path)
+        gens = self.generations()
+        if not gens:
+            return removed
+        for gen in gens[keep_commits:]:
+            self.commit_path(gen).unlink(missing_ok=True)
+        if keep is None:
+            keep = set()
+            for gen in gens[:keep_commits]:
+                try:
+                    commit = CommitPoint.read(self.commit_path(gen))
+                except Exception:  # noqa: BLE001 - a damaged commit keeps nothing; the reader reports it
+                    continue
+                keep |= {(s.name, s.deletes) for s in commit.segments}
+        names = {name for name, _ in keep}
+        deletes = {(name, d) for name, d in keep if d}
+        if self.segments.is_dir():
+            for folder in self.segments.iterdir():
+                if folder.name not in names:
+                    shutil.rmtree(folder, ignore_errors=True)
+                    removed.append(folder)
+                    continue
+                for path in folder.glob("deletes_*.npy"):
+                    if (folder.name, path.name) not in deletes:
+                        path.unlink(missing_ok=True)
+                        removed.append(path)
+        for legacy in (self.root / LEGACY_CURRENT, self.root / LEGACY_SNAPSHOTS):
+            if legacy.is_dir():
+                shutil.rmtree(legacy, ignore_errors=True)
+                removed.append(legacy)
+            elif legacy.exists():
+                legacy.unlink(missing_ok=True)
+                removed.append(legacy)
+        for stray in self.root.glob(f"{LEGACY_CURRENT}.*.tmp"):
             stray.unlink(missing_ok=True)
+        return removed

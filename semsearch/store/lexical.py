@@ -1,56 +1,181 @@
-"""BM25 over analyzed passage terms, with bm25s. Row i of the BM25 index is the i-th vid."""
+"""Lexical postings of one segment, and BM25+ scored with the statistics of the whole live collection.
+
+Each segment stores, for its passages (local rows), term -> (rows, term frequencies) in CSC-like arrays
+and every passage's length. A query's statistics (passage count N, document frequency of each term,
+average length) are summed over the live passages of all segments at query time, the way Lucene's
+IndexSearcher sums collection statistics, except that tombstoned passages are left out: an index grown
+by many small writes then ranks exactly like one built in a single write.
+
+The formula is bm25s's method="bm25+" (what this project shipped before segments, chosen on PIAF dev),
+so scores equal bm25s's over the same passages (tests/test_segments.py checks it):
+
+    score(d) = sum over query terms t (repeats counted) of  idf(t) * (delta + (k1 + 1) tf / (k1 (1 - b + b dl / avgdl) + tf))
+    idf(t) = log((N + 1) / df(t)),  delta = 0.5;  a term no live passage holds counts for nothing.
+
+A passage without any term counts as length 1 (bm25s indexes it with one inert term).
+"""
 
 from __future__ import annotations
 
-import logging
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
-import bm25s
 import numpy as np
 
 from ..errors import IndexCorruptError
 
-BM25_DIR = "bm25"
-_EMPTY = "\u2205"  # bm25s cannot index a row without terms: give such rows one inert term
-
-logging.getLogger("bm25s").setLevel(logging.WARNING)
-
-
 # BM25+ with low term-frequency saturation and length normalization: a passage that answers names
 # the question's terms once, and long passages are not padding. Chosen on PIAF dev over k1 0.6-1.2,
 # b 0.4-0.75 and five variants (BENCHMARKS.md); k1 0.6 won at every b and fusion weight tried.
-BM25_METHOD, BM25_K1, BM25_B = "bm25+", 0.6, 0.5
+BM25_METHOD, BM25_K1, BM25_B, BM25_DELTA = "bm25+", 0.6, 0.5, 0.5
+
+VOCAB_NAME = "postings_vocab.json"
+INDPTR_NAME = "postings_indptr.npy"
+ROWS_NAME = "postings_rows.npy"
+TF_NAME = "postings_tf.npy"
+LENGTHS_NAME = "passage_lengths.npy"
 
 
-def build_bm25(term_lists: list[list[str]]) -> bm25s.BM25 | None:
-    if not term_lists:
-        return None
-    retriever = bm25s.BM25(k1=BM25_K1, b=BM25_B, method=BM25_METHOD)
-    retriever.index([terms or [_EMPTY] for terms in term_lists], show_progress=False)
-    return retriever
+@dataclass
+class Postings:
+    """term id t holds local rows rows[indptr[t]:indptr[t + 1]] (ascending) with frequencies tf[...]."""
+
+    vocab: list[str]
+    indptr: np.ndarray  # int64, len(vocab) + 1
+    rows: np.ndarray  # int32
+    tf: np.ndarray  # float32
+    lengths: np.ndarray  # float32, one per local row
+    _ids: dict[str, int] | None = None
+
+    @property
+    def term_ids(self) -> dict[str, int]:
+        if self._ids is None:
+            self._ids = {t: i for i, t in enumerate(self.vocab)}
+        return self._ids
+
+    def lookup(self, term: str) -> tuple[np.ndarray, np.ndarray]:
+        i = self.term_ids.get(term)
+        if i is None:
+            return np.zeros(0, np.int32), np.zeros(0, np.float32)
+        a, b = int(self.indptr[i]), int(self.indptr[i + 1])
+        return self.rows[a:b], self.tf[a:b]
+
+    @classmethod
+    def build(cls, term_lists: Sequence[Sequence[str]]) -> Postings:
+        ids: dict[str, int] = {}
+        flat_terms: list[int] = []
+        lengths = np.empty(len(term_lists), np.float32)
+        counts = np.empty(len(term_lists), np.int64)
+        for r, terms in enumerate(term_lists):
+            flat_terms.extend(ids.setdefault(t, len(ids)) for t in terms)
+            counts[r] = len(terms)
+            lengths[r] = max(len(terms), 1)
+        terms_arr = np.asarray(flat_terms, dtype=np.int64)
+        rows_arr = np.repeat(np.arange(len(term_lists), dtype=np.int64), counts)
+        return cls._from_pairs(list(ids), terms_arr, rows_arr, np.ones(len(terms_arr), np.float32), lengths)
+
+    @classmethod
+    def _from_pairs(cls, vocab: list[str], terms: np.ndarray, rows: np.ndarray, tf: np.ndarray, lengths: np.ndarray) -> Postings:
+        """Postings from (term, row, tf) triples, repeats summed; unused terms dropped."""
+        n_rows = max(len(lengths), 1)
+        key = terms * n_rows + rows
+        order = np.argsort(key, kind="stable")
+        key, tf = key[order], tf[order]
+        starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else np.zeros(0, np.int64)
+        sums = np.add.reduceat(tf, starts) if len(key) else np.zeros(0, np.float32)
+        key = key[starts]
+        terms, rows = key // n_rows, key % n_rows
+        used = np.unique(terms)
+        remap = np.full(len(vocab), -1, np.int64)
+        remap[used] = np.arange(len(used))
+        indptr = np.zeros(len(used) + 1, np.int64)
+        np.cumsum(np.bincount(remap[terms], minlength=len(used)), out=indptr[1:])
+        return cls([vocab[i] for i in used], indptr, rows.astype(np.int32), sums.astype(np.float32), lengths.astype(np.float32))
+
+    @classmethod
+    def merge(cls, parts: Sequence[tuple[Postings, np.ndarray]], n_rows: int) -> Postings:
+        """One segment's postings from several: `parts` pairs each source with its local row -> new row map
+        (-1: dropped). Nothing is re-analyzed."""
+        ids: dict[str, int] = {}
+        terms, rows, tfs = [], [], []
+        lengths = np.ones(n_rows, np.float32)
+        for postings, remap in parts:
+            term_map = np.fromiter((ids.setdefault(t, len(ids)) for t in postings.vocab), np.int64, len(postings.vocab))
+            per_term = np.repeat(term_map, np.diff(postings.indptr))
+            new_rows = remap[postings.rows]
+            keep = new_rows >= 0
+            terms.append(per_term[keep])
+            rows.append(new_rows[keep])
+            tfs.append(postings.tf[keep])
+            kept = remap >= 0
+            lengths[remap[kept]] = postings.lengths[kept]
+        empty = np.zeros(0, np.int64)
+        return cls._from_pairs(
+            list(ids), np.concatenate(terms or [empty]), np.concatenate(rows or [empty]),
+            np.concatenate(tfs or [np.zeros(0, np.float32)]), lengths,
+        )
+
+    def save(self, folder: Path) -> None:
+        (folder / VOCAB_NAME).write_text(json.dumps(self.vocab, ensure_ascii=False))
+        np.save(folder / INDPTR_NAME, self.indptr)
+        np.save(folder / ROWS_NAME, self.rows)
+        np.save(folder / TF_NAME, self.tf)
+        np.save(folder / LENGTHS_NAME, self.lengths)
+
+    @classmethod
+    def load(cls, folder: Path, n_rows: int) -> Postings:
+        try:
+            vocab = json.loads((folder / VOCAB_NAME).read_text())
+            indptr = np.load(folder / INDPTR_NAME)
+            rows = np.load(folder / ROWS_NAME)  # in memory: a map would hold a file descriptor per segment
+            tf = np.load(folder / TF_NAME)
+            lengths = np.load(folder / LENGTHS_NAME)
+        except (OSError, ValueError) as exc:
+            raise IndexCorruptError(f"{folder / VOCAB_NAME}: lexical postings are unreadable ({exc})") from None
+        if not isinstance(vocab, list) or len(indptr) != len(vocab) + 1 or len(rows) != len(tf) or len(lengths) != n_rows:
+            raise IndexCorruptError(f"{folder / VOCAB_NAME}: lexical postings disagree with the segment's {n_rows} passages")
+        if len(rows) and (int(indptr[-1]) != len(rows)):
+            raise IndexCorruptError(f"{folder / INDPTR_NAME}: lexical postings are truncated")
+        return cls(vocab, indptr, rows, tf, lengths)
 
 
-def save_bm25(retriever: bm25s.BM25 | None, folder: Path) -> None:
-    if retriever is not None:
-        retriever.save(str(folder / BM25_DIR), show_progress=False)
+@dataclass
+class LiveSegment:
+    """A segment's postings as one search sees them: where each local row sits among all live rows (-1: deleted)."""
+
+    postings: Postings
+    to_global: np.ndarray
 
 
-def load_bm25(folder: Path, n_rows: int) -> bm25s.BM25 | None:
-    path = folder / BM25_DIR
-    if n_rows == 0:
-        return None
-    try:
-        retriever = bm25s.BM25.load(str(path), mmap=True, show_progress=False)
-    except (OSError, ValueError, KeyError) as exc:
-        raise IndexCorruptError(f"{path}: BM25 index is unreadable ({exc})") from None
-    return retriever
-
-
-def bm25_scores(retriever: bm25s.BM25 | None, terms: list[str], n_rows: int) -> np.ndarray:
-    """BM25 score of every row for these query terms (zeros when no term is known)."""
-    if retriever is None or n_rows == 0:
-        return np.zeros(n_rows, dtype=np.float32)
-    known = [t for t in terms if t in retriever.vocab_dict]
-    if not known:
-        return np.zeros(n_rows, dtype=np.float32)
-    return np.asarray(retriever.get_scores(known), dtype=np.float32)
+def bm25_plus(parts: Sequence[LiveSegment], lengths: np.ndarray, terms: Sequence[str]) -> np.ndarray:
+    """BM25+ score of every live row (`lengths`: their passage lengths, in global row order) for `terms`."""
+    n = len(lengths)
+    scores = np.zeros(n, dtype=np.float64)
+    if n == 0 or not terms:
+        return scores.astype(np.float32)
+    avgdl = float(lengths.astype(np.float64).mean())
+    norm = BM25_K1 * (1 - BM25_B + BM25_B * lengths.astype(np.float64) / avgdl)
+    repeats: dict[str, int] = {}
+    for t in terms:
+        repeats[t] = repeats.get(t, 0) + 1
+    baseline = 0.0
+    for term, times in repeats.items():
+        rows_list, tf_list = [], []
+        for part in parts:
+            local, tf = part.postings.lookup(term)
+            if len(local):
+                rows = part.to_global[local]
+                live = rows >= 0
+                rows_list.append(rows[live])
+                tf_list.append(np.asarray(tf, dtype=np.float64)[live])
+        df = sum(len(r) for r in rows_list)
+        if df == 0:
+            continue
+        idf = np.log((n + 1) / df)
+        baseline += times * idf * BM25_DELTA
+        rows = np.concatenate(rows_list)
+        tf = np.concatenate(tf_list)
+        scores[rows] += times * idf * (BM25_K1 + 1) * tf / (norm[rows] + tf)
+    return (scores + baseline).astype(np.float32)

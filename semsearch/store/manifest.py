@@ -1,4 +1,5 @@
-"""The manifest: what a snapshot holds and which model built it."""
+"""The manifest: what a format-1 snapshot held (read once, to convert it), and the summary of the live
+commit that a reader gives the service (model, counts, languages, sources)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,20 @@ from ..errors import IndexCorruptError
 
 FORMAT_VERSION = 1
 MANIFEST_NAME = "manifest.json"
+
+
+def read_versioned_json(path: Path, what: str, version: int) -> dict:
+    """A JSON object of this format version; anything else is a clear error naming the file."""
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise IndexCorruptError(f"{path}: {what} is missing") from None
+    except (OSError, ValueError) as exc:
+        raise IndexCorruptError(f"{path}: {what} is unreadable ({exc})") from None
+    if not isinstance(data, dict) or data.get("format_version") != version:
+        found = data.get("format_version") if isinstance(data, dict) else None
+        raise IndexCorruptError(f"{path}: index format version {found!r}, this semsearch reads version {version}; re-index")
+    return data
 
 
 @dataclass
@@ -30,18 +45,9 @@ class Manifest:
 
     @classmethod
     def read(cls, folder: Path) -> Manifest:
+        """A format-1 snapshot's manifest (read once, to convert the snapshot into a segment)."""
         path = folder / MANIFEST_NAME
-        try:
-            data = json.loads(path.read_text())
-        except FileNotFoundError:
-            raise IndexCorruptError(f"{path}: manifest is missing") from None
-        except (OSError, ValueError) as exc:
-            raise IndexCorruptError(f"{path}: manifest is unreadable ({exc})") from None
-        if not isinstance(data, dict) or data.get("format_version") != FORMAT_VERSION:
-            found = data.get("format_version") if isinstance(data, dict) else None
-            raise IndexCorruptError(
-                f"{path}: index format version {found!r}, this semsearch reads version {FORMAT_VERSION}; re-index"
-            )
+        data = read_versioned_json(path, "manifest", FORMAT_VERSION)
         try:
             return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
         except TypeError as exc:

@@ -150,6 +150,7 @@ def search_parameters(
     index: faiss.Index,
     allowed: np.ndarray | None = None,
     *,
+    excluded: np.ndarray | None = None,
     nprobe: int | None = None,
     ef_search: int | None = None,
     k_factor: float | None = None,
@@ -159,7 +160,9 @@ def search_parameters(
     IVF probes `nprobe` lists and HNSW explores `ef_search` candidates (by default the values stored in the
     index at build time). A filter that allows a fraction f of the vectors widens nprobe by 1/sqrt(f) (up to
     every list: recall@10 0.98-0.99 at 1M from f = 50% to 0.1%, against 0.57 at f = 0.1% unwidened) and
-    efSearch by 1/f (up to HNSW_MAX_EF_SEARCH). Returns None when there is nothing to set.
+    efSearch by 1/f (up to HNSW_MAX_EF_SEARCH). `excluded` (without `allowed`): ids left out of the search,
+    such as a segment's deleted passages (cheaper than allowing all the others). Returns None when there is
+    nothing to set.
     """
     wrapper = faiss.downcast_index(index)
     inner = _inner(index)
@@ -168,6 +171,9 @@ def search_parameters(
     fraction = 1.0
     if allowed is not None and index.ntotal:
         fraction = max(len(allowed), 1) / index.ntotal
+    elif excluded is not None and len(excluded) and index.ntotal:
+        selector = faiss.IDSelectorNot(_selector(excluded))
+        fraction = max(index.ntotal - len(excluded), 1) / index.ntotal
     refine = inner if isinstance(inner, faiss.IndexRefine) else None
     base_selector = selector
     if refine is not None and selector is not None and isinstance(wrapper, (faiss.IndexIDMap, faiss.IndexIDMap2)):
@@ -242,3 +248,16 @@ def load_sentences(folder: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if not (len(sentence_vectors) == len(sentence_vids) == len(spans)):
         raise IndexCorruptError(f"{folder / SENTENCE_VECTORS}: sentence arrays disagree in length")
     return sentence_vectors, sentence_vids, spans
+
+
+def search_single_thread(index: faiss.Index, queries: np.ndarray, n: int, params) -> tuple[np.ndarray, np.ndarray]:
+    """FAISS search on the calling thread alone. One query gains nothing from FAISS's OpenMP team, and
+    waking that team cost 10-16 ms a search on the shared 2-core machine (bench/search_path.py,
+    BENCHMARKS.md). The thread count is an OpenMP per-thread setting, restored for whatever this
+    thread runs next (an index build)."""
+    threads = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        return index.search(queries, n, params=params)
+    finally:
+        faiss.omp_set_num_threads(threads)

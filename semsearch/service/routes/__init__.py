@@ -1,1 +1,1 @@
-"""The HTTP routes, one module per resource: search, documents, operations."""
+"""The HTTP routes, one module per resource: search, documents, operations, admin."""

@@ -35,6 +35,7 @@ async def stats(service: ServiceState = Depends(get_service)) -> StatsResponse:
     """What the live snapshot holds."""
     snapshot = service.searcher.snapshot
     m = snapshot.manifest
+    segments = snapshot.segment_stats()
     return StatsResponse(
         documents=m.documents,
         passages=m.passages,
@@ -45,6 +46,10 @@ async def stats(service: ServiceState = Depends(get_service)) -> StatsResponse:
         snapshot=snapshot.path.name,
         languages=m.languages,
         sources=m.sources,
+        segments=len(segments),
+        deleted_passages=sum(s.deleted for s in segments),
+        merges=snapshot.commit.merges,
+        merging=service.maintenance.activity.running,
     )
 
 

@@ -1,0 +1,108 @@
+"""Search over many segments against one merged segment: dense latency and recall@10, BM25 latency, disk.
+
+    python bench/segments_search.py --passages 100000 --segments 10
+
+Builds a synthetic index (stand-ins of bench/synthetic_index.py: clustered vectors, Zipf texts) in
+`--segments` writes, then a copy force-merged into one segment, and times the reader's dense search
+(FAISS per segment, merged top-k) and BM25+ over held-out queries on both. Recall@10 is measured
+against exact search over all vectors. Each segment's FAISS type is chosen by its own size, so 10
+segments of 100k passages at 1M are IVF each, and the merged 1M one is IVF too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(ROOT))
+
+from _common import markdown_table, publish  # noqa: E402
+from _perf import disk_usage, load_text, percentiles  # noqa: E402
+from synthetic_index import MixtureEmbedder, one_sentence, synthetic_documents  # noqa: E402
+
+from semsearch.index import chunking, writer  # noqa: E402
+from semsearch.index.merge import Merger  # noqa: E402
+from semsearch.store.reader import open_index  # noqa: E402
+from semsearch.text.analyzer import analyze  # noqa: E402
+
+
+def build(index_dir: Path, passages: int, segments: int) -> float:
+    writer.sentence_spans = one_sentence
+    chunking.sentence_spans = one_sentence
+    documents = synthetic_documents(passages)
+    w = writer.IndexWriter(index_dir, MixtureEmbedder())
+    started = time.perf_counter()
+    for part in np.array_split(np.arange(len(documents)), segments):
+        w.write([documents[i] for i in part])
+    return time.perf_counter() - started
+
+
+def measure(reader, queries: np.ndarray, texts: list[str], exact: list[set[int]]) -> dict:
+    dense_ms, lexical_ms, recall = [], [], []
+    for q, text, truth in zip(queries, texts, exact):
+        started = time.perf_counter()
+        rows = reader.dense_search(q, 10)
+        dense_ms.append((time.perf_counter() - started) * 1000)
+        recall.append(len({int(reader.rows.vids[r]) for r in rows} & truth) / 10)
+        terms = analyze(text, "fr")
+        started = time.perf_counter()
+        reader.lexical_scores(terms)
+        lexical_ms.append((time.perf_counter() - started) * 1000)
+    return {"dense": percentiles(dense_ms), "lexical": percentiles(lexical_ms), "recall": float(np.mean(recall))}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--passages", type=int, default=100_000)
+    parser.add_argument("--segments", type=int, default=10)
+    parser.add_argument("--queries", type=int, default=300)
+    parser.add_argument("--work-dir", default=str(ROOT / "data" / "bench" / "segments-search"))
+    parser.add_argument("--title", default=None)
+    parser.add_argument("--no-write", action="store_true")
+    args = parser.parse_args()
+    work = Path(args.work_dir)
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    grown, merged = work / "grown", work / "merged"
+    build_s = build(grown, args.passages, args.segments)
+    shutil.copytree(grown, merged)
+    started = time.perf_counter()
+    Merger(merged).force_merge()
+    merge_s = time.perf_counter() - started
+
+    readers = {"segments": open_index(grown), "merged": open_index(merged)}
+    base = readers["merged"]
+    vectors = np.asarray(base.vectors, dtype=np.float32)
+    queries = MixtureEmbedder().mixture.draw(args.queries, seed=10_000)
+    exact = [set(base.rows.vids[np.argsort(-(vectors @ q))[:10]].tolist()) for q in queries]
+    texts = [d.text for d in synthetic_documents(args.queries, seed=1)]
+    rows = []
+    for name, reader in readers.items():
+        found = measure(reader, queries, texts, exact)
+        disk = sum(sum(disk_usage(segment.path).values()) for segment in reader.segments)  # the live segments only
+        rows.append([
+            name, len(reader.segments), " + ".join(dict.fromkeys(s.info.index_type for s in reader.segments)),
+            f"{found['dense'][0]:.2f}", f"{found['dense'][2]:.2f}", f"{found['recall']:.3f}",
+            f"{found['lexical'][0]:.1f}", f"{disk / reader.size:.0f}",
+        ])
+    body = (
+        f"{args.passages:,} synthetic passages written in {args.segments} writes ({build_s:.0f} s), a copy force-merged into one"
+        f" segment ({merge_s:.0f} s). {args.queries} held-out queries; the reader's own dense search and BM25+ (no model)."
+        f" Load average: {load_text()}.\n\n"
+        + markdown_table(
+            ["index", "segments", "FAISS types", "dense p50 ms", "dense p99 ms", "recall@10", "BM25+ p50 ms", "disk bytes/passage"], rows
+        )
+    )
+    publish(args.title or f"Search over {args.segments} segments against one merged, {args.passages:,} passages", body, args.no_write)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

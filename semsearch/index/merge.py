@@ -1,0 +1,254 @@
+"""Merging segments: a tiered merge policy, and the merge itself (an atomic commit like a write).
+
+The policy is Lucene's TieredMergePolicy, simplified: segments fall into tiers by their live size
+(a tier is `segments_per_tier` times larger than the one below, the lowest holds everything under
+`floor_passages`); when a tier holds `segments_per_tier` segments, its smallest ones are merged into
+one, which belongs to a higher tier. A segment whose tombstones reach `max_deleted_ratio` is rewritten
+to purge them. The number of segments stays about segments_per_tier x log(collection size).
+
+A merge copies the live passages of its sources (SQLite rows, vectors, sentence vectors, postings;
+nothing is re-embedded or re-analyzed; vids are kept, so tombstones keep their meaning) into a new
+segment WITHOUT the writer lock, so writes and searches go on. Then, under the writer lock, it carries
+over the tombstones written meanwhile and publishes a commit point that names the merged segment in
+place of its sources. One merge runs at a time per index (layout.merge_lock).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from io import BytesIO
+
+import numpy as np
+
+from ..errors import IndexCorruptError
+from ..store import database, vectors
+from ..store.commit import CommitPoint, SegmentEntry
+from ..store.layout import IndexDirectory, fault, write_durably
+from ..store.lexical import Postings
+from ..store.reader import ranges
+from ..store.segment import Segment, load_deletes, write_segment
+from .writer import live_commit
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class MergePolicy:
+    segments_per_tier: int = 10
+    floor_passages: int = 1_000
+    max_deleted_ratio: float = 0.3
+
+    def tier(self, live: int) -> int:
+        return int(math.log(max(live, self.floor_passages) / self.floor_passages, self.segments_per_tier) + 1e-9)
+
+    def find_merges(self, commit: CommitPoint) -> list[list[str]]:
+        """Groups of segment names to merge, each into one segment (disjoint groups)."""
+        tiers: dict[int, list[SegmentEntry]] = {}
+        for entry in sorted(commit.segments, key=lambda e: (e.live, e.name)):
+            tiers.setdefault(self.tier(entry.live), []).append(entry)
+        merges: list[list[str]] = []
+        for _, members in sorted(tiers.items()):
+            if len(members) >= self.segments_per_tier:
+                merges.append([e.name for e in members[: self.segments_per_tier]])
+        taken = {name for group in merges for name in group}
+        for entry in commit.segments:
+            if entry.name not in taken and entry.passages and entry.deleted / entry.passages >= self.max_deleted_ratio:
+                merges.append([entry.name])
+        return merges
+
+    @staticmethod
+    def force(commit: CommitPoint, max_segments: int = 1) -> list[list[str]]:
+        """Everything into at most `max_segments` segments (the smallest merged first), tombstones purged."""
+        entries = sorted(commit.segments, key=lambda e: (e.live, e.name))
+        if len(entries) > max_segments:
+            return [[e.name for e in entries[: len(entries) - max_segments + 1]]]
+        return [[e.name] for e in entries if e.deleted]
+
+
+@dataclass
+class MergeReport:
+    sources: list[str]
+    merged: str | None  # None when everything was deleted meanwhile
+    passages: int
+    purged: int  # tombstoned passages left behind
+    seconds: float
+    commit: str
+
+
+class Merger:
+    def __init__(self, index_dir, index_type: str | None = None, index_tiers: Sequence[tuple[int, str]] | None = None) -> None:
+        self.layout = IndexDirectory(index_dir)
+        self.index_type = index_type
+        self.index_tiers = index_tiers
+
+    def maybe_merge(self, policy: MergePolicy = MergePolicy(), limit: int = 10) -> list[MergeReport]:
+        """Run what the policy asks for until it asks for nothing (at most `limit` merges). Returns at once,
+        merging nothing, when another merge holds the index's merge lock."""
+        with self.layout.merge_lock(blocking=False) as locked:
+            return self._merge_while(policy.find_merges, limit) if locked else []
+
+    def force_merge(self, max_segments: int = 1) -> list[MergeReport]:
+        """Merge down to `max_segments` segments with no tombstones (Elasticsearch's _forcemerge)."""
+        with self.layout.merge_lock():
+            return self._merge_while(lambda commit: MergePolicy.force(commit, max_segments), 1000)
+
+    def _merge_while(self, plan, limit: int) -> list[MergeReport]:
+        """Merge the first group `plan(commit)` names, again, until it names none (at most `limit` times)."""
+        reports: list[MergeReport] = []
+        for _ in range(limit):
+            commit = self._commit()
+            groups = plan(commit) if commit else []
+            report = self._merge(groups[0]) if groups else None
+            if report is None:
+                break
+            reports.append(report)
+        return reports
+
+    def _commit(self) -> CommitPoint | None:
+        with self.layout.writer_lock():
+            return live_commit(self.layout)
+
+    def _merge(self, names: list[str]) -> MergeReport | None:
+        """Merge these segments of the live commit into one; None if the commit no longer names them all."""
+        started = time.perf_counter()
+        with self.layout.writer_lock():  # a consistent view of the sources' tombstones at the start
+            commit = live_commit(self.layout)
+            entries = [commit.segment(n) for n in names] if commit else [None]
+            if any(e is None for e in entries):
+                return None
+            folders = [self.layout.segments / n for n in names]
+            before = [load_deletes(f, e.deletes) for f, e in zip(folders, entries)]
+        sources: list[Segment] = []
+        try:
+            # Outside the lock: only merges remove segments that hold live passages, and this one holds the
+            # merge lock; a source that a write emptied and pruned meanwhile fails to open: no merge then.
+            for folder in folders:
+                sources.append(Segment.open(folder, commit.dim))
+            with self.layout.temp_folder() as temp:
+                passages = self._write_merged(temp, sources, before, commit.dim)
+                fault("merge_written")
+                with self.layout.writer_lock():
+                    report = self._commit_merge(temp, names, sources, before, passages, started)
+        except IndexCorruptError as exc:
+            log.warning("merge of %s abandoned: %s", names, exc, extra={"event": "merge_abandoned"})
+            return None
+        finally:
+            for segment in sources:
+                segment.conn.close()
+        log.info(
+            "merged %d segment(s) into %s: %d passages, %d tombstones purged, %.2f s",
+            len(names), report.merged, report.passages, report.purged, report.seconds,
+            extra={"event": "merge", "sources": names, "merged": report.merged, "commit": report.commit},
+        )
+        return report
+
+    def _write_merged(self, temp, sources: list[Segment], deleted: list[np.ndarray], dim: int) -> int:
+        live = [np.flatnonzero(~np.isin(s.rows.vids, d)) if len(d) else np.arange(s.size) for s, d in zip(sources, deleted)]
+        vids = np.concatenate([s.rows.vids[rows] for s, rows in zip(sources, live)])
+        order = np.argsort(vids, kind="stable")
+        new_row = np.empty(len(vids), np.int64)
+        new_row[order] = np.arange(len(vids))
+        vids = vids[order]
+        bounds = np.cumsum([0] + [len(rows) for rows in live])
+        remaps, lengths = [], np.zeros(len(vids), np.int64)
+        for i, (segment, rows) in enumerate(zip(sources, live)):
+            remap = np.full(segment.size, -1, np.int64)
+            remap[rows] = new_row[bounds[i]:bounds[i + 1]]
+            remaps.append(remap)
+            ptr = segment.sentences.ptr
+            lengths[remap[rows]] = ptr[rows + 1] - ptr[rows]
+        new_ptr = np.zeros(len(vids) + 1, np.int64)
+        np.cumsum(lengths, out=new_ptr[1:])
+        passage_vectors = np.empty((len(vids), dim), np.float32)
+        sentence_vectors = np.empty((int(new_ptr[-1]), dim), np.float32)
+        spans = np.empty((int(new_ptr[-1]), 2), np.int32)
+        for segment, rows, remap in zip(sources, live, remaps):
+            passage_vectors[remap[rows]] = segment.vectors[rows]
+            counts = segment.sentences.ptr[rows + 1] - segment.sentences.ptr[rows]
+            dest = ranges(new_ptr[remap[rows]], counts)
+            src = ranges(segment.sentences.ptr[rows], counts)
+            sentence_vectors[dest] = segment.sentences.vectors[src]
+            spans[dest] = segment.sentences.spans[src]
+        conn = database.connect(temp / database.DB_NAME)
+        try:
+            conn.executescript(database.SCHEMA)
+            conn.execute("CREATE TEMP TABLE dead (vid INTEGER PRIMARY KEY)")
+            for segment, dead in zip(sources, deleted):
+                conn.execute("DELETE FROM dead")
+                conn.executemany("INSERT INTO dead (vid) VALUES (?)", ((int(v),) for v in dead))
+                conn.execute("ATTACH DATABASE ? AS src", (str(segment.path / database.DB_NAME),))
+                conn.execute(
+                    "INSERT INTO main.documents SELECT d.* FROM src.documents d WHERE EXISTS"
+                    " (SELECT 1 FROM src.passages p WHERE p.doc_id = d.doc_id AND p.vid NOT IN (SELECT vid FROM dead))"
+                )
+                conn.execute("INSERT INTO main.passages SELECT * FROM src.passages WHERE vid NOT IN (SELECT vid FROM dead)")
+                conn.commit()
+                conn.execute("DETACH DATABASE src")
+            postings = Postings.merge([(s.postings, remap) for s, remap in zip(sources, remaps)], len(vids))
+            index_type = vectors.choose_index_type(len(vids), self.index_type, self.index_tiers)
+            write_segment(
+                temp, conn, vids, passage_vectors, sentence_vectors, np.repeat(vids, lengths), spans, postings, index_type, dim
+            )
+        finally:
+            conn.close()
+        return len(vids)
+
+    def _commit_merge(
+        self, temp, names: list[str], sources: list[Segment], before: list[np.ndarray], passages: int, started: float
+    ) -> MergeReport:
+        commit = live_commit(self.layout)
+        entries = [commit.segment(n) for n in names]
+        # Tombstones written while the merge ran are carried into the merged segment (vids are kept). A source
+        # no longer in the commit was emptied by a write (only merges, serialized, remove anything else).
+        carried = np.unique(np.concatenate([np.zeros(0, np.int64)] + [
+            np.setdiff1d(load_deletes(self.layout.segments / e.name, e.deletes), old) if e is not None
+            else np.setdiff1d(source.rows.vids, old)
+            for e, source, old in zip(entries, sources, before)
+        ]))
+        generation = commit.generation + 1
+        merged: SegmentEntry | None = None
+        if len(carried) < passages:
+            conn = database.connect(temp / database.DB_NAME, readonly=True)
+            try:
+                documents = conn.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
+                gone_docs = 0
+                for i in range(0, len(carried), 500):
+                    chunk = [int(v) for v in carried[i:i + 500]]
+                    marks = ",".join("?" * len(chunk))
+                    gone_docs += conn.execute(f"SELECT COUNT(DISTINCT doc_id) FROM passages WHERE vid IN ({marks})", chunk).fetchone()[0]
+            finally:
+                conn.close()
+            name = self.layout.new_segment_name()
+            self.layout.publish_segment(temp, name)
+            merged = SegmentEntry(name, passages, documents, deleted=len(carried), deleted_documents=gone_docs)
+            if len(carried):
+                merged.deletes = f"deletes_{generation}.npy"
+                buffer = BytesIO()
+                np.save(buffer, carried.astype(np.int64))
+                write_durably(self.layout.segments / name / merged.deletes, buffer.getvalue())
+        segments: list[SegmentEntry] = []
+        for entry in commit.segments:
+            if entry.name in names and merged is not None:
+                segments.append(merged)
+                merged = None  # in place of the first source still named
+            elif entry.name not in names:
+                segments.append(replace(entry))
+        new_commit = replace(
+            commit,
+            generation=generation,
+            segments=segments,
+            merges=commit.merges + 1,
+            built_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        )
+        path = self.layout.commit_path(generation)
+        new_commit.publish(path)
+        fault("merge_committed")
+        self.layout.remove_leftovers()
+        purged = sum(s.size for s in sources) - passages
+        name = next((s.name for s in segments if s.name not in {e.name for e in commit.segments}), None)
+        return MergeReport(names, name, passages, purged, time.perf_counter() - started, path.name)

@@ -1,0 +1,332 @@
+"""A commit point opened for reading: its segments seen as one index of live passages.
+
+Rows 0..size-1 are the live passages of every segment, segment after segment in commit order; deleted
+passages have no row. The per-row columns (`rows`), the passage and sentence vectors (views over each
+segment's memory maps that support the Searcher's integer indexing), dense search (per segment, deleted
+passages excluded inside FAISS, merged top-n) and BM25+ with the whole collection's statistics are what
+the Searcher uses.
+
+Segments are immutable: a reader of a newer commit reuses the open segments of the reader before it
+and only reads the new tombstones. A reader holds its segments' files open, so searches in flight on
+an old reader finish after a merge removed its folders.
+"""
+
+from __future__ import annotations
+
+import logging
+import weakref
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import IndexCorruptError, IndexNotFoundError
+from . import database
+from .commit import CommitPoint
+from .layout import IndexDirectory
+from .lexical import LiveSegment, bm25_plus
+from .manifest import Manifest
+from .segment import RowTable, Segment, SentenceTable, load_deletes
+from .vectors import search_parameters, search_single_thread
+
+log = logging.getLogger(__name__)
+
+
+class StackedArray:
+    """Rows of several arrays seen as one: `locate(keys)` says where each global row lives."""
+
+    def __init__(self, parts: list[np.ndarray], locate, length: int) -> None:
+        self.parts = parts
+        self._locate = locate
+        self._length = length
+        first = parts[0]
+        self.dtype = first.dtype
+        self.shape = (length, *first.shape[1:])
+
+    def __len__(self) -> int:
+        return self._length
+
+    def __getitem__(self, key):
+        if isinstance(key, (int, np.integer)):
+            seg, local = self._locate(np.array([int(key)]))
+            return self.parts[int(seg[0])][int(local[0])]
+        if isinstance(key, slice):
+            key = np.arange(*key.indices(self._length))
+        keys = np.asarray(key, dtype=np.int64)
+        seg, local = self._locate(keys.ravel())
+        out = np.empty((len(seg), *self.shape[1:]), dtype=self.dtype)
+        for s in np.unique(seg):
+            hit = seg == s
+            out[hit] = self.parts[int(s)][local[hit]]
+        return out.reshape(*keys.shape, *self.shape[1:])
+
+
+@dataclass
+class SegmentStats:
+    name: str
+    passages: int
+    deleted: int
+    index_type: str
+
+
+class IndexReader:
+    def __init__(self, path: Path, commit: CommitPoint, segments: list[Segment], deletes: list[np.ndarray]) -> None:
+        self.path = path  # the commit point file: path.name says which commit a search saw
+        self.commit = commit
+        self.segments = segments
+        self.deletes = deletes
+        self._build_rows()
+        self.manifest = Manifest(
+            model=commit.model,
+            dim=commit.dim,
+            documents=len(self.rows.doc_ids),
+            passages=self.size,
+            index_type=" + ".join(dict.fromkeys(s.info.index_type for s in segments)) or "Flat",
+            built_at=commit.built_at,
+            chunking=commit.chunking,
+            languages=sorted(x for x in self.rows.langs if x),
+            sources=sorted(self.rows.sources),
+            format_version=commit.format_version,
+        )
+        for segment in segments:
+            segment.users += 1
+        self._finalizer = weakref.finalize(self, _release, list(segments))
+
+    @property
+    def generation(self) -> int:
+        return self.commit.generation
+
+    @property
+    def size(self) -> int:
+        return len(self.rows.vids)
+
+    def segment_stats(self) -> list[SegmentStats]:
+        return [
+            SegmentStats(s.name, s.size, len(d), s.info.index_type) for s, d in zip(self.segments, self.deletes)
+        ]
+
+    # -- the row space -------------------------------------------------------------------------
+
+    def _build_rows(self) -> None:
+        keys = ("vids", "doc", "head", "lo", "hi", "lang", "src", "seg", "local", "slocal", "slen", "len")
+        cols: dict[str, list[np.ndarray]] = {k: [] for k in keys}
+        doc_ids: list[str] = []
+        langs: dict[str, int] = {}
+        sources: dict[str, int] = {}
+        self._to_global: list[np.ndarray] = []
+        self.offsets = [0]
+        for s, (segment, deleted) in enumerate(zip(self.segments, self.deletes)):
+            rows = segment.rows
+            live = np.flatnonzero(~np.isin(rows.vids, deleted)) if len(deleted) else np.arange(segment.size)
+            to_global = np.full(segment.size, -1, np.int64)
+            to_global[live] = np.arange(self.offsets[-1], self.offsets[-1] + len(live))
+            self._to_global.append(to_global)
+            self.offsets.append(self.offsets[-1] + len(live))
+            codes = rows.doc_index[live]
+            used = np.zeros(len(rows.doc_ids), bool)
+            used[codes] = True
+            remap = np.cumsum(used) - 1 + len(doc_ids)
+            doc_ids.extend(rows.doc_ids[i] for i in np.flatnonzero(used))
+            lang_map = np.array([langs.setdefault(x, len(langs)) for x in rows.langs] or [0], np.int16)
+            src_map = np.array([sources.setdefault(x, len(sources)) for x in rows.sources] + [-1], np.int32)
+            ptr = segment.sentences.ptr
+            cols["vids"].append(rows.vids[live])
+            cols["doc"].append(remap[codes].astype(np.int32))
+            cols["head"].append(rows.headline[live])
+            cols["lo"].append(rows.date_lo[live])
+            cols["hi"].append(rows.date_hi[live])
+            cols["lang"].append(lang_map[rows.lang[live]])
+            cols["src"].append(src_map[rows.source[live]])  # -1 indexes the appended -1
+            cols["seg"].append(np.full(len(live), s, np.int32))
+            cols["local"].append(live)
+            cols["slocal"].append(ptr[live])
+            cols["slen"].append(ptr[live + 1] - ptr[live])
+            cols["len"].append(segment.postings.lengths[live])
+
+        def cat(key: str, dtype) -> np.ndarray:
+            return np.concatenate(cols[key]).astype(dtype, copy=False) if cols[key] else np.zeros(0, dtype)
+
+        self.rows = RowTable(
+            cat("vids", np.int64), cat("doc", np.int32), doc_ids, cat("head", np.int64), cat("lo", np.int32),
+            cat("hi", np.int32), cat("lang", np.int16), list(langs), cat("src", np.int32), [x for x in sources],
+        )
+        self._row_seg = cat("seg", np.int32)
+        self._row_local = cat("local", np.int64)
+        self._row_sentence = cat("slocal", np.int64)
+        self.lengths = cat("len", np.float32)
+        ptr = np.zeros(len(self._row_seg) + 1, np.int64)
+        np.cumsum(cat("slen", np.int64), out=ptr[1:])
+        self._vid_order = np.argsort(self.rows.vids, kind="stable")
+        self._sorted_vids = self.rows.vids[self._vid_order]
+        if len(self.segments) == 1 and not len(self.deletes[0]):
+            only = self.segments[0]
+            self.vectors, self.sentences = only.vectors, only.sentences
+        elif not self.segments:
+            self.vectors = np.zeros((0, self.commit.dim), np.float32)
+            self.sentences = SentenceTable(np.zeros((0, self.commit.dim), np.float32), np.zeros((0, 2), np.int32), ptr)
+        else:
+            self.vectors = StackedArray([s.vectors for s in self.segments], self._locate_rows, self.size)
+            total = int(ptr[-1])
+            # spans in one array (8 bytes a sentence, in memory as before segments): the Searcher reads them one
+            # by one, and a lookup per read tripled the time of a search over 7 segments
+            spans = np.empty((total, 2), np.int32)
+            for s, segment in enumerate(self.segments):
+                lo, hi = self.offsets[s], self.offsets[s + 1]
+                lengths = ptr[lo + 1:hi + 1] - ptr[lo:hi]
+                spans[ranges(ptr[lo:hi], lengths)] = segment.sentences.spans[ranges(self._row_sentence[lo:hi], lengths)]
+            self.sentences = SentenceTable(
+                StackedArray([s.sentences.vectors for s in self.segments], self._locate_sentences, total), spans, ptr
+            )
+        self._sentence_ptr = ptr
+
+    def _locate_rows(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self._row_seg[rows], self._row_local[rows]
+
+    def _locate_sentences(self, sentences: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        rows = np.searchsorted(self._sentence_ptr, sentences, side="right") - 1
+        return self._row_seg[rows], self._row_sentence[rows] + (sentences - self._sentence_ptr[rows])
+
+    def rows_of(self, vids: np.ndarray) -> np.ndarray:
+        """Rows of live passages by vid; -1 for a vid that is not live."""
+        vids = np.asarray(vids, dtype=np.int64)
+        if not len(self._sorted_vids):
+            return np.full(len(vids), -1, np.int64)
+        pos = np.minimum(np.searchsorted(self._sorted_vids, vids), len(self._sorted_vids) - 1)
+        return np.where(self._sorted_vids[pos] == vids, self._vid_order[pos], -1)
+
+    # -- search ----------------------------------------------------------------------------------
+
+    def dense_search(self, qvec: np.ndarray, n: int, mask: np.ndarray | None = None) -> np.ndarray:
+        """Rows of the n nearest live passages (among `mask`'s), best first. Each segment is searched with
+        its deleted passages (and what the filter leaves out) excluded inside FAISS, before its top-n cut."""
+        found_scores, found_rows = [], []
+        query = np.ascontiguousarray(qvec, dtype=np.float32)[None, :]
+        for s, segment in enumerate(self.segments):
+            lo, hi = self.offsets[s], self.offsets[s + 1]
+            if hi == lo or segment.index.ntotal == 0:
+                continue
+            if mask is not None:
+                allowed = self.rows.vids[lo:hi][mask[lo:hi]]
+                if not len(allowed):
+                    continue
+                params = search_parameters(segment.index, allowed)
+            else:
+                params = search_parameters(segment.index, excluded=self.deletes[s] if len(self.deletes[s]) else None)
+            scores, ids = search_single_thread(segment.index, query, min(n, segment.index.ntotal), params)
+            keep = ids[0] >= 0
+            rows = self._to_global[s][segment.local_rows(ids[0][keep])]
+            found_scores.append(scores[0][keep][rows >= 0])
+            found_rows.append(rows[rows >= 0])
+        if not found_rows:
+            return np.zeros(0, np.int64)
+        scores, rows = np.concatenate(found_scores), np.concatenate(found_rows)
+        order = np.lexsort((rows, -scores))[:n]
+        return rows[order]
+
+    def lexical_scores(self, terms: list[str]) -> np.ndarray:
+        """BM25+ of every row, with the statistics of all live passages."""
+        parts = [LiveSegment(s.postings, g) for s, g in zip(self.segments, self._to_global)]
+        return bm25_plus(parts, self.lengths, terms)
+
+    # -- rows from SQLite --------------------------------------------------------------------------
+
+    def fetch_passages(self, vids: list[int]) -> dict[int, database.PassageRow]:
+        if not vids:
+            return {}
+        if len(vids) == 1:  # grouping reads passages one at a time: no arrays for those
+            vid = int(vids[0])
+            pos = int(np.searchsorted(self._sorted_vids, vid))
+            if pos == len(self._sorted_vids) or int(self._sorted_vids[pos]) != vid:
+                return {}
+            return self.segments[int(self._row_seg[self._vid_order[pos]])].fetch_passages([vid])
+        wanted = np.asarray(vids, dtype=np.int64)
+        rows = self.rows_of(wanted)
+        wanted, segs = wanted[rows >= 0], self._row_seg[rows[rows >= 0]]
+        if len(segs) and (segs == segs[0]).all():  # the common case: one passage, or one segment
+            return self.segments[int(segs[0])].fetch_passages(wanted.tolist())
+        out: dict[int, database.PassageRow] = {}
+        for s in np.unique(segs):
+            out.update(self.segments[int(s)].fetch_passages(wanted[segs == s].tolist()))
+        return out
+
+    def fetch_document(self, doc_id: str) -> tuple[database.DocumentRow, list[database.PassageRow]] | None:
+        for segment in reversed(self.segments):  # a live document is in one segment; newest first
+            found = segment.fetch_document(doc_id)
+            if found is not None and found[1] and self.rows_of(np.array([found[1][0].vid]))[0] >= 0:
+                return found
+        return None
+
+    def close(self) -> None:
+        self._finalizer()
+
+
+def ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """The concatenation of arange(s, s + n) for each (s, n), vectorized."""
+    total = int(lengths.sum())
+    if total == 0:
+        return np.zeros(0, np.int64)
+    offsets = np.cumsum(lengths) - lengths
+    return np.repeat(np.asarray(starts, np.int64) - offsets, lengths) + np.arange(total)
+
+
+def _release(segments: list[Segment]) -> None:
+    for segment in segments:
+        segment.release()
+
+
+def open_commit(layout: IndexDirectory, generation: int, previous: IndexReader | None = None) -> IndexReader:
+    """The reader of one commit point; segments `previous` has open are reused, not reopened."""
+    path = layout.commit_path(generation)
+    commit = CommitPoint.read(path)
+    known = {s.name: s for s in previous.segments} if previous is not None else {}
+    segments: list[Segment] = []
+    deletes: list[np.ndarray] = []
+    opened: list[Segment] = []
+    try:
+        for entry in commit.segments:
+            folder = layout.segments / entry.name
+            segment = known.get(entry.name)
+            if segment is None:
+                segment = Segment.open(folder, commit.dim)
+                opened.append(segment)
+            deleted = load_deletes(folder, entry.deletes)
+            if len(deleted) != entry.deleted or segment.size != entry.passages:
+                raise IndexCorruptError(
+                    f"{folder}: {segment.size} passages, {len(deleted)} deleted; the commit {path.name} says"
+                    f" {entry.passages}, {entry.deleted}"
+                )
+            segments.append(segment)
+            deletes.append(deleted)
+    except IndexCorruptError:
+        for segment in opened:
+            segment.conn.close()
+        raise
+    return IndexReader(path, commit, segments, deletes)
+
+
+def open_index(index_dir: str | Path, previous: IndexReader | None = None) -> IndexReader:
+    """The live commit; if it is damaged, the newest older one that opens, with a warning. A format-1
+    index (snapshots) is converted once first."""
+    layout = IndexDirectory(index_dir)
+    if layout.is_legacy():
+        from .legacy import convert_legacy
+
+        convert_legacy(layout)
+    for _attempt in range(5):
+        gens = layout.generations()
+        if not gens:
+            raise IndexNotFoundError(f"no index at {layout.root}: run 'semsearch index PATH' first")
+        try:
+            return open_commit(layout, gens[0], previous)
+        except IndexCorruptError as first:
+            if layout.generation() != gens[0]:
+                continue  # a newer commit was published (and older files pruned) while opening: open that
+            for older in gens[1:]:
+                try:
+                    reader = open_commit(layout, older, previous)
+                except IndexCorruptError:
+                    continue
+                log.warning("%s; serving the previous commit point %s instead", first, layout.commit_path(older).name)
+                return reader
+            raise
+    raise IndexCorruptError(f"{layout.root}: commits kept changing while opening the index")

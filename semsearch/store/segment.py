@@ -1,0 +1,258 @@
+"""One immutable segment: the documents of one write (or of one merge) and everything a search needs
+about their passages, in one folder, never modified once published.
+
+    docs.sqlite               documents and passages (with their analyzed terms), as before segments
+    vectors.npy, vids.npy     passage vectors in vid order (source of truth), their ids
+    sentence_*.npy            one vector and span per sentence, grouped by passage
+    vectors.faiss             FAISS index of the segment's type (chosen by the segment's size)
+    postings_*, passage_lengths.npy   lexical postings (lexical.py)
+    segment.json              counts, languages, sources, index type
+    deletes_<gen>.npy         tombstones: vids deleted as of commit <gen> (written beside, never in place)
+
+The SQLite connection, the memory maps and the FAISS index are opened at load, so a segment stays
+readable by in-flight searches after a merge replaced it and its folder was removed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from ..errors import IndexCorruptError
+from . import database, vectors
+from .lexical import Postings
+
+SEGMENT_MANIFEST = "segment.json"
+# np.load parses .npy headers with ast.literal_eval, which CPython 3.11 can fail with "SystemError: AST
+# constructor recursion depth mismatch" when threads run it at once (cpython#106905). A service opens
+# segments from its poll, write and merge threads: their .npy reads take turns.
+_NPY_LOCK = threading.Lock()
+
+
+def headline_key(title: str | None) -> int:
+    """A number per distinct headline (casefolded), the same in every segment; -1 when untitled."""
+    if not title or not title.strip():
+        return -1
+    digest = hashlib.blake2b(title.strip().casefold().encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little") & 0x3FFF_FFFF_FFFF_FFFF
+
+
+@dataclass
+class RowTable:
+    """Per-passage columns in row order, for filters and grouping."""
+
+    vids: np.ndarray
+    doc_index: np.ndarray  # row -> position in doc_ids
+    doc_ids: list[str]
+    headline: np.ndarray  # row -> headline_key of its document's title, -1 when untitled
+    date_lo: np.ndarray  # 0 when undated
+    date_hi: np.ndarray
+    lang: np.ndarray  # row -> position in langs
+    langs: list[str]
+    source: np.ndarray  # row -> position in sources, -1 when unknown
+    sources: list[str]
+
+    @classmethod
+    def load(cls, conn: sqlite3.Connection) -> RowTable:
+        rows = conn.execute(
+            "SELECT p.vid, p.doc_id, COALESCE(d.date_lo, 0), COALESCE(d.date_hi, 0), COALESCE(d.lang, ''),"
+            " d.source, d.title FROM passages p JOIN documents d ON d.doc_id = p.doc_id ORDER BY p.vid"
+        ).fetchall()
+        doc_ids: dict[str, int] = {}
+        langs: dict[str, int] = {}
+        sources: dict[str, int] = {}
+        titles: dict[str, int] = {}
+        n = len(rows)
+        vids = np.empty(n, np.int64)
+        doc_index = np.empty(n, np.int32)
+        headline = np.empty(n, np.int64)
+        date_lo = np.empty(n, np.int32)
+        date_hi = np.empty(n, np.int32)
+        lang = np.empty(n, np.int16)
+        source = np.empty(n, np.int32)
+        for i, (vid, doc_id, lo, hi, lg, src, title) in enumerate(rows):
+            vids[i] = vid
+            doc_index[i] = doc_ids.setdefault(doc_id, len(doc_ids))
+            headline[i] = titles[title] if title in titles else titles.setdefault(title, headline_key(title))
+            date_lo[i], date_hi[i] = lo, hi
+            lang[i] = langs.setdefault(lg, len(langs))
+            source[i] = sources.setdefault(src, len(sources)) if src else -1
+        return cls(vids, doc_index, list(doc_ids), headline, date_lo, date_hi, lang, list(langs), source, list(sources))
+
+
+@dataclass
+class SentenceTable:
+    """Sentence vectors grouped by passage row: row i owns sentences ptr[i]:ptr[i + 1]."""
+
+    vectors: np.ndarray
+    spans: np.ndarray  # (start, end) relative to the passage
+    ptr: np.ndarray
+
+    @classmethod
+    def load(cls, path: Path, row_vids: np.ndarray) -> SentenceTable:
+        sentence_vectors, sentence_vids, spans = vectors.load_sentences(path)
+        if len(sentence_vids) and np.any(np.diff(sentence_vids) < 0):
+            raise IndexCorruptError(f"{path / vectors.SENTENCE_VIDS}: sentences are not in passage order")
+        ptr = np.searchsorted(sentence_vids, np.append(row_vids, np.iinfo(np.int64).max))
+        ptr[-1] = len(sentence_vids)
+        if len(row_vids) and np.any(np.diff(ptr) == 0):
+            raise IndexCorruptError(f"{path / vectors.SENTENCE_VIDS}: a passage has no sentence vectors")
+        return cls(sentence_vectors, spans, ptr)
+
+
+@dataclass
+class SegmentInfo:
+    passages: int
+    documents: int
+    dim: int
+    index_type: str
+    built_at: str
+    languages: list[str] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+
+    def write(self, folder: Path) -> None:
+        (folder / SEGMENT_MANIFEST).write_text(json.dumps(asdict(self), indent=1, ensure_ascii=False) + "\n")
+
+    @classmethod
+    def read(cls, folder: Path) -> SegmentInfo:
+        path = folder / SEGMENT_MANIFEST
+        try:
+            data = json.loads(path.read_text())
+            return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+        except FileNotFoundError:
+            raise IndexCorruptError(f"{path}: segment manifest is missing") from None
+        except (OSError, ValueError, TypeError) as exc:
+            raise IndexCorruptError(f"{path}: segment manifest is unreadable ({exc})") from None
+
+
+def write_segment(
+    folder: Path,
+    conn: sqlite3.Connection,
+    vids: np.ndarray,
+    passage_vectors: np.ndarray,
+    sentence_vectors: np.ndarray,
+    sentence_vids: np.ndarray,
+    spans: np.ndarray,
+    postings: Postings,
+    index_type: str,
+    dim: int,
+) -> SegmentInfo:
+    """Everything but the SQLite rows (already in `conn`, committed here) of a segment in `folder`."""
+    conn.commit()
+    vectors_arr = np.ascontiguousarray(passage_vectors, dtype=np.float32).reshape(-1, dim)
+    if len(vectors_arr) != len(vids) or len(postings.lengths) != len(vids):
+        raise RuntimeError(f"internal error: {len(vectors_arr)} vectors, {len(postings.lengths)} lengths for {len(vids)} passages")
+    np.save(folder / vectors.VECTORS_NAME, vectors_arr)
+    np.save(folder / vectors.VIDS_NAME, vids.astype(np.int64))
+    vectors.save_sentences(folder, np.asarray(sentence_vectors).reshape(-1, dim), sentence_vids, spans)
+    vectors.save_index(vectors.build_index(vectors_arr, vids, index_type), folder)
+    postings.save(folder)
+    return describe_segment(folder, conn, dim, index_type)
+
+
+def describe_segment(folder: Path, conn: sqlite3.Connection, dim: int, index_type: str) -> SegmentInfo:
+    info = SegmentInfo(
+        passages=conn.execute("SELECT COUNT(*) FROM passages").fetchone()[0],
+        documents=conn.execute("SELECT COUNT(*) FROM documents").fetchone()[0],
+        dim=dim,
+        index_type=index_type,
+        built_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        languages=sorted(x for (x,) in conn.execute("SELECT DISTINCT lang FROM documents WHERE lang IS NOT NULL")),
+        sources=sorted(x for (x,) in conn.execute("SELECT DISTINCT source FROM documents WHERE source IS NOT NULL")),
+    )
+    info.write(folder)
+    return info
+
+
+def load_deletes(folder: Path, name: str | None) -> np.ndarray:
+    """Tombstoned vids of a segment (sorted), from the file a commit names."""
+    if not name:
+        return np.zeros(0, np.int64)
+    path = folder / name
+    try:
+        with _NPY_LOCK:
+            return np.load(path)
+    except (OSError, ValueError) as exc:
+        raise IndexCorruptError(f"{path}: tombstones are unreadable ({exc})") from None
+
+
+@dataclass
+class Segment:
+    """An open segment. Shared by every reader whose commit names it; closed by the last one."""
+
+    path: Path
+    info: SegmentInfo
+    index: faiss.Index
+    vectors: np.ndarray  # memory-mapped, row order
+    sentences: SentenceTable
+    postings: Postings
+    rows: RowTable
+    conn: sqlite3.Connection
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    users: int = 0
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def size(self) -> int:
+        return len(self.rows.vids)
+
+    def local_rows(self, vids: np.ndarray) -> np.ndarray:
+        return np.searchsorted(self.rows.vids, vids)
+
+    def fetch_passages(self, vids: list[int]) -> dict[int, database.PassageRow]:
+        with self._lock:
+            return database.fetch_passages(self.conn, vids)
+
+    def fetch_document(self, doc_id: str) -> tuple[database.DocumentRow, list[database.PassageRow]] | None:
+        with self._lock:
+            return database.fetch_document(self.conn, doc_id)
+
+    def release(self) -> None:
+        self.users -= 1
+        if self.users <= 0:
+            self.conn.close()
+
+    @classmethod
+    def open(cls, path: Path, dim: int) -> Segment:
+        with _NPY_LOCK:
+            return cls._open(path, dim)
+
+    @classmethod
+    def _open(cls, path: Path, dim: int) -> Segment:
+        if not path.is_dir():
+            raise IndexCorruptError(f"{path}: segment folder is missing")
+        info = SegmentInfo.read(path)
+        db_path = path / database.DB_NAME
+        if not db_path.is_file():
+            raise IndexCorruptError(f"{db_path}: SQLite file is missing")
+        try:
+            conn = database.connect(db_path, readonly=True)
+            rows = RowTable.load(conn)
+        except sqlite3.DatabaseError as exc:
+            raise IndexCorruptError(f"{db_path}: SQLite file is damaged ({exc})") from None
+        try:
+            index = vectors.load_index(path)
+            if index.ntotal != len(rows.vids):
+                raise IndexCorruptError(f"{path / vectors.FAISS_NAME}: holds {index.ntotal} vectors, SQLite {len(rows.vids)} passages")
+            if len(rows.vids) and index.d != dim:
+                raise IndexCorruptError(f"{path / vectors.FAISS_NAME}: vectors of {index.d} dimensions, the commit says {dim}")
+            exact, vids = vectors.load_vectors(path)
+            if not np.array_equal(vids, rows.vids):
+                raise IndexCorruptError(f"{path / vectors.VIDS_NAME}: vector ids do not match the SQLite passages")
+            postings = Postings.load(path, len(rows.vids))
+            sentences = SentenceTable.load(path, rows.vids)
+        except IndexCorruptError:
+            conn.close()
+            raise
+        return cls(path, info, index, exact, sentences, postings, rows, conn)

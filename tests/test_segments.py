@@ -1,0 +1,154 @@
+"""Segments: BM25+ with whole-collection statistics, tombstones, merges, and an index grown by many writes
+that ranks like one built in a single write (small fake-model version; PIAF with a real model in
+tests/test_segments_piaf.py)."""
+
+from __future__ import annotations
+
+import bm25s
+import numpy as np
+import pytest
+
+from semsearch.documents import Document
+from semsearch.index.merge import MergePolicy, Merger
+from semsearch.index.writer import IndexWriter
+from semsearch.service.searcher import Searcher, SearchFilters
+from semsearch.store.commit import CommitPoint, SegmentEntry
+from semsearch.store.layout import IndexDirectory
+from semsearch.store.lexical import BM25_B, BM25_K1, BM25_METHOD, LiveSegment, Postings, bm25_plus
+from semsearch.store.reader import open_index
+
+from .test_snapshots import FakeEmbedder
+
+WORDS = "budget école commune conseil vote euros ville marché foire livre maire route pont eau".split()
+
+
+def _term_lists(n: int, seed: int = 0) -> list[list[str]]:
+    rng = np.random.default_rng(seed)
+    return [list(rng.choice(WORDS, size=int(rng.integers(0, 12)))) for _ in range(n)]
+
+
+def test_bm25_plus_over_one_segment_equals_bm25s():
+    terms = _term_lists(300)
+    reference = bm25s.BM25(k1=BM25_K1, b=BM25_B, method=BM25_METHOD)
+    reference.index([t or ["\u2205"] for t in terms], show_progress=False)
+    postings = Postings.build(terms)
+    part = LiveSegment(postings, np.arange(len(terms)))
+    for query in (["budget"], ["école", "école", "pont"], ["maire", "inconnu", "eau", "vote"]):
+        known = [t for t in query if t in reference.vocab_dict]
+        expected = reference.get_scores(known)
+        assert np.allclose(bm25_plus([part], postings.lengths, query), expected, rtol=1e-5, atol=1e-5), query
+
+
+def test_bm25_statistics_are_those_of_the_live_passages_of_all_segments():
+    terms = _term_lists(200, seed=1)
+    whole = Postings.build([t for i, t in enumerate(terms) if i % 7])  # one index of the live passages only
+    parts, lengths, offset = [], [], 0
+    for lo, hi in ((0, 80), (80, 150), (150, 200)):  # three segments holding all passages, every 7th deleted
+        postings = Postings.build(terms[lo:hi])
+        live = np.array([i % 7 != 0 for i in range(lo, hi)])
+        to_global = np.full(hi - lo, -1)
+        to_global[live] = np.arange(offset, offset + live.sum())
+        offset += int(live.sum())
+        parts.append(LiveSegment(postings, to_global))
+        lengths.append(postings.lengths[live])
+    for query in (["budget", "ville"], ["route", "route", "foire"]):
+        expected = bm25_plus([LiveSegment(whole, np.arange(len(whole.lengths)))], whole.lengths, query)
+        assert np.allclose(bm25_plus(parts, np.concatenate(lengths), query), expected, rtol=1e-6)
+
+
+def _doc(i: int, version: int = 0) -> Document:
+    words = [WORDS[(i * 3 + k * (version + 1)) % len(WORDS)] for k in range(12)]
+    return Document(
+        f"d{i}", f"Article {i} version {version}. " + " ".join(words) + f". Le conseil numéro {i} a voté.",
+        lang="fr", source="alpha" if i % 2 else "beta", date=f"2024-0{1 + i % 9}",
+    )
+
+
+def _final_documents(n: int = 40) -> list[Document]:
+    """What the grown index holds at the end: documents 0..n-1, every 5th in version 1, every 7th deleted."""
+    return [_doc(i, 1 if i % 5 == 0 else 0) for i in range(n) if i % 7]
+
+
+def _grow(root, writes: int = 20, n: int = 40) -> None:
+    """The same final collection reached by `writes` writes with updates, deletes and re-adds in between."""
+    writer = IndexWriter(root, FakeEmbedder())
+    per = n // writes
+    for w in range(writes):
+        batch = [_doc(i) for i in range(w * per, (w + 1) * per)]
+        deletes = [f"d{i}" for i in range(0, (w + 1) * per) if i % 7 == 0 and i % 2 == w % 2]
+        writer.write(batch, delete_ids=deletes)
+    writer.write([_doc(i, 1) for i in range(n) if i % 5 == 0 and i % 7], delete_ids=[f"d{i}" for i in range(n) if i % 7 == 0])
+
+
+def _results(reader, query: str, mode: str, filters=None):
+    result = Searcher(reader, FakeEmbedder()).search(query, k=10, mode=mode, filters=filters, collapse=False)
+    return [(h.passage_id, h.score, h.highlight) for h in result.results]
+
+
+def _same(a, b):
+    assert [x[0] for x in a] == [x[0] for x in b]
+    assert np.allclose([x[1] for x in a], [x[1] for x in b], atol=1e-4)
+    assert [x[2] for x in a] == [x[2] for x in b]
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "lexical"])
+def test_an_index_grown_by_many_writes_ranks_like_one_built_in_one_write(tmp_path, mode):
+    _grow(tmp_path / "grown")
+    IndexWriter(tmp_path / "single", FakeEmbedder()).write(_final_documents())
+    grown, single = open_index(tmp_path / "grown"), open_index(tmp_path / "single")
+    assert len(grown.segments) > 10 and len(single.segments) == 1
+    assert sorted(grown.rows.doc_ids) == sorted(single.rows.doc_ids) and grown.size == single.size
+    for query in ("budget de la commune", "marché et foire aux livres", "le pont sur l'eau", "conseil vote"):
+        _same(_results(grown, query, mode), _results(single, query, mode))
+        _same(_results(grown, query, mode, SearchFilters(source="alpha")), _results(single, query, mode, SearchFilters(source="alpha")))
+    Merger(tmp_path / "grown").force_merge()
+    merged = open_index(tmp_path / "grown")
+    assert len(merged.segments) == 1 and merged.segment_stats()[0].deleted == 0
+    for query in ("budget de la commune", "conseil vote"):
+        _same(_results(merged, query, mode), _results(single, query, mode))
+
+
+def test_merge_policy_merges_a_full_tier_and_segments_heavy_with_tombstones():
+    entries = [SegmentEntry(f"s{i}", passages=10 + i, documents=1) for i in range(12)]
+    entries.append(SegmentEntry("big", passages=50_000, documents=100, deleted=20_000, deleted_documents=40))
+    commit = CommitPoint(generation=1, model="m", dim=8, next_vid=0, built_at="", segments=entries)
+    merges = MergePolicy().find_merges(commit)
+    assert merges == [[f"s{i}" for i in range(10)], ["big"]]
+    assert MergePolicy().find_merges(CommitPoint(1, "m", 8, 0, "", segments=entries[:9])) == []
+    assert MergePolicy.force(commit) == [[e.name for e in sorted(entries, key=lambda e: e.live)]]
+
+
+def test_background_merges_keep_the_segment_count_bounded(tmp_path):
+    writer, merger = IndexWriter(tmp_path, FakeEmbedder()), Merger(tmp_path)
+    for i in range(25):
+        writer.write([_doc(i)])
+        merger.maybe_merge()
+    reader = open_index(tmp_path)
+    assert len(reader.segments) < 10 and reader.size == 25 and reader.commit.merges >= 2
+
+
+def test_a_delete_during_a_merge_is_carried_into_the_merged_segment(tmp_path, monkeypatch):
+    writer = IndexWriter(tmp_path, FakeEmbedder())
+    for i in range(4):
+        writer.write([_doc(i)])
+    merger = Merger(tmp_path)
+    original = Merger._write_merged
+
+    def write_then_delete(self, *args):
+        passages = original(self, *args)
+        writer.write(delete_ids=["d1"], documents=[_doc(2, 1)])  # a delete and an update while the merge runs
+        return passages
+
+    monkeypatch.setattr(Merger, "_write_merged", write_then_delete)
+    reports = merger.force_merge()
+    reader = open_index(tmp_path)
+    assert reports and sorted(reader.rows.doc_ids) == ["d0", "d2", "d3"]
+    assert reader.fetch_document("d1") is None and "version 1" in reader.fetch_document("d2")[0].text
+    assert reader.commit.passages == reader.size and reader.commit.documents == 3
+    monkeypatch.undo()
+    merger.force_merge()
+    final = open_index(tmp_path)
+    assert len(final.segments) == 1 and sorted(final.rows.doc_ids) == ["d0", "d2", "d3"]
+    layout = IndexDirectory(tmp_path)
+    kept = {s.name for g in layout.generations() for s in CommitPoint.read(layout.commit_path(g)).segments}
+    assert len(layout.generations()) == 2 and {p.name for p in layout.segments.iterdir()} == kept  # the rest is removed
