@@ -38,7 +38,7 @@ from semsearch.service.relevance import DenseFloor  # noqa: E402
 from semsearch.service.search_options import SearchOptions  # noqa: E402
 from semsearch.service.searcher import QueryVectorCache, Ranking, Searcher  # noqa: E402
 from semsearch.settings import Settings  # noqa: E402
-from semsearch.store.snapshot import open_snapshot  # noqa: E402
+from semsearch.store.reader import open_index  # noqa: E402
 
 RATIOS = (0.4, 0.5, 0.6)
 MARGINS = (0.03, 0.05, 0.08)
@@ -100,7 +100,7 @@ def relevant_count(pools: list[Pool], mode: str, cut: float | None, floor: Dense
 def seeds_index(embedder, settings: Settings, folder: Path) -> Searcher:
     documents = read_paths([ROOT / "seeds"]).documents
     IndexWriter(folder, embedder, settings.chunking()).write(documents)
-    return Searcher(open_snapshot(folder), embedder)
+    return Searcher(open_index(folder), embedder)
 
 
 def passage_names(searcher: Searcher, ranking: Ranking) -> list[str]:
@@ -143,7 +143,7 @@ def main() -> int:
     settings = Settings()
     embedder = load_embedder(settings.model)
     index_dir, _ = ensure_piaf_index(Path(args.index_dir), PIAF, embedder)
-    piaf = Searcher(open_snapshot(index_dir), embedder, cache=QueryVectorCache(4 * len(dataset.queries)))
+    piaf = Searcher(open_index(index_dir), embedder, cache=QueryVectorCache(4 * len(dataset.queries)))
     questions = json.loads((ROOT / "bench" / "data" / "seeds_questions.json").read_text())
     shipped_floor = relevance.DENSE_FLOORS.get(embedder.spec)
     table = []

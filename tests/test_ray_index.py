@@ -75,9 +75,9 @@ def index_on_cluster(cluster: LoopbackCluster, index_dir: Path, *paths: Path, ex
 
 def ranking(index_dir: Path, embedder, questions: list[str]) -> list[list[tuple[str, float]]]:
     from semsearch.service.searcher import Searcher
-    from semsearch.store.snapshot import open_snapshot
+    from semsearch.store.reader import open_index
 
-    snapshot = open_snapshot(index_dir)
+    snapshot = open_index(index_dir)
     try:
         searcher = Searcher(snapshot, embedder)
         return [[(hit.passage_id, hit.score) for hit in searcher.search(q, k=10).results] for q in questions]

@@ -22,7 +22,7 @@ from semsearch.service.recency import recency_factors
 from semsearch.service.search_options import SearchOptions, parse_facets, parse_half_life, search_options
 from semsearch.service.searcher import Searcher, SearchFilters, SearchHit
 from semsearch.service.similar import similar_documents
-from semsearch.store.snapshot import open_snapshot
+from semsearch.store.reader import open_index
 
 from .conftest import run_cli
 from .dated_news import ARCHIVE, CHANTIER, DATED, INAUGURATION, JAZZ, LYON, LYON_QUESTION, NEWEST_FIRST, OPENING_EN
@@ -41,7 +41,7 @@ def dated_index(seed_index_master: Path, embedder, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def searcher(dated_index: Path, embedder) -> Searcher:
-    return Searcher(open_snapshot(dated_index), embedder)
+    return Searcher(open_index(dated_index), embedder)
 
 
 @pytest.fixture(scope="module")
