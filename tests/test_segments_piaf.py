@@ -75,13 +75,6 @@ def _grow(root, documents: list[Document], embedder) -> None:
 
 
 @pytest.mark.timeout(900)  # embedding PIAF once with the small model: about a minute on 2 idle cores
-@pytest.mark.xfail(
-    reason="known defect, open: BM25+ gives every passage the same baseline, so the lexical top-100 cut picks"
-    " among equal scores by row order, which differs between the two indexes; the candidates, hence the"
-    " fused ranking, can differ (first seen at rank 8 of 'Combien de personnes travaillent au ministère des"
-    " sports'). Fix: break ties by passage identity, not row order.",
-    strict=False,
-)
 def test_piaf_index_grown_by_20_writes_ranks_like_one_built_in_one_write(tmp_path):
     if not PIAF.is_file():
         pytest.skip(f"{PIAF} is absent (the shared evaluation data)")

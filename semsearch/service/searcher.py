@@ -8,6 +8,7 @@ grouped under the best one as its duplicates.
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 import time
@@ -196,15 +197,33 @@ class Searcher:
         """Row positions of the n passages nearest to `vector` among the filtered ones (similar articles)."""
         return self._dense_top(vector, n, self._mask(filters))
 
-    @staticmethod
-    def _top(scores: np.ndarray, n: int, mask: np.ndarray | None, positive: bool = False) -> np.ndarray:
+    @functools.cached_property
+    def _identity(self) -> np.ndarray:
+        """Each row's rank in (document id, passage order) order: ties between equal scores are broken by
+        passage identity, never by row position, so an index grown by many writes (rows in another order)
+        ranks exactly like one built in one write. Computed once per searcher (per commit), at its warm-up."""
+        rows = self.snapshot.rows
+        doc_rank = np.empty(len(rows.doc_ids), np.int64)
+        doc_rank[np.argsort(np.array(rows.doc_ids, dtype=object), kind="stable")] = np.arange(len(rows.doc_ids))
+        order = np.lexsort((rows.vids, doc_rank[rows.doc_index]))
+        identity = np.empty(len(order), np.int64)
+        identity[order] = np.arange(len(order))
+        return identity
+
+    def _top(self, scores: np.ndarray, n: int, mask: np.ndarray | None, positive: bool = False) -> np.ndarray:
+        """The n best allowed rows, best first; equal scores in passage-identity order (see _identity)."""
         allowed = np.ones(len(scores), bool) if mask is None else mask.copy()
         if positive:
             allowed &= scores > 0
         idx = np.flatnonzero(allowed)
         if len(idx) > n:
-            idx = idx[np.argpartition(-scores[idx], n - 1)[:n]]
-        return idx[np.argsort(-scores[idx], kind="stable")]
+            nth = np.partition(scores[idx], len(idx) - n)[len(idx) - n]
+            above, tied = idx[scores[idx] > nth], idx[scores[idx] == nth]
+            need = n - len(above)
+            if len(tied) > need:
+                tied = tied[np.argpartition(self._identity[tied], need - 1)[:need]]
+            idx = np.concatenate([above, tied])
+        return idx[np.lexsort((self._identity[idx], -scores[idx]))]
 
     def _sentence_scores(self, rows: np.ndarray, qvec: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
         """Cosine of every sentence of each candidate to the query, and each candidate's best."""
