@@ -47,6 +47,10 @@ def renamed(exc: InvalidInputError, names: dict[str, str]) -> InvalidInputError:
     return InvalidInputError(message, names[field])
 
 
+_RANGES = {"k": (1, MAX_K), "offset": (0, MAX_OFFSET)}  # integer fields: their bounds, named in the message
+_CHOICES = {"mode": MODES, "sort": SORTS, "format": ("json", "csv")}  # fields with a fixed set of values
+
+
 def _validation_message(error: dict[str, Any]) -> tuple[str, str, int]:
     """Field, message and status for one pydantic error of a request."""
     loc = [str(part) for part in error.get("loc", ())]
@@ -68,16 +72,11 @@ def _validation_message(error: dict[str, Any]) -> tuple[str, str, int]:
         return field, f"{field}: required", 422
     if kind == "extra_forbidden":
         return field, f"{field}: unknown field", 422
-    if last == "k":
-        return field, f"{field}: must be an integer from 1 to {MAX_K}", 422
-    if last == "mode":
-        return field, f"{field}: {str(value)[:40]!r} is not one of {', '.join(MODES)}", 422
-    if last == "sort":
-        return field, f"{field}: {str(value)[:40]!r} is not one of {', '.join(SORTS)}", 422
-    if last == "offset":
-        return field, f"{field}: must be an integer from 0 to {MAX_OFFSET}", 422
-    if last == "format":
-        return field, f"{field}: {str(value)[:40]!r} is not one of json, csv", 422
+    if last in _RANGES:
+        low, high = _RANGES[last]
+        return field, f"{field}: must be an integer from {low} to {high}", 422
+    if last in _CHOICES:
+        return field, f"{field}: {str(value)[:40]!r} is not one of {', '.join(_CHOICES[last])}", 422
     if last == "collapse":
         return field, f"{field}: must be true or false", 422
     if kind == "string_too_long":
