@@ -110,7 +110,10 @@ class Merger:
         return reports
 
     def _commit(self) -> CommitPoint | None:
+        """The live commit; what an interrupted write or merge left is removed first, so that a merge
+        run (`semsearch optimize`) that finds nothing to merge still cleans up after a killed one."""
         with self.layout.writer_lock():
+            self.layout.remove_leftovers()
             return live_commit(self.layout)
 
     def _merge(self, names: list[str]) -> MergeReport | None:
