@@ -29,7 +29,7 @@ from ..store import database, vectors
 from ..store.commit import CommitPoint, SegmentEntry
 from ..store.layout import IndexDirectory, fault, write_durably
 from ..store.lexical import Postings
-from ..store.segment import load_deletes, write_segment
+from ..store.segment import live_document_hashes, load_deletes, write_segment
 from ..text.analyzer import analyze
 from ..text.lang import detect_language
 from ..text.sentences import sentence_spans
@@ -141,21 +141,10 @@ class _SegmentView:
 
     def live_documents(self, doc_ids: list[str]) -> dict[str, str]:
         """doc_id -> content hash of those of `doc_ids` this segment holds live."""
-        out: dict[str, str] = {}
         try:
-            for i in range(0, len(doc_ids), 500):
-                chunk = doc_ids[i:i + 500]
-                marks = ",".join("?" * len(chunk))
-                rows = self.conn.execute(
-                    f"SELECT d.doc_id, d.content_hash, MIN(p.vid) FROM documents d JOIN passages p ON p.doc_id = d.doc_id"
-                    f" WHERE d.doc_id IN ({marks}) GROUP BY d.doc_id",
-                    chunk,
-                ).fetchall()
-                deleted = set(np.intersect1d(self.deleted, np.array([r[2] for r in rows], np.int64)).tolist())
-                out.update((doc_id, h) for doc_id, h, vid in rows if vid not in deleted)
+            return live_document_hashes(self.conn, self.deleted, doc_ids)
         except sqlite3.DatabaseError as exc:
             raise IndexCorruptError(f"{self.db_path}: SQLite file is damaged ({exc})") from None
-        return out
 
     def vids_of(self, doc_ids: list[str]) -> np.ndarray:
         marks = ",".join("?" * len(doc_ids))

@@ -15,7 +15,7 @@ from ..errors import IndexCorruptError
 from . import database
 from .commit import CommitPoint
 from .layout import IndexDirectory
-from .segment import load_deletes
+from .segment import live_document_hashes, load_deletes
 
 
 def content_hashes(index_dir: str | Path) -> dict[str, str]:
@@ -30,16 +30,12 @@ def content_hashes(index_dir: str | Path) -> dict[str, str]:
     for entry in commit.segments:
         folder = layout.segments / entry.name
         db_path = folder / database.DB_NAME
-        deleted = set(load_deletes(folder, entry.deletes).tolist())
         try:
             conn = database.connect(db_path, readonly=True)
             try:
-                rows = conn.execute(
-                    "SELECT d.doc_id, d.content_hash, MIN(p.vid) FROM documents d JOIN passages p ON p.doc_id = d.doc_id GROUP BY d.doc_id"
-                ).fetchall()
+                hashes.update(live_document_hashes(conn, load_deletes(folder, entry.deletes)))
             finally:
                 conn.close()
         except sqlite3.DatabaseError as exc:
             raise IndexCorruptError(f"{db_path}: SQLite file is damaged ({exc})") from None
-        hashes.update((doc_id, content_hash) for doc_id, content_hash, vid in rows if vid not in deleted)
     return hashes

@@ -172,6 +172,28 @@ def describe_segment(folder: Path, conn: sqlite3.Connection, dim: int, index_typ
     return info
 
 
+def live_document_hashes(conn: sqlite3.Connection, deleted: np.ndarray, doc_ids: list[str] | None = None) -> dict[str, str]:
+    """doc_id -> content hash of the documents of one segment that its tombstones (`deleted`, vids) leave
+    live; only those of `doc_ids` when given. A document's passages are tombstoned together, so its first
+    passage says whether it is live. Raises sqlite3.DatabaseError for the caller to name the file."""
+    if doc_ids is None:
+        rows = conn.execute(
+            "SELECT d.doc_id, d.content_hash, MIN(p.vid) FROM documents d JOIN passages p ON p.doc_id = d.doc_id GROUP BY d.doc_id"
+        ).fetchall()
+    else:
+        rows = []
+        for i in range(0, len(doc_ids), 500):
+            chunk = doc_ids[i:i + 500]
+            marks = ",".join("?" * len(chunk))
+            rows += conn.execute(
+                "SELECT d.doc_id, d.content_hash, MIN(p.vid) FROM documents d JOIN passages p ON p.doc_id = d.doc_id"
+                f" WHERE d.doc_id IN ({marks}) GROUP BY d.doc_id",
+                chunk,
+            ).fetchall()
+    gone = set(np.intersect1d(deleted, np.array([r[2] for r in rows], np.int64)).tolist())
+    return {doc_id: content_hash for doc_id, content_hash, vid in rows if vid not in gone}
+
+
 def load_deletes(folder: Path, name: str | None) -> np.ndarray:
     """Tombstoned vids of a segment (sorted), from the file a commit names."""
     if not name:
