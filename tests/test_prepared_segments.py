@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
 
@@ -13,13 +14,14 @@ import pytest
 
 from semsearch.documents import Document
 from semsearch.index.chunking import ChunkingConfig, split_passages
-from semsearch.index.prepare import PreparedSegment, prepare_segments
-from semsearch.index.publish import ModelId, open_staging, publish_segments
+from semsearch.index.prepare import PreparedSegment, prepare_segment
+from semsearch.index.publish import open_staging, publish_segments
+from semsearch.index.vids import RESERVE_VIDS, ModelId, staging_meta
 from semsearch.index.writer import IndexWriter
 from semsearch.store.commit import CommitPoint
 from semsearch.store.layout import FAULT_ENV, TMP_PREFIX, IndexDirectory
 from semsearch.store.reader import open_index
-from semsearch.store.staging import StagingInfo, claim_block, create_staging
+from semsearch.store.staging import VidPool, claim_vids, create_staging
 
 from .test_segments import _doc, _final_documents, _results, _same
 from .test_snapshots import FakeEmbedder
@@ -29,9 +31,9 @@ MODEL = ModelId(EMBEDDER.spec, EMBEDDER.dim)
 CHUNKING = asdict(ChunkingConfig())
 
 
-def _prepare(root: Path, staging: Path, docs: list[Document]) -> list[PreparedSegment]:
+def _prepare(root: Path, staging: Path, docs: list[Document]) -> PreparedSegment:
     items = [(doc, split_passages(doc, EMBEDDER.count_tokens, ChunkingConfig())) for doc in docs]
-    return prepare_segments(root, staging, items, EMBEDDER.embed_passages, EMBEDDER.dim)
+    return prepare_segment(root, staging, items, EMBEDDER.embed_passages, EMBEDDER.dim)
 
 
 def _commit(root: Path) -> CommitPoint:
@@ -45,7 +47,7 @@ def test_segments_prepared_apart_and_published_in_one_commit_rank_like_one_write
     root, layout = tmp_path / "parallel", IndexDirectory(tmp_path / "parallel")
     with layout.temp_folder() as staging:
         open_staging(layout, staging, MODEL, CHUNKING)
-        prepared = [s for part in (docs[:10], docs[10:25], docs[25:]) for s in _prepare(root, staging, part)]
+        prepared = [_prepare(root, staging, part) for part in (docs[:10], docs[10:25], docs[25:])]
         report = publish_segments(layout, prepared, MODEL, CHUNKING)
     assert len(prepared) == 3 and report.added == len(docs) and len(_commit(root).segments) == 3
     IndexWriter(tmp_path / "single", EMBEDDER).write(docs)
@@ -62,7 +64,7 @@ def test_the_last_copy_of_a_document_wins_across_prepared_segments_and_the_index
         open_staging(layout, staging, MODEL, CHUNKING)
         first = _prepare(tmp_path, staging, [_doc(1, 1), _doc(3), _doc(4)])  # d4 unchanged: replaced by its twin
         second = _prepare(tmp_path, staging, [_doc(1, 2), _doc(3, 1)])  # later copies of d1 and d3
-        report = publish_segments(layout, first + second, MODEL, CHUNKING, delete_ids=["d2", "d9"])
+        report = publish_segments(layout, [first, second], MODEL, CHUNKING, delete_ids=["d2", "d9"])
     assert (report.added, report.updated, report.unchanged, report.deleted, report.not_found) == (1, 1, 1, 1, ["d9"])
     reader = open_index(tmp_path)
     assert sorted(reader.rows.doc_ids) == ["d1", "d3", "d4"]  # one live copy each
@@ -74,7 +76,7 @@ def test_a_prepared_segment_whose_documents_are_all_replaced_is_not_published(tm
     layout = IndexDirectory(tmp_path)
     with layout.temp_folder() as staging:
         open_staging(layout, staging, MODEL, CHUNKING)
-        prepared = _prepare(tmp_path, staging, [_doc(1)]) + _prepare(tmp_path, staging, [_doc(1, 1), _doc(2)])
+        prepared = [_prepare(tmp_path, staging, [_doc(1)]), _prepare(tmp_path, staging, [_doc(1, 1), _doc(2)])]
         report = publish_segments(layout, prepared, MODEL, CHUNKING)
     assert len(report.segments) == 1 and report.added == 2
     assert [s.name for s in _commit(tmp_path).segments] == report.segments
@@ -92,7 +94,7 @@ def test_a_prepared_segment_is_invisible_until_published_and_cleaned_once_its_jo
         assert staging.is_dir()
     killed = tmp_path / f"{TMP_PREFIX}killed-job"  # a job killed outright: its folder stays, its lock is gone
     killed.mkdir()
-    create_staging(killed, StagingInfo(first_vid=10**6))
+    create_staging(killed, staging_meta(MODEL, CHUNKING))
     _prepare(tmp_path, killed, [_doc(6)])
     assert sorted(open_index(tmp_path).rows.doc_ids) == ["d1", "d5"]
     IndexWriter(tmp_path, EMBEDDER).write([_doc(7)])
@@ -102,26 +104,31 @@ def test_a_prepared_segment_is_invisible_until_published_and_cleaned_once_its_jo
 def test_a_job_reserves_passage_ids_apart_from_other_writers_and_gives_back_what_it_did_not_use(tmp_path):
     layout = IndexDirectory(tmp_path)
     with layout.temp_folder() as staging:
-        reservation = open_staging(layout, staging, MODEL, CHUNKING)
-        prepared = _prepare(tmp_path, staging, [_doc(1), _doc(2)])
-        publish_segments(layout, prepared, MODEL, CHUNKING, reservation=reservation)
-        assert _commit(tmp_path).next_vid == reservation.end  # the job may still write
-        publish_segments(layout, [], MODEL, CHUNKING, reservation=reservation, release=True)
-    assert _commit(tmp_path).next_vid == prepared[0].end_vid == reservation.used
+        open_staging(layout, staging, MODEL, CHUNKING)
+        prepared = _prepare(tmp_path, staging, [_doc(1), _doc(2)])  # the first claim reserves ids in the index
+        assert _commit(tmp_path).next_vid == RESERVE_VIDS and not _commit(tmp_path).segments
+        publish_segments(layout, [prepared], MODEL, CHUNKING)
+        assert _commit(tmp_path).next_vid == RESERVE_VIDS  # the job may still write
+        publish_segments(layout, [], MODEL, CHUNKING, release=staging)
+    assert _commit(tmp_path).next_vid == prepared.end_vid == prepared.passages
     with layout.temp_folder() as staging:
-        reservation = open_staging(layout, staging, MODEL, CHUNKING)
-        IndexWriter(tmp_path, EMBEDDER).write([_doc(3)])  # allocates after the reservation
-        publish_segments(layout, _prepare(tmp_path, staging, [_doc(4)]), MODEL, CHUNKING, reservation=reservation, release=True)
+        open_staging(layout, staging, MODEL, CHUNKING)
+        later = _prepare(tmp_path, staging, [_doc(4)])
+        IndexWriter(tmp_path, EMBEDDER).write([_doc(3)])  # allocates after the job's reservation
+        publish_segments(layout, [later], MODEL, CHUNKING, release=staging)
     reader = open_index(tmp_path)
-    assert reader.commit.next_vid > reservation.end and len(set(reader.rows.vids.tolist())) == reader.size == 4
+    assert reader.commit.next_vid > later.end_vid + RESERVE_VIDS // 2  # nothing given back: another writer is above
+    assert len(set(reader.rows.vids.tolist())) == reader.size and sorted(reader.rows.doc_ids) == ["d1", "d2", "d3", "d4"]
 
 
-def test_concurrent_claims_get_distinct_blocks(tmp_path):
-    create_staging(tmp_path, StagingInfo(first_vid=100, block_vids=10, blocks=4))
-    claimed = [claim_block(tmp_path) for _ in range(4)]
-    assert [vid for _, vid in claimed] == [100, 110, 120, 130] and len({f for f, _ in claimed}) == 4
-    with pytest.raises(Exception, match="segments"):
-        claim_block(tmp_path)
+def test_concurrent_claims_get_distinct_passage_ids(tmp_path):
+    create_staging(tmp_path, {}, VidPool(100, 125))
+    reserved = iter([(1000, 1040), (5000, 5100)])
+    claims = [claim_vids(tmp_path, 10, lambda n: next(reserved)) for _ in range(5)]
+    assert claims == [100, 110, 1000, 1010, 1020]  # the pool's last 5 ids skipped: a claim takes consecutive ids
+    with ThreadPoolExecutor(4) as pool:
+        firsts = list(pool.map(lambda _: claim_vids(tmp_path, 3, lambda n: next(reserved)), range(20)))
+    assert len(set(firsts)) == 20 and all(b - a >= 3 for a, b in zip(sorted(firsts), sorted(firsts)[1:]))
 
 
 CRASHING_PUBLISH = """
@@ -134,7 +141,7 @@ root = Path(sys.argv[1])
 layout = IndexDirectory(root)
 with layout.temp_folder() as staging:
     open_staging(layout, staging, MODEL, CHUNKING)
-    publish_segments(layout, _prepare(root, staging, [_doc(1, 1), _doc(2)]), MODEL, CHUNKING)
+    publish_segments(layout, [_prepare(root, staging, [_doc(1, 1), _doc(2)])], MODEL, CHUNKING)
 """
 
 

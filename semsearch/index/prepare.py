@@ -1,7 +1,8 @@
 """Preparing segments in parallel: the half of a write that any process can do on its own.
 
-`prepare_segments` writes documents (already split) and their vectors as complete, fsynced segments in
-a job's staging folder (store/staging.py) and returns small `PreparedSegment` descriptors; nothing is
+`prepare_segment` writes documents (already split) and their vectors as a complete, fsynced segment in
+a job's staging folder (store/staging.py), with passage ids from the job's pool (vids.py), and returns
+a small `PreparedSegment` descriptor; nothing is
 visible until `publish.publish_segments` (the driver, under the writer lock) names them in a commit
 point. Used by the Ray job's writing tasks; a single-machine write goes through `IndexWriter`.
 """
@@ -14,8 +15,9 @@ from pathlib import Path
 
 from ..documents import Document, Passage
 from ..store.layout import fsync_tree
-from ..store.staging import claim_block, read_staging
+from ..store.staging import new_segment_folder
 from .segment_build import EmbedFn, embed_passages, write_segment_files
+from .vids import claim
 
 
 @dataclass
@@ -43,7 +45,7 @@ def latest_copies(documents: Sequence[tuple[Document, list[Passage]]]) -> list[t
     return list(latest.values())
 
 
-def prepare_segments(
+def prepare_segment(
     index_dir: Path,
     staging: Path,
     documents: Sequence[tuple[Document, list[Passage]]],
@@ -52,38 +54,20 @@ def prepare_segments(
     index_type: str | None = None,
     batch_size: int = 32,
     written_by: str = "",
-) -> list[PreparedSegment]:
-    """The documents (language set, with their passages, in input order; a repeated id keeps its last copy) as segments
-    in `staging`, each at most one vid block of passages. `embed` gives the vectors of the texts
-    `embedding_texts.texts_to_embed` lists."""
-    block = read_staging(staging).block_vids
-    prepared: list[PreparedSegment] = []
-    group: list[tuple[Document, list[Passage]]] = []
-    size = 0
-    for doc, passages in latest_copies(documents):
-        if len(passages) > block:
-            raise ValueError(f"{doc.doc_id}: {len(passages)} passages, more than a segment holds ({block})")
-        if size + len(passages) > block:
-            prepared.append(_write(index_dir, staging, group, embed, dim, index_type, batch_size, written_by))
-            group, size = [], 0
-        group.append((doc, passages))
-        size += len(passages)
-    if any(passages for _, passages in group):
-        prepared.append(_write(index_dir, staging, group, embed, dim, index_type, batch_size, written_by))
-    return prepared
-
-
-def _write(
-    index_dir: Path, staging: Path, group: list[tuple[Document, list[Passage]]], embed: EmbedFn, dim: int,
-    index_type: str | None, batch_size: int, written_by: str,
-) -> PreparedSegment:
-    plan = [doc for doc, _ in group]
-    passages = [(doc, p) for doc, ps in group for p in ps]
+) -> PreparedSegment | None:
+    """The documents (language set, with their passages, in input order; a repeated id keeps its last copy)
+    as one complete, fsynced segment in `staging`; None when they have no passage. `embed` gives the
+    vectors of the texts `embedding_texts.texts_to_embed` lists. The caller bounds the segment's size."""
+    plan = latest_copies(documents)
+    passages = [(doc, p) for doc, ps in plan for p in ps]
+    if not passages:
+        return None
     embedded = embed_passages(passages, embed, dim, batch_size)
-    folder, first_vid = claim_block(staging)
-    info = write_segment_files(folder, plan, passages, embedded, first_vid, dim, index_type)
+    folder = new_segment_folder(staging)
+    first_vid = claim(index_dir, staging, len(passages))
+    info = write_segment_files(folder, [doc for doc, _ in plan], passages, embedded, first_vid, dim, index_type)
     fsync_tree(folder)
     return PreparedSegment(
         str(folder.relative_to(index_dir)), first_vid, info.passages, info.documents,
-        {doc.doc_id: doc.content_hash() for doc in plan}, written_by,
+        {doc.doc_id: doc.content_hash() for doc, _ in plan}, written_by,
     )

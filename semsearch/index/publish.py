@@ -1,8 +1,7 @@
 """Publishing prepared segments: the half of a write that only the driver does, under the writer lock.
 
-`reserve_vids` gives a job a range of passage ids before anything is written (a commit point that moves
-`next_vid` past the range: other writers, and other jobs, allocate after it). `publish_segments` names
-segments prepared in that range (prepare.py) in ONE new commit point, with the tombstones that leave
+`open_staging` makes a job's staging folder (its writers take passage ids from its pool: vids.py).
+`publish_segments` names segments prepared there (prepare.py) in ONE new commit point, with the tombstones that leave
 one live copy of each document: the last one, in the order the segments are given (the input order,
 as a single write keeps the last copy of a repeated id). Every step before the commit point is
 invisible and, after a crash, removed by the next clean-up; nothing is visible half-written.
@@ -10,38 +9,19 @@ invisible and, after a crash, removed by the next clean-up; nothing is visible h
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
 from pathlib import Path
 
 from ..store.commit import CommitPoint, SegmentEntry
 from ..store.layout import IndexDirectory, fault, fsync_dir
-from ..store.staging import BLOCK_VIDS, BLOCKS, StagingInfo, create_staging
+from ..store.staging import create_staging, empty_pool, pool_lock
 from .live_segments import SegmentView, locate_live, tombstone
 from .prepare import PreparedSegment
+from .vids import ModelId, check_index_model, next_commit, staging_meta
 from .writer import check_model, live_commit
-
-
-@dataclass(frozen=True)
-class ModelId:
-    """The index's model, as a commit point names it (no model needs to be loaded to commit)."""
-
-    spec: str
-    dim: int
-
-
-@dataclass
-class VidReservation:
-    """Passage ids reserved for one job: [first, end). `used`: the end of what it has committed."""
-
-    first: int
-    end: int
-    used: int = -1
-
-    def __post_init__(self) -> None:
-        self.used = max(self.used, self.first)
 
 
 @dataclass
@@ -59,40 +39,11 @@ class PublishReport:
         return bool(self.segments or self.deleted)
 
 
-def _new_commit(commit: CommitPoint | None, model: ModelId, chunking: dict, segments: list[SegmentEntry], next_vid: int) -> CommitPoint:
-    return CommitPoint(
-        generation=(commit.generation if commit else 0) + 1,
-        model=model.spec,
-        dim=model.dim,
-        next_vid=next_vid,
-        built_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        chunking=chunking,
-        segments=segments,
-        merges=commit.merges if commit else 0,
-    )
-
-
-def reserve_vids(layout: IndexDirectory, model: ModelId, chunking: dict, count: int) -> VidReservation:
-    """`count` passage ids that no other writer will use, published as a commit point that changes
-    nothing else (the first commit of an empty index: one with no segment). Checks the model first."""
-    with layout.writer_lock():
-        commit = live_commit(layout)
-        if commit is not None:
-            check_model(commit, model, layout.commit_path(commit.generation))
-        first = commit.next_vid if commit else 0
-        segments = [replace(s) for s in commit.segments] if commit else []
-        reserved = _new_commit(commit, model, chunking, segments, first + count)
-        reserved.publish(layout.commit_path(reserved.generation))
-        layout.remove_leftovers()
-    return VidReservation(first, first + count)
-
-
-def open_staging(layout: IndexDirectory, folder: Path, model: ModelId, chunking: dict) -> VidReservation:
+def open_staging(layout: IndexDirectory, folder: Path, model: ModelId, chunking: dict) -> None:
     """Make `folder` (a `layout.temp_folder()` the caller holds for the whole job) the job's staging folder,
-    with the vids its writers will use reserved."""
-    reservation = reserve_vids(layout, model, chunking, BLOCK_VIDS * BLOCKS)
-    create_staging(folder, StagingInfo(reservation.first, BLOCK_VIDS, BLOCKS))
-    return reservation
+    once the index's model is checked: a mismatch fails before any work."""
+    check_index_model(layout, model)
+    create_staging(folder, staging_meta(model, chunking))
 
 
 def publish_segments(
@@ -101,15 +52,21 @@ def publish_segments(
     model: ModelId,
     chunking: dict,
     delete_ids: Sequence[str] = (),
-    reservation: VidReservation | None = None,
-    release: bool = False,
+    release: Path | None = None,
 ) -> PublishReport:
     """Name `prepared` (in order: a later copy of a doc id wins) in one new commit point; tombstone what they
-    replace, and `delete_ids` they do not hold. `release`: the job's last commit gives back the unused end
-    of `reservation` when no other writer allocated after it. No change: no commit point."""
+    replace, and `delete_ids` they do not hold. `release`: the job's staging folder, at its last commit: the
+    ids its pool still holds go back to the index when no other writer allocated after them. No change: no
+    commit point."""
     report = PublishReport()
-    with layout.writer_lock():
+    with contextlib.ExitStack() as locks:
+        pool = locks.enter_context(pool_lock(release)) if release else None  # the pool's lock first, as claim_vids takes them
+        locks.enter_context(layout.writer_lock())
         commit = live_commit(layout)
+        next_vid = max([commit.next_vid if commit else 0] + [p.end_vid for p in prepared])
+        give_back = pool is not None and commit is not None and commit.next_vid == pool.end and pool.next < pool.end
+        if give_back:  # nobody allocated after the job's pool: what it did not hand out goes back
+            next_vid = max([pool.next] + [p.end_vid for p in prepared])
         if commit is not None:
             check_model(commit, model, layout.commit_path(commit.generation))
         layout.remove_leftovers()  # a staging folder stays while its driver holds it
@@ -144,7 +101,7 @@ def publish_segments(
                 else:
                     report.deleted += 1
                     gone.setdefault(found[0], []).append(doc_id)
-            if not prepared and not report.deleted and not (release and reservation and commit and commit.next_vid == reservation.end):
+            if not prepared and not report.deleted and next_vid == (commit.next_vid if commit else 0):
                 report.commit = commit
                 return report
             generation = (commit.generation if commit else 0) + 1
@@ -156,14 +113,11 @@ def publish_segments(
             for view in views + new_views:
                 view.close()
         fault("after_deletes")
-        next_vid = commit.next_vid if commit else 0
-        if reservation is not None:
-            reservation.used = max([reservation.used] + [p.end_vid for p in prepared])
-            if release and next_vid == reservation.end:
-                next_vid = reservation.used  # nobody allocated after the job: its unused ids go back
-        new_commit = _new_commit(commit, model, chunking, entries, max(next_vid, *(p.end_vid for p in prepared), 0))
+        new_commit = replace(next_commit(commit, model, chunking, next_vid), segments=entries)
         new_commit.publish(layout.commit_path(generation))
         fault("after_pointer")
+        if give_back:
+            empty_pool(release, next_vid)
         layout.remove_leftovers()
         report.commit = new_commit
     return report
