@@ -442,7 +442,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--ray-actors", type=int, metavar="N", help="embedding actors (default: one per GPU, else one per node)")
     p.add_argument("--ray-actor-cpus", type=float, default=1.0, metavar="C", help="CPUs each embedding actor reserves (default 1)")
-    p.add_argument("--commit-every", type=int, default=1000, metavar="DOCS", help="with --ray: documents per commit (default 1000)")
+    p.add_argument(
+        "--commit-every", type=int, default=1000, metavar="DOCS",
+        help="with --ray: documents per commit, and at most per segment the cluster writes (default 1000)",
+    )
     p.set_defaults(func=cmd_index)
 
     p = sub.add_parser("watch", help="poll RSS/Atom feeds and index their new and changed articles, until stopped")

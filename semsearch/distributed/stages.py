@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -30,6 +31,7 @@ from ..index.chunking import ChunkingConfig, split_passages
 from ..index.embedding_texts import texts_to_embed
 from ..index.prepare import prepare_segment
 from ..index.readers import read_file
+from ..index.segment_build import EmbedFn
 from ..text.lang import detect_language
 
 DOC, UNCHANGED, PROBLEM, NOTE, SEGMENT = "doc", "unchanged", "problem", "note", "segment"
@@ -133,10 +135,10 @@ def _passages(doc: Document, spans: list[list]) -> list[Passage]:
     ]
 
 
-def _lookup(vectors: dict[str, np.ndarray], dim: int):
+def _lookup(vectors: dict[str, np.ndarray], dim: int) -> EmbedFn:
     """The embedding function of a writing task: the vectors the actors computed, by text."""
 
-    def embed(texts) -> np.ndarray:
+    def embed(texts: Sequence[str]) -> np.ndarray:
         try:
             return np.stack([vectors[t] for t in texts]) if len(texts) else np.zeros((0, dim), np.float32)
         except KeyError as exc:  # never expected: texts_to_embed lists what the writer asks for
