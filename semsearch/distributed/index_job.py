@@ -103,10 +103,10 @@ def index_on_ray(
     from ray.data.exceptions import ExecutionTimeoutError
 
     report.cluster = info = connect(options.address)
-    report.driver = f"{ray.get_runtime_context().get_node_id()}/{os.getpid()}"
     layout = IndexDirectory(Path(settings.index_dir).resolve())
     model_id, chunking = ModelId(model.spec, model.dim), _chunking(settings)
     try:
+        report.driver = f"{ray.get_runtime_context().get_node_id()}/{os.getpid()}"
         gpu = _uses_gpu(info, model.spec)
         report.gpus_per_actor = 1.0 if gpu else 0.0
         report.actors = _actor_count(info, options, gpu)
