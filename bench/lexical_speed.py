@@ -57,7 +57,7 @@ def main() -> int:
     from semsearch.embedding import load_embedder
     from semsearch.evaluation.datasets import load_eval_set
     from semsearch.evaluation.runner import document_ranking
-    from semsearch.index.writer import embedding_text
+    from semsearch.index.segment_build import embedding_text
     from semsearch.service.searcher import build_searcher
     from semsearch.settings import Settings
     from semsearch.store.reader import open_index

@@ -101,7 +101,8 @@ def main() -> int:
     from semsearch.embedding import load_embedder
     from semsearch.evaluation.datasets import load_eval_set
     from semsearch.evaluation.runner import document_ranking
-    from semsearch.index.writer import IndexWriter, embedding_text
+    from semsearch.index.segment_build import embedding_text
+    from semsearch.index.writer import IndexWriter
     from semsearch.service.searcher import build_searcher
     from semsearch.settings import Settings
     from semsearch.store.reader import open_index

@@ -26,7 +26,7 @@ from _perf import ensure_piaf_index  # noqa: E402
 
 from semsearch.embedding import load_embedder  # noqa: E402
 from semsearch.evaluation.datasets import load_eval_set  # noqa: E402
-from semsearch.index.writer import embedding_text  # noqa: E402
+from semsearch.index.segment_build import embedding_text  # noqa: E402
 from semsearch.service.fusion import FusionConfig, fuse  # noqa: E402
 from semsearch.settings import Settings  # noqa: E402
 from semsearch.store import lexical  # noqa: E402

@@ -139,15 +139,16 @@ def _index_on_ray(args: argparse.Namespace) -> int:
         result = index_on_ray(args.paths, settings, _embedder(settings), options, progress=_progress(args))
     report = result.write
     _print_read_problems(report.failed, report.notes)
-    if result.embedded_on_driver:
-        print(f"semsearch: warning: {result.embedded_on_driver} text(s) were embedded on the driver, not on the cluster", file=sys.stderr)
     if not (report.added or report.updated or report.unchanged):
         print("semsearch: error: nothing could be indexed", file=sys.stderr)
         return 1
     data = result.to_dict()
     _print_index_report(report, data, settings, args.json)
     if not args.json and result.cluster is not None:
-        print(f"ray: {result.cluster.nodes} node(s), {result.actors} embedding actor(s), {result.commits} commit(s)")
+        print(
+            f"ray: {result.cluster.nodes} node(s), {result.actors} embedding actor(s), "
+            f"{result.segments} segment(s) written by {len(result.writers)} process(es), {result.commits} commit(s)"
+        )
     return 0
 
 
@@ -441,7 +442,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--ray-actors", type=int, metavar="N", help="embedding actors (default: one per GPU, else one per node)")
     p.add_argument("--ray-actor-cpus", type=float, default=1.0, metavar="C", help="CPUs each embedding actor reserves (default 1)")
-    p.add_argument("--commit-every", type=int, default=1000, metavar="DOCS", help="with --ray: documents per commit (default 1000)")
+    p.add_argument(
+        "--commit-every", type=int, default=1000, metavar="DOCS",
+        help="with --ray: documents per commit, and at most per segment the cluster writes (default 1000)",
+    )
     p.set_defaults(func=cmd_index)
 
     p = sub.add_parser("watch", help="poll RSS/Atom feeds and index their new and changed articles, until stopped")

@@ -1,36 +1,48 @@
-"""The driver of `semsearch index --ray`: the cluster reads and embeds, this process writes.
+"""The driver of `semsearch index --ray`: the cluster reads, embeds and writes segments; this process commits.
 
-Unchanged documents (their content hash is already in the index) are left out on the cluster
-before any splitting or embedding. The other documents stream back whole, with their vectors, in
-input order; every `commit_every` documents they are written by the ordinary `IndexWriter`, whose
-embedder is a `PrecomputedEmbedder` holding the cluster's vectors: the index is the one a single
-machine builds, and a job stopped halfway keeps what it committed (a re-run embeds none of it).
+Before any work, the driver checks the index's model and makes the job's staging folder in the index
+directory, which every node sees (index/publish.py; its writers take passage ids from one pool there).
+Unchanged documents (their content hash is already in the index) are left out on the cluster before any
+splitting or embedding.
+The writing tasks put the embedded documents in segments of at most `SEGMENT_DOCS` documents in the
+staging folder, in parallel, and send back only their descriptors, in input order; every
+`commit_every` documents the driver publishes the segments received in one commit point (a later copy
+of a document replaces an earlier one, as in one write). A job stopped halfway keeps what it committed
+(a re-run embeds none of it); its uncommitted segments are never visible, and the next write's clean-up
+removes them.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 from tqdm import tqdm
 
-from ..documents import Document, ReadProblem
+from ..documents import ReadProblem
 from ..embedding import Embedder
-from ..embedding.precomputed import PrecomputedEmbedder
 from ..errors import SemsearchError
+from ..index.prepare import PreparedSegment
+from ..index.publish import open_staging, publish_segments
 from ..index.readers import list_inputs
-from ..index.writer import IndexWriter, WriteReport
+from ..index.vids import ModelId
+from ..index.writer import WriteReport
 from ..settings import Settings
 from ..store.content_hashes import content_hashes
+from ..store.layout import IndexDirectory
 from .cluster import ClusterInfo, connect, disconnect, import_ray
-from .stages import DOC, NOTE, PROBLEM, UNCHANGED, EmbedTexts, ModelSpec, decode_document, prepare_files
+from .stages import NOTE, PROBLEM, SEGMENT, UNCHANGED, EmbedTexts, ModelSpec, prepare_files, write_segments
 
 DOCS_PER_EMBED_CALL = 4  # documents in one actor call: small, so a lost actor redoes little
-READ_TASK_CPUS = 1.0
+READ_TASK_CPUS = 1.0  # also what a writing task reserves
+SEGMENT_DOCS = 1000  # documents in one segment a writing task writes, at most (and at most commit_every)
 # Faults: Ray retries a task lost with its node (max_retries 3), and Ray Data creates its actors
 # with max_restarts=-1 and max_task_retries=-1: an actor lost with its node is started again
 # elsewhere and its batches rerun, so a node that dies mid-job does not fail the job.
@@ -52,8 +64,10 @@ class RayIndexReport:
     cluster: ClusterInfo | None = None
     actors: int = 0
     gpus_per_actor: float = 0.0
-    commits: int = 0
-    embedded_on_driver: int = 0  # texts the cluster did not embed (0 unless something is wrong)
+    commits: int = 0  # commit points that published segments
+    segments: int = 0  # segments published
+    writers: list[str] = field(default_factory=list)  # "node id/pid" of the processes that wrote them
+    driver: str = ""  # "node id/pid" of this process, which committed them
 
     def to_dict(self) -> dict:
         data = self.write.to_dict()
@@ -63,7 +77,9 @@ class RayIndexReport:
             "actors": self.actors,
             "gpus_per_actor": self.gpus_per_actor,
             "commits": self.commits,
-            "embedded_on_driver": self.embedded_on_driver,
+            "segments": self.segments,
+            "writers": self.writers,
+            "driver": self.driver,
         }
         return data
 
@@ -76,8 +92,8 @@ def _uses_gpu(info: ClusterInfo, spec: str) -> bool:
 def index_on_ray(
     paths: Sequence[str | Path], settings: Settings, model: Embedder, options: RayOptions, progress: bool = False
 ) -> RayIndexReport:
-    """Index `paths` into settings.index_dir with the cluster's help. `model`: the index's model,
-    loaded here for token counts (the writer splits again) and as the fallback of the wrapper."""
+    """Index `paths` into settings.index_dir with the cluster's help. `model`: the index's model (its
+    name and dimensions are checked against the index before the cluster does anything)."""
     files, problems = list_inputs(paths)
     report = RayIndexReport()
     report.write.failed.extend(problems)
@@ -87,44 +103,64 @@ def index_on_ray(
     from ray.data.exceptions import ExecutionTimeoutError
 
     report.cluster = info = connect(options.address)
+    layout = IndexDirectory(Path(settings.index_dir).resolve())
+    model_id, chunking = ModelId(model.spec, model.dim), _chunking(settings)
     try:
+        report.driver = f"{ray.get_runtime_context().get_node_id()}/{os.getpid()}"
         gpu = _uses_gpu(info, model.spec)
         report.gpus_per_actor = 1.0 if gpu else 0.0
         report.actors = _actor_count(info, options, gpu)
-        spec = ModelSpec(model.spec, settings.query_prompt, settings.passage_prompt)
-        ctx = ray.data.DataContext.get_current()
-        ctx.execution_options.preserve_order = True  # the last copy of a document id wins, as in one write
-        ctx.enable_progress_bars = ctx.print_on_execution_start = progress
-        # Bounded: Ray Data fails a job that makes no progress for execution_no_progress_timeout_s (30 min).
-        items = [{"path": str(path.resolve()), "doc_id": doc_id} for path, doc_id in files]
-        ds = ray.data.from_items(items, override_num_blocks=min(len(items), max(2, 2 * int(info.cpus))))
-        ds = ds.map_batches(
-            prepare_files,
-            batch_size=None,
-            batch_format="numpy",
-            fn_kwargs={"known": ray.put(content_hashes(settings.index_dir)), "model": spec, "chunking": _chunking(settings)},
-            num_cpus=READ_TASK_CPUS,
-        )
-        ds = ds.map_batches(
-            EmbedTexts,
-            batch_size=DOCS_PER_EMBED_CALL,
-            batch_format="numpy",
-            fn_constructor_kwargs={"model": spec, "batch_size": settings.embed_batch_size, "device": "cuda" if gpu else None},
-            compute=ray.data.ActorPoolStrategy(size=report.actors),
-            num_cpus=options.actor_cpus,
-            num_gpus=report.gpus_per_actor,
-        )
-        try:
-            _write_stream(ds, settings, model, options.commit_every, report, progress)
-        except (ray.exceptions.RayError, ExecutionTimeoutError) as exc:
-            raise SemsearchError(
-                f"the Ray job failed after its retries ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); "
-                f"what was committed stays: {report.write.added + report.write.updated} documents in {report.commits} commit(s), "
-                "and a new run embeds only the rest"
-            ) from None
+        with layout.temp_folder() as staging:  # held (locked) until the job ends: no clean-up removes it meanwhile
+            open_staging(layout, staging, model_id, chunking)
+            ds = _pipeline(ray, info, files, settings, model, options, report, staging, progress)
+            try:
+                _commit_stream(ds, layout, model_id, chunking, staging, options.commit_every, report, progress)
+            except (ray.exceptions.RayError, ExecutionTimeoutError) as exc:
+                raise SemsearchError(
+                    f"the Ray job failed after its retries ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); "
+                    f"what was committed stays: {report.write.added + report.write.updated} documents in {report.commits} commit(s), "
+                    "and a new run embeds only the rest"
+                ) from None
     finally:
         disconnect()
     return report
+
+
+def _pipeline(
+    ray: ModuleType, info: ClusterInfo, files: list[tuple[Path, str]], settings: Settings, model: Embedder, options: RayOptions,
+    report: RayIndexReport, staging: Path, progress: bool,
+) -> Any:
+    """Read and split (tasks) -> embed (actor pool) -> write segments (tasks), as one streaming Ray Dataset."""
+    spec = ModelSpec(model.spec, settings.query_prompt, settings.passage_prompt)
+    ctx = ray.data.DataContext.get_current()
+    ctx.execution_options.preserve_order = True  # the last copy of a document id wins, as in one write
+    ctx.enable_progress_bars = ctx.print_on_execution_start = progress
+    # Bounded: Ray Data fails a job that makes no progress for execution_no_progress_timeout_s (30 min).
+    items = [{"path": str(path.resolve()), "doc_id": doc_id} for path, doc_id in files]
+    ds = ray.data.from_items(items, override_num_blocks=min(len(items), max(2, 2 * int(info.cpus))))
+    ds = ds.map_batches(
+        prepare_files,
+        batch_size=None,
+        batch_format="numpy",
+        fn_kwargs={"known": ray.put(content_hashes(settings.index_dir)), "model": spec, "chunking": _chunking(settings)},
+        num_cpus=READ_TASK_CPUS,
+    )
+    ds = ds.map_batches(
+        EmbedTexts,
+        batch_size=DOCS_PER_EMBED_CALL,
+        batch_format="numpy",
+        fn_constructor_kwargs={"model": spec, "batch_size": settings.embed_batch_size, "device": "cuda" if report.gpus_per_actor else None},
+        compute=ray.data.ActorPoolStrategy(size=report.actors),
+        num_cpus=options.actor_cpus,
+        num_gpus=report.gpus_per_actor,
+    )
+    return ds.map_batches(
+        write_segments,
+        batch_size=min(SEGMENT_DOCS, options.commit_every),
+        batch_format="numpy",
+        fn_kwargs={"index_dir": str(staging.parent), "staging": str(staging), "dim": model.dim, "index_type": settings.index_type},
+        num_cpus=READ_TASK_CPUS,
+    )
 
 
 def _actor_count(info: ClusterInfo, options: RayOptions, gpu: bool) -> int:
@@ -149,36 +185,44 @@ def _chunking(settings: Settings) -> dict[str, int]:
     return asdict(settings.chunking())
 
 
-def _write_stream(ds, settings: Settings, model: Embedder, commit_every: int, report: RayIndexReport, progress: bool) -> None:
-    vectors = PrecomputedEmbedder(model)
-    writer = IndexWriter(settings.index_dir, vectors, settings.chunking(), settings.index_type, settings.embed_batch_size)
-    pending: list[Document] = []
+def _commit_stream(
+    ds, layout: IndexDirectory, model: ModelId, chunking: dict, staging: Path, commit_every: int,
+    report: RayIndexReport, progress: bool,
+) -> None:
+    """Commit the segments the writing tasks report, every `commit_every` documents, then once more at the
+    end (which also gives back the job's unused passage ids)."""
+    pending: list[PreparedSegment] = []
     total = report.write
+    writers: dict[str, None] = {}
     started = time.perf_counter()
     bar = tqdm(unit="doc", desc="cluster", disable=not progress, file=sys.stderr)
 
-    def commit() -> None:
-        done = writer.write(pending)
-        report.commits += done.changed
+    def commit(release: bool = False) -> None:
+        done = publish_segments(layout, pending, model, chunking, release=staging if release else None)
+        report.commits += bool(done.segments)
+        report.segments += len(done.segments)
         total.added += done.added
         total.updated += done.updated
         total.unchanged += done.unchanged
-        total.passages_embedded += done.passages_embedded
-        total.documents, total.passages, total.snapshot = done.documents, done.passages, done.snapshot
-        if done.changed and progress:
-            bar.write(f"committed {len(pending)} documents; index holds {done.documents} documents, {done.passages} passages", file=sys.stderr)
+        total.passages_embedded += sum(p.passages for p in pending)
+        writers.update(dict.fromkeys(p.written_by for p in pending))
+        if done.commit is not None:
+            total.documents, total.passages = done.commit.documents, done.commit.passages
+            total.snapshot = layout.commit_path(done.commit.generation).name
+        if done.segments and progress:
+            bar.write(
+                f"committed {sum(p.documents for p in pending)} documents in {len(done.segments)} segment(s); "
+                f"index holds {total.documents} documents, {total.passages} passages", file=sys.stderr,
+            )
         pending.clear()
-        vectors.clear()
 
     try:
-        for batch in ds.iter_batches(batch_size=DOCS_PER_EMBED_CALL, batch_format="numpy"):
-            for kind, payload, blob in zip(batch["kind"], batch["payload"], batch["vectors"]):
+        for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
+            for kind, payload in zip(batch["kind"], batch["payload"]):
                 data = _json(payload)
-                if kind == DOC:
-                    doc, texts, matrix = decode_document(data, bytes(blob), model.dim)
-                    vectors.add(texts, matrix)
-                    pending.append(doc)
-                    bar.update(1)
+                if kind == SEGMENT:
+                    pending.append(PreparedSegment(**data))
+                    bar.update(data["documents"])
                 elif kind == UNCHANGED:
                     total.unchanged += 1
                     bar.update(1)
@@ -186,13 +230,13 @@ def _write_stream(ds, settings: Settings, model: Embedder, commit_every: int, re
                     total.failed.append(ReadProblem(data["origin"], data["reason"]))
                 elif kind == NOTE:
                     total.notes.append(ReadProblem(data["origin"], data["reason"]))
-                if len(pending) >= commit_every:
+                if sum(p.documents for p in pending) >= commit_every:
                     commit()
         total.embed_seconds = time.perf_counter() - started
-        commit()  # also when nothing is pending: the index's totals
+        commit(release=True)  # also when nothing is pending: the index's totals, the unused ids given back
     finally:
         bar.close()
-    report.embedded_on_driver = vectors.fallbacks
+    report.writers = sorted(writers)
     total.seconds = time.perf_counter() - started
 
 

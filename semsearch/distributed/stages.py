@@ -5,15 +5,19 @@
    texts the writer will embed (`texts_to_embed`). Everything here is the single-machine code.
 2. `EmbedTexts` (an actor pool): the model is loaded once per actor; a batch of documents has its
    texts embedded in slices of the embedding batch size.
+3. `write_segments` (tasks, a bounded batch of documents each): the documents and their vectors as
+   one segment in the job's staging folder, on the shared index directory (index/prepare.py), sent
+   on as one small SEGMENT row: the descriptor the driver commits (index/publish.py).
 
-A row is one document (or one skipped document, unreadable input or note): JSON, with the vectors
-beside it as float32 bytes, so the driver gets each document whole, with its vectors.
+A row is one document (or one skipped document, unreadable input, note, or written segment): JSON,
+with the vectors beside it as float32 bytes until the segment is written; vectors never reach the driver.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -21,14 +25,16 @@ from typing import Any
 
 import numpy as np
 
-from ..documents import Document, ReadBatch
+from ..documents import Document, Passage, ReadBatch
 from ..embedding import Embedder, load_embedder
 from ..index.chunking import ChunkingConfig, split_passages
 from ..index.embedding_texts import texts_to_embed
+from ..index.prepare import prepare_segment
 from ..index.readers import read_file
+from ..index.segment_build import EmbedFn
 from ..text.lang import detect_language
 
-DOC, UNCHANGED, PROBLEM, NOTE = "doc", "unchanged", "problem", "note"
+DOC, UNCHANGED, PROBLEM, NOTE, SEGMENT = "doc", "unchanged", "problem", "note", "segment"
 Batch = dict[str, Any]  # Ray Data's "numpy" batch format: column -> array
 
 
@@ -82,7 +88,8 @@ def prepare_files(batch: Batch, *, known: Any, model: ModelSpec, chunking: dict[
                 _add(rows, UNCHANGED, {"doc_id": doc.doc_id})
                 continue
             passages = split_passages(doc, counter, config)
-            _add(rows, DOC, {"doc": asdict(doc), "texts": texts_to_embed(doc, passages), "passages": len(passages)})
+            spans = [[p.start, p.end, p.lang] for p in passages]
+            _add(rows, DOC, {"doc": asdict(doc), "texts": texts_to_embed(doc, passages), "spans": spans})
     return rows
 
 
@@ -118,3 +125,44 @@ def decode_document(payload: dict, vectors: bytes, dim: int) -> tuple[Document, 
     if len(matrix) != len(texts):
         raise ValueError(f"{payload['doc']['doc_id']}: {len(matrix)} vectors for {len(texts)} texts")
     return Document(**payload["doc"]), texts, matrix
+
+
+def _passages(doc: Document, spans: list[list]) -> list[Passage]:
+    """The passages `split_passages` gave, rebuilt from their offsets (the text travels once, in the document)."""
+    return [
+        Passage(doc.doc_id, i, start, end, doc.text[start:end], doc.title, doc.date, doc.source, doc.url, lang)
+        for i, (start, end, lang) in enumerate(spans)
+    ]
+
+
+def _lookup(vectors: dict[str, np.ndarray], dim: int) -> EmbedFn:
+    """The embedding function of a writing task: the vectors the actors computed, by text."""
+
+    def embed(texts: Sequence[str]) -> np.ndarray:
+        try:
+            return np.stack([vectors[t] for t in texts]) if len(texts) else np.zeros((0, dim), np.float32)
+        except KeyError as exc:  # never expected: texts_to_embed lists what the writer asks for
+            raise RuntimeError(f"no vector was computed for the text {str(exc)[:80]}") from None
+
+    return embed
+
+
+def write_segments(batch: Batch, *, index_dir: str, staging: str, dim: int, index_type: str | None) -> dict[str, list]:
+    """Embedded documents -> segments in the staging folder, written here (on whichever node runs the
+    task): the batch's DOC rows become the SEGMENT row of the segment written, the other rows pass through."""
+    import ray
+
+    rows, docs, vectors = _rows(), [], {}
+    for kind, payload, blob in zip(batch["kind"], batch["payload"], batch["vectors"]):
+        data = json.loads(str(payload))
+        if kind != DOC:
+            _add(rows, str(kind), data)
+            continue
+        doc, texts, matrix = decode_document(data, bytes(blob), dim)
+        vectors.update(zip(texts, matrix))
+        docs.append((doc, _passages(doc, data["spans"])))
+    writer = f"{ray.get_runtime_context().get_node_id()}/{os.getpid()}"
+    segment = prepare_segment(Path(index_dir), Path(staging), docs, _lookup(vectors, dim), dim, index_type, 256, writer)
+    if segment is not None:
+        _add(rows, SEGMENT, asdict(segment))
+    return rows

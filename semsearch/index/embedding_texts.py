@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from ..documents import Document, Passage
 from ..text.sentences import sentence_spans
-from .writer import embedding_text
+from .segment_build import embedding_text
 
 
 def texts_to_embed(doc: Document, passages: Sequence[Passage]) -> list[str]:

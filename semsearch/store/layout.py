@@ -3,7 +3,8 @@
     <index_dir>/segments_<gen>                commit point N (JSON, see commit.py); the live one is the highest
     <index_dir>/segments/<name>/              one immutable segment (see segment.py)
     <index_dir>/segments/<name>/deletes_<gen>.npy   its tombstones as of commit <gen>, a new file per change
-    <index_dir>/.tmp-<uuid>/                  a segment being written, flocked by its writer
+    <index_dir>/.tmp-<uuid>/                  a segment being written, flocked by its writer; or a Ray job's
+                                              staging folder of prepared segments, flocked by its driver (staging.py)
     <index_dir>/.lock                         held by the one writer (and by a merge while it commits)
     <index_dir>/.merge.lock                   held by the one merge running on this index
 

@@ -1,4 +1,4 @@
-"""What a cluster must embed for the writer (`texts_to_embed`), and the writer fed precomputed vectors.
+"""What a cluster must embed for the writer (`texts_to_embed`), and a segment written from those vectors alone.
 
 Unit tests: a small deterministic fake model stands for the embedding (token counts are the real
 model's, so the passages are the real ones); the cluster itself is tested in tests/test_ray_index.py.
@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from semsearch.embedding import Embedder
-from semsearch.embedding.precomputed import PrecomputedEmbedder
 from semsearch.index.chunking import ChunkingConfig, split_passages
 from semsearch.index.embedding_texts import texts_to_embed
+from semsearch.index.prepare import prepare_segment
+from semsearch.index.publish import open_staging
 from semsearch.index.readers import read_paths
+from semsearch.index.vids import ModelId
 from semsearch.index.writer import IndexWriter
 from semsearch.store import vectors as vector_store
 from semsearch.store.commit import CommitPoint
@@ -75,29 +77,19 @@ def only_segment(index_dir: Path) -> Path:
     return layout.segments / entry.name
 
 
-def test_writer_with_precomputed_vectors_writes_the_index_the_model_would(embedder, tmp_path: Path):
+def test_a_segment_prepared_from_the_cluster_s_vectors_holds_what_the_writer_computes(embedder, tmp_path: Path):
+    """The Ray job's writing task: vectors looked up by text (`texts_to_embed`'s), no model at hand."""
     model = HashingModel(embedder)
     IndexWriter(tmp_path / "direct", model).write(read_paths([SEEDS]).documents)
-    texts = planned_texts(model, read_paths([SEEDS]).documents)
-    served = PrecomputedEmbedder(HashingModel(embedder))
-    served.add(texts, HashingModel(embedder).embed_passages(texts))
-    IndexWriter(tmp_path / "served", served).write(read_paths([SEEDS]).documents)
-    assert served.fallbacks == 0 and served.model.asked == []  # the model behind it embedded nothing
-    direct, got = (only_segment(tmp_path / name) for name in ("direct", "served"))
-    np.testing.assert_array_equal(np.asarray(vector_store.load_vectors(got)[0]), np.asarray(vector_store.load_vectors(direct)[0]))
-    np.testing.assert_array_equal(np.asarray(vector_store.load_sentences(got)[0]), np.asarray(vector_store.load_sentences(direct)[0]))
-
-def test_precomputed_embedder_embeds_a_text_it_was_not_given_with_the_model_and_counts_it(embedder):
-    served = PrecomputedEmbedder(HashingModel(embedder))
-    served.add(["known"], HashingModel(embedder).embed_passages(["known"]))
-    out = served.embed_passages(["known", "unknown"])
-    assert served.fallbacks == 1 and served.model.asked == ["unknown"]
-    np.testing.assert_array_equal(out, HashingModel(embedder).embed_passages(["known", "unknown"]))
-    served.clear()
-    assert len(served) == 0
-
-
-def test_precomputed_embedder_refuses_vectors_of_the_wrong_shape(embedder):
-    served = PrecomputedEmbedder(HashingModel(embedder))
-    with pytest.raises(ValueError, match="2 texts"):
-        served.add(["a", "b"], np.zeros((2, 3), dtype=np.float32))
+    docs = read_paths([SEEDS]).documents
+    texts = planned_texts(model, docs)
+    vectors = dict(zip(texts, HashingModel(embedder).embed_passages(texts)))
+    items = [(doc, split_passages(doc, model.count_tokens, ChunkingConfig())) for doc in docs]
+    layout = IndexDirectory(tmp_path / "prepared")
+    with layout.temp_folder() as staging:
+        open_staging(layout, staging, ModelId(model.spec, model.dim), asdict(ChunkingConfig()))
+        prepared = prepare_segment(layout.root, staging, items, lambda batch: np.stack([vectors[t] for t in batch]), model.dim)
+        got = layout.root / prepared.folder
+        direct = only_segment(tmp_path / "direct")
+        np.testing.assert_array_equal(np.asarray(vector_store.load_vectors(got)[0]), np.asarray(vector_store.load_vectors(direct)[0]))
+        np.testing.assert_array_equal(np.asarray(vector_store.load_sentences(got)[0]), np.asarray(vector_store.load_sentences(direct)[0]))
