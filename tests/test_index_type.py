@@ -142,6 +142,19 @@ def test_search_parameters_use_stored_defaults_and_widen_for_filters():
     assert vectors.search_parameters(vectors.build_index(x, ids, "Flat")) is None
 
 
+def test_a_segment_probes_its_share_of_the_collection_not_of_itself(monkeypatch):
+    monkeypatch.setattr(vectors, "IVF_SCAN_CODES", 2_000)
+    monkeypatch.setattr(vectors, "IVF_MIN_NPROBE", 2)
+    x = _unit(4_000)
+    index = vectors.build_index(x, np.arange(len(x), dtype=np.int64), "IVF64,SQ8")
+    alone = vectors.collection_nprobe(index, len(x))
+    assert alone == vectors.ivf_nprobe(64, len(x)) == 32  # half the lists: 2,000 of 4,000 codes
+    # one of ten such segments: a tenth of that, so ten segments scan what one merged index would
+    assert vectors.collection_nprobe(index, 10 * len(x)) == 4
+    assert vectors.collection_nprobe(index, 1_000_000) == 2  # never under the floor
+    assert vectors.collection_nprobe(vectors.build_index(x, np.arange(len(x), dtype=np.int64), "Flat"), 10 * len(x)) is None
+
+
 def test_an_ivf_index_survives_a_file_round_trip(tmp_path):
     x = _unit(3_000)
     ids = np.arange(len(x), dtype=np.int64) + 100

@@ -27,7 +27,7 @@ from .layout import IndexDirectory
 from .lexical import LiveSegment, bm25_plus
 from .manifest import Manifest
 from .segment import RowTable, Segment, SentenceTable, load_deletes
-from .vectors import search_parameters, search_single_thread
+from .vectors import collection_nprobe, search_parameters, search_single_thread
 
 log = logging.getLogger(__name__)
 
@@ -201,6 +201,7 @@ class IndexReader:
         its deleted passages (and what the filter leaves out) excluded inside FAISS, before its top-n cut."""
         found_scores, found_rows = [], []
         query = np.ascontiguousarray(qvec, dtype=np.float32)[None, :]
+        collection = sum(segment.index.ntotal for segment in self.segments)
         for s, segment in enumerate(self.segments):
             lo, hi = self.offsets[s], self.offsets[s + 1]
             if hi == lo or segment.index.ntotal == 0:
@@ -209,9 +210,10 @@ class IndexReader:
                 allowed = self.rows.vids[lo:hi][mask[lo:hi]]
                 if not len(allowed):
                     continue
-                params = search_parameters(segment.index, allowed)
+                params = search_parameters(segment.index, allowed, nprobe=collection_nprobe(segment.index, collection))
             else:
-                params = search_parameters(segment.index, excluded=self.deletes[s] if len(self.deletes[s]) else None)
+                excluded = self.deletes[s] if len(self.deletes[s]) else None
+                params = search_parameters(segment.index, excluded=excluded, nprobe=collection_nprobe(segment.index, collection))
             scores, ids = search_single_thread(segment.index, query, min(n, segment.index.ntotal), params)
             keep = ids[0] >= 0
             rows = self._to_global[s][segment.local_rows(ids[0][keep])]

@@ -65,6 +65,17 @@ def ivf_nprobe(nlist: int, n_vectors: int) -> int:
     return min(nlist, max(IVF_MIN_NPROBE, math.ceil(IVF_SCAN_CODES * nlist / max(n_vectors, 1))))
 
 
+def collection_nprobe(index: faiss.Index, collection_vectors: int) -> int | None:
+    """nprobe for one IVF segment of a collection of `collection_vectors`: the share of its lists that one
+    index of the whole collection would probe. The codes scanned a query then stay about IVF_SCAN_CODES
+    in all, however many segments hold them (each segment's own nprobe, set for its size alone, made 10
+    segments of 100k scan 10x what one merged 1M segment scans). None for an index that is not IVF."""
+    base = _base(index)
+    if not isinstance(base, faiss.IndexIVF):
+        return None
+    return ivf_nprobe(base.nlist, max(collection_vectors, index.ntotal))
+
+
 def choose_index_type(n_vectors: int, override: str | None = None, tiers: Sequence[tuple[int, str]] | None = None) -> str:
     """FAISS factory string (without the IDMap2 wrapper) for a collection of this size.
 
