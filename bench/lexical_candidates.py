@@ -63,7 +63,7 @@ def main() -> int:
             searcher.__class__ = kind
             metrics = evaluate(searcher, dataset, "hybrid").metrics
             shipped = " **(shipped)**" if depth == settings.candidates and kind is Searcher else ""
-            rows.append([f"{name}, {depth} candidates{shipped}", *[metrics[m] for m in METRICS]])
+            rows.append([f"{name}, {depth} candidates{shipped}", *[f"{metrics[m]:.4f}" for m in METRICS]])
             print(rows[-1], file=sys.stderr, flush=True)
     body = (
         f"PIAF dev, {len(dataset.queries)} questions, hybrid, model `{embedder.spec}`, index `{index_dir}`"
