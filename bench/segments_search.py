@@ -71,6 +71,31 @@ def measure(readers: dict, queries: np.ndarray, texts: list[str], exact: list[se
     }
 
 
+def measure_searches(readers: dict, texts: list[str]) -> dict[str, dict]:
+    """The whole hybrid search (`Searcher.search`, k=10: BM25+, dense, sentences, fusion, grouping, rows),
+    each query on every index in turn. A warm-up pass embeds every query once with the real default model;
+    the timed searches read the vectors from the query cache, so the model's time is in neither figure."""
+    from semsearch.embedding import load_embedder
+    from semsearch.service.searcher import QueryVectorCache, build_searcher
+    from semsearch.settings import Settings
+
+    settings = Settings()
+    embedder = load_embedder(settings.model)
+    cache = QueryVectorCache(4 * len(texts))
+    searchers = {name: build_searcher(reader, embedder, settings, cache) for name, reader in readers.items()}
+    for searcher in searchers.values():
+        for text in texts:
+            searcher.search(text)
+    found = {name: {"wall": [], "cpu": []} for name in readers}
+    for text in texts:
+        for name, searcher in searchers.items():
+            started, cpu = time.perf_counter(), time.process_time()
+            searcher.search(text)
+            found[name]["wall"].append((time.perf_counter() - started) * 1000)
+            found[name]["cpu"].append((time.process_time() - cpu) * 1000)
+    return {name: {key: percentiles(values) for key, values in out.items()} for name, out in found.items()}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--passages", type=int, default=100_000)
@@ -79,6 +104,7 @@ def main() -> int:
     parser.add_argument("--work-dir", default=str(ROOT / "data" / "bench" / "segments-search"))
     parser.add_argument("--title", default=None)
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--searches", action="store_true", help="also time whole hybrid searches (loads the default model)")
     parser.add_argument("--reuse", action="store_true", help="measure the indexes a previous run left in --work-dir")
     args = parser.parse_args()
     work = Path(args.work_dir)
@@ -104,6 +130,7 @@ def main() -> int:
     texts = [d.text for d in synthetic_documents(args.queries, seed=1)]
     rows = []
     measured = measure(readers, queries, texts, exact)
+    searches = measure_searches(readers, [" ".join(t.split()[:6]) for t in texts]) if args.searches else {}
     for name, reader in readers.items():
         found = measured[name]
         disk = sum(sum(disk_usage(segment.path).values()) for segment in reader.segments)  # the live segments only
@@ -124,6 +151,15 @@ def main() -> int:
             rows,
         )
     )
+    if searches:
+        body += (
+            "\n\nWhole hybrid searches (`Searcher.search`, k=10, six-word queries, the model's time excluded: see"
+            " measure_searches):\n\n"
+            + markdown_table(
+                ["index", "search p50 ms", "search p99 ms", "search CPU p50 ms"],
+                [[name, f"{f['wall'][0]:.1f}", f"{f['wall'][2]:.1f}", f"{f['cpu'][0]:.1f}"] for name, f in searches.items()],
+            )
+        )
     publish(args.title or f"Search over {args.segments} segments against one merged, {args.passages:,} passages", body, args.no_write)
     return 0
 

@@ -147,6 +147,7 @@ def main() -> int:
         return child(*args.child, args.delete)
     load = load_text()
     results = [measure(Path(d), args.writes) for d in args.index_dir]
+    print(json.dumps(results), file=sys.stderr, flush=True)  # the raw figures first: nothing after them can lose them
     table = [
         [
             f"{r['passages']:,}", r["segments"], f"{_median(r['cli']):.3f}", f"{max(r['cli_rss']):.0f}",
