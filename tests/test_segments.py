@@ -152,3 +152,15 @@ def test_a_delete_during_a_merge_is_carried_into_the_merged_segment(tmp_path, mo
     layout = IndexDirectory(tmp_path)
     kept = {s.name for g in layout.generations() for s in CommitPoint.read(layout.commit_path(g)).segments}
     assert len(layout.generations()) == 2 and {p.name for p in layout.segments.iterdir()} == kept  # the rest is removed
+
+
+def test_ties_order_document_ids_as_python_does_with_or_without_the_fast_array(monkeypatch):
+    from semsearch.service import searcher as searcher_module
+
+    ids = ["zèbre", "Zoo", "a-10", "a-9", "été", "a-1", "ünïcode", "東京", "b"]
+    expected = sorted(range(len(ids)), key=ids.__getitem__)
+    assert searcher_module._sortable(ids).dtype.kind == "U"
+    assert np.argsort(searcher_module._sortable(ids), kind="stable").tolist() == expected
+    monkeypatch.setattr(searcher_module, "_SORT_BYTES", 0)  # too wide for the fixed-width array: Python objects
+    assert searcher_module._sortable(ids).dtype == object
+    assert np.argsort(searcher_module._sortable(ids), kind="stable").tolist() == expected

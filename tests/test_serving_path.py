@@ -92,3 +92,24 @@ def test_lexical_highlight_is_the_sentence_holding_most_query_terms_also_from_th
 def _vid(searcher, passage_id: str) -> int:
     rows = searcher.snapshot.fetch_passages([int(v) for v in searcher.snapshot.rows.vids])
     return next(vid for vid, row in rows.items() if row.passage_id == passage_id)
+
+
+def test_a_new_commit_is_warmed_by_one_search_the_first_by_one_a_mode_and_language():
+    from types import SimpleNamespace
+
+    from semsearch.service.warmup import warm_up
+
+    class CountingSearcher:
+        snapshot = SimpleNamespace(manifest=SimpleNamespace(languages=["fr"]))
+
+        def __init__(self) -> None:
+            self.calls: list[str] = []
+
+        def search(self, question: str, k: int, mode: str) -> None:
+            self.calls.append(mode)
+
+    first, swap = CountingSearcher(), CountingSearcher()
+    warm_up(first)
+    warm_up(swap, first=False)
+    assert sorted(set(first.calls)) == ["dense", "hybrid", "lexical"] and len(first.calls) == 6
+    assert swap.calls == ["hybrid"]  # on the write path of every HTTP write: one search, not six

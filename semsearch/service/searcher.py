@@ -145,6 +145,19 @@ def validate_query(query: str, k: int, mode: str) -> str:
     return query.strip()
 
 
+_SORT_BYTES = 256 * 2**20
+
+
+def _sortable(strings: list[str]) -> np.ndarray:
+    """The strings as a fixed-width unicode array, whose argsort runs in C (1M document ids: 0.6 s
+    against 2.2 s as Python objects, and it is on the write path: each commit's first search), unless
+    the widest would make that array large; then Python objects (same order: both compare code points)."""
+    width = max(map(len, strings), default=0)
+    if width * len(strings) * 4 <= _SORT_BYTES:
+        return np.array(strings, dtype=f"<U{max(width, 1)}")
+    return np.array(strings, dtype=object)
+
+
 class Searcher:
     def __init__(
         self,
@@ -204,7 +217,7 @@ class Searcher:
         ranks exactly like one built in one write. Computed once per searcher (per commit), at its warm-up."""
         rows = self.snapshot.rows
         doc_rank = np.empty(len(rows.doc_ids), np.int64)
-        doc_rank[np.argsort(np.array(rows.doc_ids, dtype=object), kind="stable")] = np.arange(len(rows.doc_ids))
+        doc_rank[np.argsort(_sortable(rows.doc_ids), kind="stable")] = np.arange(len(rows.doc_ids))
         order = np.lexsort((rows.vids, doc_rank[rows.doc_index]))
         identity = np.empty(len(order), np.int64)
         identity[order] = np.arange(len(order))

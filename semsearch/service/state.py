@@ -125,7 +125,7 @@ class ServiceState:
         check_model(snapshot.manifest, self.embedder, snapshot.path)
         s = self.settings
         searcher = build_searcher(snapshot, self.embedder, s, self.cache)
-        warm_seconds = warm_up(searcher)  # before it serves: no request pays for first-use loading
+        warm_seconds = warm_up(searcher, first=self._searcher is None)  # before it serves: no request pays for first use
         with self._swap_lock:
             current = self._searcher.snapshot if self._searcher is not None else None
             if current is not None and snapshot.generation <= current.generation:
