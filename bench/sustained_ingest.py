@@ -431,7 +431,7 @@ def main() -> int:
         ],
         ["segments: start / max / final", " / ".join(str(v) for v in s["segments"])],
         ["deleted passages: max / final", " / ".join(str(v) for v in s["deleted"])],
-        ["load average 1/5/15: start / end", f"{load_start} / {load_end}"],
+        ["load average 1/5/15: start -> end", f"{load_start} -> {load_end}"],
         ["1-min load during the run: mean / max", f"{s['load1'][0]:.1f} / {s['load1'][1]:.1f}"],
         ["duration (first write to the end of the last merge)", f"{duration / 60:.1f} min; server ready {ready_s:.1f} s after launch"],
         ["errors", str(len(run.errors)) + ("" if not run.errors else f" (first: {run.errors[0][:120]})")],
