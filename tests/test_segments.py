@@ -127,6 +127,26 @@ def test_background_merges_keep_the_segment_count_bounded(tmp_path):
     assert len(reader.segments) < 10 and reader.size == 25 and reader.commit.merges >= 2
 
 
+def test_merger_names_the_segments_it_merges_only_while_it_merges_them(tmp_path, monkeypatch):
+    """`Merger.merging` (GET /stats `merging`) is set while segments are merged, not while the policy looks."""
+    writer, merger = IndexWriter(tmp_path, FakeEmbedder()), Merger(tmp_path)
+    for i in range(9):
+        writer.write([_doc(i)])
+    seen: list[tuple[str, ...]] = []
+    original = Merger._write_merged
+
+    def recording(self, *args):
+        seen.append(self.merging)
+        return original(self, *args)
+
+    monkeypatch.setattr(Merger, "_write_merged", recording)
+    assert merger.maybe_merge() == [] and seen == [] and merger.merging == ()  # 9 segments: nothing to merge
+    writer.write([_doc(9)])
+    reports = merger.maybe_merge()
+    assert len(reports) == 1 and seen == [tuple(reports[0].sources)] and len(seen[0]) == 10
+    assert merger.merging == ()
+
+
 def test_a_delete_during_a_merge_is_carried_into_the_merged_segment(tmp_path, monkeypatch):
     writer = IndexWriter(tmp_path, FakeEmbedder())
     for i in range(4):

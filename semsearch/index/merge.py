@@ -85,6 +85,7 @@ class Merger:
         self.layout = IndexDirectory(index_dir)
         self.index_type = index_type
         self.index_tiers = index_tiers
+        self.merging: tuple[str, ...] = ()  # the segments being merged now (empty while only looking for merges)
 
     def maybe_merge(self, policy: MergePolicy = MergePolicy(), limit: int = 10) -> list[MergeReport]:
         """Run what the policy asks for until it asks for nothing (at most `limit` merges). Returns at once,
@@ -103,7 +104,13 @@ class Merger:
         for _ in range(limit):
             commit = self._commit()
             groups = plan(commit) if commit else []
-            report = self._merge(groups[0]) if groups else None
+            if not groups:
+                break
+            self.merging = tuple(groups[0])
+            try:
+                report = self._merge(groups[0])
+            finally:
+                self.merging = ()
             if report is None:
                 break
             reports.append(report)

@@ -227,7 +227,8 @@ class StatsResponse(BaseModel):
     segments: int = Field(0, description="segments of the live commit")
     deleted_passages: int = Field(0, description="passages deleted or replaced, not yet purged by a merge")
     merges: int = Field(0, description="merges committed since the index was created")
-    merging: bool = Field(False, description="a merge is running in this server")
+    merging: bool = Field(False, description="segments are being merged in this server now (not while it only looks for merges)")
+    merging_segments: int = Field(0, description="how many segments the running merge combines (0: none)")
 
 
 class OptimizeResponse(BaseModel):

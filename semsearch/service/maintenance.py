@@ -25,7 +25,7 @@ POLL_SECONDS = 0.5
 
 @dataclass
 class MergeActivity:
-    running: bool = False
+    running: bool = False  # a merge pass: looking for merges (which waits for the writer lock) or merging
     completed: int = 0  # merges this process committed
     last: MergeReport | None = None
     last_error: str | None = None
@@ -55,6 +55,11 @@ class IndexMaintenance:
         self._merge_wanted.set()
         for thread in self._threads:
             thread.join(timeout)
+
+    @property
+    def merging(self) -> tuple[str, ...]:
+        """The segments being merged into one right now; empty while the policy only looks for merges."""
+        return self.merger.merging
 
     def committed(self) -> None:
         """A commit was published (by this process or another): look for merges to run."""

@@ -49,7 +49,8 @@ async def stats(service: ServiceState = Depends(get_service)) -> StatsResponse:
         segments=len(segments),
         deleted_passages=sum(s.deleted for s in segments),
         merges=snapshot.commit.merges,
-        merging=service.maintenance.activity.running,
+        merging=bool(service.maintenance.merging),
+        merging_segments=len(service.maintenance.merging),
     )
 
 
