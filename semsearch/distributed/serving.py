@@ -1,0 +1,143 @@
+"""`semsearch serve --ray ADDRESS --shards N [--replicas M]`: the sharded service as a Ray Serve application.
+
+- `Shard` (N deployments, `shard-0`... each with M replicas): a `ShardIndex` over its part of the
+  segments of each commit (service/shard.py).
+- `Ingress` (one replica, Serve's HTTP entry): the FastAPI app of `semsearch serve` (same routes, same
+  page) over a `ShardedServiceState` (service/sharded_state.py) whose shards are the deployment handles.
+  It embeds each query once, fans out, merges and runs the single-process Searcher on the candidates;
+  it is also the one writer (IndexWriter on the shared index folder) and runs the merges.
+
+Only the plumbing is here: what is searched and how lives in semsearch/service, tested without Ray.
+Every node must see the index folder at the same path (one machine, or a shared file system).
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ray import serve
+from ray.exceptions import RayError
+from ray.serve.handle import DeploymentHandle
+
+from ..errors import SemsearchError
+from ..service.app import create_app
+from ..service.shard import ShardIndex
+from ..service.sharded_state import ShardedServiceState
+from ..settings import Settings
+from .cluster import ClusterInfo, connect, disconnect
+
+log = logging.getLogger(__name__)
+
+APP_NAME = "semsearch"
+SHARD_CALL_TIMEOUT_S = 120.0  # a shard's first call of a commit opens its segments
+INGRESS_CPUS = 1.0  # the query model runs here
+SHARD_CPUS = 0.5
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    address: str = "auto"
+    shards: int = 1
+    replicas: int = 1  # of each shard deployment
+
+
+class RayShards:
+    """A ShardPool over the shard deployments' handles; a shard's failure is one clear SemsearchError."""
+
+    def __init__(self, handles: Sequence[DeploymentHandle]) -> None:
+        self.handles = list(handles)
+
+    def __len__(self) -> int:
+        return len(self.handles)
+
+    def submit(self, shard: int, method: str, *args: Any) -> Callable[[], Any]:
+        response = getattr(self.handles[shard], method).remote(*args)
+
+        def wait() -> Any:
+            try:
+                return response.result(timeout_s=SHARD_CALL_TIMEOUT_S)
+            except RayError as exc:
+                cause = getattr(exc, "cause", None)
+                if isinstance(cause, SemsearchError):
+                    raise cause from None  # the shard's own message (a damaged commit, a bad request)
+                raise SemsearchError(f"shard {shard} of {len(self)} failed ({type(exc).__name__}); see the Ray logs") from None
+            except TimeoutError:
+                raise SemsearchError(f"shard {shard} of {len(self)} did not answer within {SHARD_CALL_TIMEOUT_S:.0f} s") from None
+
+        return wait
+
+
+@serve.deployment(ray_actor_options={"num_cpus": SHARD_CPUS})
+class Shard:
+    """One shard's replicas: ShardIndex's methods, called by the ingress."""
+
+    def __init__(self, index_dir: str, shard: int, shards: int) -> None:
+        self.index = ShardIndex(index_dir, shard, shards)
+
+    def summary(self, generation: int):
+        return self.index.summary(generation)
+
+    def stats(self, generation: int, terms: list[str]):
+        return self.index.stats(generation, terms)
+
+    def candidates(self, generation: int, query):
+        return self.index.candidates(generation, query)
+
+    def fetch_passages(self, generation: int, vids: list[int]):
+        return self.index.fetch_passages(generation, vids)
+
+    def fetch_document(self, generation: int, doc_id: str):
+        return self.index.fetch_document(generation, doc_id)
+
+
+@serve.deployment(ray_actor_options={"num_cpus": INGRESS_CPUS})
+@serve.ingress()
+class Ingress:
+    """Serve's HTTP entry: the app of `semsearch serve`, built in the replica over the shards' handles."""
+
+    def __init__(self, settings: Settings, *shards: DeploymentHandle) -> None:
+        self.settings, self.pool = settings, RayShards(shards)
+
+    def __serve_build_asgi_app__(self):
+        return create_app(self.settings, make_state=lambda s, m: ShardedServiceState(s, m, self.pool))
+
+
+def build_app(settings: Settings, shards: int, replicas: int):
+    """The application: N shard deployments of M replicas each, and the ingress bound to their handles."""
+    index_dir = str(settings.index_dir)
+    bound = [Shard.options(name=f"shard-{i}", num_replicas=replicas).bind(index_dir, i, shards) for i in range(shards)]
+    return Ingress.bind(settings, *bound)
+
+
+def serve_on_ray(settings: Settings, options: ServeOptions, on_ready: Callable[[ClusterInfo], None] | None = None) -> None:
+    """Deploy the application on the cluster, serve until SIGINT or SIGTERM, then shut Serve down."""
+    if options.shards < 1:
+        raise SemsearchError(f"--shards {options.shards}: must be at least 1")
+    if options.replicas < 1:
+        raise SemsearchError(f"--replicas {options.replicas}: must be at least 1")
+    info = connect(options.address)
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        # One HTTP proxy, on the head node: the address the user gave is the head's.
+        serve.start(proxy_location="HeadOnly", http_options={"host": settings.host, "port": settings.port})
+        try:
+            serve.run(build_app(settings, options.shards, options.replicas), name=APP_NAME, route_prefix="/")
+        except (RayError, RuntimeError) as exc:
+            raise SemsearchError(f"the Ray Serve application did not start ({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
+        if on_ready is not None:
+            on_ready(info)
+        stop.wait()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        try:
+            serve.shutdown()
+        finally:
+            disconnect()
+
