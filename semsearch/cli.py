@@ -424,6 +424,8 @@ def _serve_on_ray(args: argparse.Namespace, settings: Settings) -> int:
     replicas = 1 if args.replicas is None else args.replicas
     if shards < 1 or replicas < 1:
         raise SemsearchError(f"--shards and --replicas: must be at least 1 (got {shards} and {replicas})")
+    if args.ray_ingress_cpus <= 0:
+        raise SemsearchError("--ray-ingress-cpus: must be more than 0")
     import_ray()
     from .distributed.serving import ServeOptions, serve_on_ray
 
@@ -440,7 +442,7 @@ def _serve_on_ray(args: argparse.Namespace, settings: Settings) -> int:
             flush=True,
         )
 
-    serve_on_ray(settings, ServeOptions(args.ray, shards, replicas), on_ready=ready)
+    serve_on_ray(settings, ServeOptions(args.ray, shards, replicas, args.ray_ingress_cpus), on_ready=ready)
     return 0
 
 
@@ -554,6 +556,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--shards", type=int, metavar="N", help="with --ray: shard deployments, each holding a part of the segments (default 1)")
     p.add_argument("--replicas", type=int, metavar="M", help="with --ray: replicas of each shard deployment (default 1)")
+    p.add_argument(
+        "--ray-ingress-cpus", type=float, default=1.0, metavar="C",
+        help="with --ray: CPUs the ingress reserves (default 1; Ray gives it that many threads, which the query model uses)",
+    )
     p.set_defaults(func=cmd_serve)
     return parser
 

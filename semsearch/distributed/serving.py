@@ -44,6 +44,7 @@ class ServeOptions:
     address: str = "auto"
     shards: int = 1
     replicas: int = 1  # of each shard deployment
+    ingress_cpus: float = INGRESS_CPUS  # Ray gives the replica as many threads, which the query model uses
 
 
 class RayShards:
@@ -107,11 +108,11 @@ class Ingress:
         return create_app(self.settings, make_state=lambda s, m: ShardedServiceState(s, m, self.pool))
 
 
-def build_app(settings: Settings, shards: int, replicas: int):
+def build_app(settings: Settings, options: ServeOptions):
     """The application: N shard deployments of M replicas each, and the ingress bound to their handles."""
-    index_dir = str(settings.index_dir)
-    bound = [Shard.options(name=f"shard-{i}", num_replicas=replicas).bind(index_dir, i, shards) for i in range(shards)]
-    return Ingress.bind(settings, *bound)
+    index_dir, n = str(settings.index_dir), options.shards
+    bound = [Shard.options(name=f"shard-{i}", num_replicas=options.replicas).bind(index_dir, i, n) for i in range(n)]
+    return Ingress.options(ray_actor_options={"num_cpus": options.ingress_cpus}).bind(settings, *bound)
 
 
 def serve_on_ray(settings: Settings, options: ServeOptions, on_ready: Callable[[ClusterInfo], None] | None = None) -> None:
@@ -120,6 +121,8 @@ def serve_on_ray(settings: Settings, options: ServeOptions, on_ready: Callable[[
         raise SemsearchError(f"--shards {options.shards}: must be at least 1")
     if options.replicas < 1:
         raise SemsearchError(f"--replicas {options.replicas}: must be at least 1")
+    if options.ingress_cpus <= 0:
+        raise SemsearchError(f"--ray-ingress-cpus {options.ingress_cpus:g}: must be more than 0")
     info = connect(options.address)
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -127,7 +130,7 @@ def serve_on_ray(settings: Settings, options: ServeOptions, on_ready: Callable[[
         # One HTTP proxy, on the head node: the address the user gave is the head's.
         serve.start(proxy_location="HeadOnly", http_options={"host": settings.host, "port": settings.port})
         try:
-            serve.run(build_app(settings, options.shards, options.replicas), name=APP_NAME, route_prefix="/")
+            serve.run(build_app(settings, options), name=APP_NAME, route_prefix="/")
         except (RayError, RuntimeError) as exc:
             raise SemsearchError(f"the Ray Serve application did not start ({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
         if on_ready is not None:
