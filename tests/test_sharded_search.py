@@ -59,6 +59,24 @@ def test_segments_are_balanced_over_shards_and_each_is_in_exactly_one(grown):
     assert assign_segments(commit, 3) == parts  # a function of the commit alone
 
 
+def test_bm25_of_a_shard_with_the_summed_statistics_equals_the_whole_index(grown):
+    from semsearch.store.commit import CommitPoint
+    from semsearch.store.lexical import LexicalStats
+    from semsearch.store.reader import open_commit
+
+    layout = IndexDirectory(grown)
+    whole = open_index(grown)
+    parts = [open_commit(layout, whole.generation, only=lambda c, i=i: assign_segments(c, 2)[i]) for i in range(2)]
+    assert sum(len(p.segments) for p in parts) == len(CommitPoint.read(whole.path).segments)
+    for terms in (["budget", "vill"], ["conseil", "conseil", "pont"], ["inconnu"]):
+        stats = LexicalStats.total([p.lexical_stats(terms) for p in parts])
+        assert stats == whole.lexical_stats(terms)
+        want = dict(zip(whole.rows.vids.tolist(), whole.lexical_scores(terms).tolist()))
+        for part in parts:
+            got = dict(zip(part.rows.vids.tolist(), part.lexical_scores(terms, stats).tolist()))
+            assert got == {vid: want[vid] for vid in got}  # bit for bit
+
+
 @pytest.mark.parametrize("shards", [1, 2, 3])
 @pytest.mark.parametrize("mode", ["hybrid", "dense", "lexical"])
 def test_sharded_search_equals_the_single_searcher(grown, shards, mode):
