@@ -13,7 +13,7 @@ from semsearch.service.app import create_app
 from semsearch.service.search_options import SearchOptions
 from semsearch.service.searcher import Searcher, SearchFilters
 from semsearch.service.shard import ShardIndex, assign_segments
-from semsearch.service.sharded_search import LocalShards, ShardedSearcher, open_view
+from semsearch.service.sharded_search import LocalShards, PassageCache, ShardedSearcher, open_view
 from semsearch.service.sharded_state import ShardedServiceState
 from semsearch.store.layout import IndexDirectory
 from semsearch.store.reader import open_index
@@ -36,7 +36,7 @@ def grown(tmp_path_factory):
 def sharded(root, shards: int, embedder) -> ShardedSearcher:
     pool = LocalShards([ShardIndex(root, i, shards) for i in range(shards)])
     settings = make_settings(root, model=embedder.spec)
-    return ShardedSearcher(open_view(IndexDirectory(root), pool), embedder, settings, Searcher(open_index(root), embedder).cache)
+    return ShardedSearcher(open_view(IndexDirectory(root), pool), embedder, settings, Searcher(open_index(root), embedder).cache, PassageCache())
 
 
 def answers(searcher, query: str, mode: str, filters=None, options=None, collapse=True) -> list[tuple]:

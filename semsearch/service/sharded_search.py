@@ -13,7 +13,9 @@ deployment handles (semsearch/distributed/serving.py).
 
 from __future__ import annotations
 
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -37,6 +39,7 @@ from .search_options import SearchOptions
 from .searcher import QueryVectorCache, SearchFilters, SearchResult, build_searcher, validate_query
 from .shard import Candidates, ShardIndex, ShardQuery, ShardSummary
 
+PREFETCH = 50  # candidates of each kind (dense, lexical) whose passages come with a search's first read
 SIMILAR_UNSUPPORTED = "similar articles are not served by a sharded service (semsearch serve --ray) yet; use semsearch serve"
 
 
@@ -130,8 +133,9 @@ class CandidateSnapshot:
     """The reader the Searcher runs on for one sharded search: the shards' candidates as rows (global row
     order), their dense and lexical scores, and the whole index's size, newest date and manifest."""
 
-    def __init__(self, view: ShardedView, parts: Sequence[Candidates]) -> None:
+    def __init__(self, view: ShardedView, parts: Sequence[Candidates], passages: PassageCache) -> None:
         self.view, self.manifest, self.size, self.newest_date = view, view.manifest, view.size, view.newest_date
+        self.passages, self._prefetched = passages, False
         self.path, self.commit = view.path, view.commit
         parts = [p for p in parts if p.size]
         cat = _concat(parts)
@@ -151,6 +155,8 @@ class CandidateSnapshot:
         )
         self._shard_of = dict(zip(self.rows.vids.tolist(), np.repeat([p.shard for p in parts], [p.size for p in parts])[order].tolist()))
         self._dense, self._lexical = cat("dense", np.float32)[order], cat("lexical", np.float32)[order]
+        likely = np.union1d(np.argsort(-self._dense, kind="stable")[:PREFETCH], np.argsort(-self._lexical, kind="stable")[:PREFETCH])
+        self._likely = self.rows.vids[likely].tolist()
         dim = view.commit.dim
         self.vectors = (np.concatenate([p.vectors for p in parts]) if parts else np.zeros((0, dim), np.float32))[order]
         counts = cat("sentence_counts", np.int64)
@@ -173,16 +179,54 @@ class CandidateSnapshot:
         return self._lexical
 
     def fetch_passages(self, vids: list[int]) -> dict[int, PassageRow]:
+        """From the cache, else from the shards holding them: the first miss of a search also brings the
+        candidates most likely read next (the best PREFETCH of each kind), since the Searcher's grouping
+        reads passages one at a time and each read would be a round trip."""
+        wanted = [int(v) for v in vids if int(v) in self._shard_of]
+        out, missing = self.passages.get(wanted)
+        if missing and not self._prefetched:
+            self._prefetched = True
+            missing = list(dict.fromkeys(missing + self.passages.get(self._likely)[1]))
         by_shard: dict[int, list[int]] = {}
-        for vid in vids:
-            if int(vid) in self._shard_of:
-                by_shard.setdefault(self._shard_of[int(vid)], []).append(int(vid))
+        for vid in missing:
+            by_shard.setdefault(self._shard_of[vid], []).append(vid)
         generation = self.view.generation
-        waits = [self.view.pool.submit(shard, "fetch_passages", generation, wanted) for shard, wanted in by_shard.items()]
-        out: dict[int, PassageRow] = {}
+        waits = [self.view.pool.submit(shard, "fetch_passages", generation, ids) for shard, ids in by_shard.items()]
         for wait in waits:
-            out.update(wait())
+            found = wait()
+            self.passages.put(found)
+            out.update({vid: row for vid, row in found.items() if vid in set(wanted)})
         return out
+
+
+class PassageCache:
+    """Passage rows by vid, bounded (LRU), shared by the searches of every commit: a vid's row never changes
+    (an updated document gets new vids; merges keep them)."""
+
+    def __init__(self, size: int = 8192) -> None:
+        self.size = size
+        self._items: OrderedDict[int, PassageRow] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, vids: list[int]) -> tuple[dict[int, PassageRow], list[int]]:
+        """The cached rows, and the vids that are not cached."""
+        found: dict[int, PassageRow] = {}
+        missing: list[int] = []
+        with self._lock:
+            for vid in vids:
+                row = self._items.get(vid)
+                if row is None:
+                    missing.append(vid)
+                else:
+                    self._items.move_to_end(vid)
+                    found[vid] = row
+        return found, missing
+
+    def put(self, rows: dict[int, PassageRow]) -> None:
+        with self._lock:
+            self._items.update(rows)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
 
 
 def _concat(parts: Sequence[Candidates]) -> Callable[[str, Any], np.ndarray]:
@@ -201,6 +245,7 @@ class ShardedSearcher:
     embedder: Embedder
     settings: Settings
     cache: QueryVectorCache
+    passages: PassageCache
 
     @property
     def candidates(self) -> int:
@@ -235,7 +280,7 @@ class ShardedSearcher:
             vector = self.cache.submit(self.embedder, query) if mode != "lexical" else None
             stats = LexicalStats.total(gather(view.pool, "stats", view.generation, terms)) if mode != "dense" else None
             parts = gather(view.pool, "candidates", view.generation, ShardQuery(vector() if vector else None, terms, stats, n, mode, filters))
-        searcher = build_searcher(CandidateSnapshot(view, parts), self.embedder, self.settings, self.cache)  # type: ignore[arg-type]
+        searcher = build_searcher(CandidateSnapshot(view, parts, self.passages), self.embedder, self.settings, self.cache)  # type: ignore[arg-type]
         result = searcher.search(query, k=k, mode=mode, filters=filters, collapse=collapse, per_doc=per_doc, options=options)
         result.took_ms = round((time.perf_counter() - started) * 1000, 2)
         return result

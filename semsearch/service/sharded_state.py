@@ -12,7 +12,7 @@ from __future__ import annotations
 from ..embedding import Embedder
 from ..settings import Settings
 from .metrics import Metrics
-from .sharded_search import ShardedSearcher, ShardedView, ShardPool, open_view
+from .sharded_search import PassageCache, ShardedSearcher, ShardedView, ShardPool, open_view
 from .state import ServiceState
 
 
@@ -20,6 +20,7 @@ class ShardedServiceState(ServiceState):
     def __init__(self, settings: Settings, metrics: Metrics, pool: ShardPool, embedder: Embedder | None = None) -> None:
         super().__init__(settings, metrics, embedder)
         self.pool = pool
+        self.passages = PassageCache()
 
     def _open(self) -> ShardedView:  # type: ignore[override]
         return open_view(self.layout, self.pool)
@@ -28,4 +29,4 @@ class ShardedServiceState(ServiceState):
         return open_view(self.layout, self.pool, generation)
 
     def _build_searcher(self, snapshot: ShardedView) -> ShardedSearcher:  # type: ignore[override]
-        return ShardedSearcher(snapshot, self.embedder, self.settings, self.cache)
+        return ShardedSearcher(snapshot, self.embedder, self.settings, self.cache, self.passages)
