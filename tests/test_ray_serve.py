@@ -138,6 +138,16 @@ def test_serve_on_ray_takes_a_write_with_the_key_and_finds_it_at_once(cluster, s
     assert stats["body"]["documents"] == 6  # (segments: a merge may already have run)
 
 
+@needs_cluster
+def test_serve_on_ray_says_when_the_cluster_lacks_the_cpus(cluster, servers, index_dir):
+    proc = cluster.run(
+        str(VENV_BIN / "semsearch"), "serve", "--index-dir", str(index_dir), "--port", "8103", "--ray", "auto",
+        "--shards", "2", "--ray-ingress-cpus", "8", check=False, timeout=120,
+    )
+    assert proc.returncode == 2 and "needs 9 CPUs" in proc.stderr and "has 3" in proc.stderr, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

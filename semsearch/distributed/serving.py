@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -34,6 +35,7 @@ from .cluster import ClusterInfo, connect, disconnect
 log = logging.getLogger(__name__)
 
 APP_NAME = "semsearch"
+START_TIMEOUT_S = 300.0  # replicas placed and constructed (the model loads after, /readyz tells)
 SHARD_CALL_TIMEOUT_S = 120.0  # a shard's first call of a commit opens its segments
 INGRESS_CPUS = 1.0  # the query model runs here
 SHARD_CPUS = 0.5
@@ -115,6 +117,26 @@ def build_app(settings: Settings, options: ServeOptions):
     return Ingress.options(ray_actor_options={"num_cpus": options.ingress_cpus}).bind(settings, *bound)
 
 
+def _wait_running(stop: threading.Event, timeout: float) -> bool:
+    """Until the application runs (True), the user stops (False), or one clear error: Serve itself
+    retries a replica that cannot be placed (not enough CPUs) or fails to start, for ever."""
+    deadline = time.monotonic() + timeout
+    while not stop.wait(1.0):
+        app = serve.status().applications.get(APP_NAME)
+        if app is not None and app.status == "RUNNING":
+            return True
+        if app is not None and app.status == "DEPLOY_FAILED" or time.monotonic() > deadline:
+            waiting = "; ".join(
+                f"{name}: {d.message or d.status}" for name, d in (app.deployments.items() if app else ()) if d.status != "HEALTHY"
+            )
+            raise SemsearchError(
+                f"the Ray Serve application is not running after {time.monotonic() - deadline + timeout:.0f} s "
+                f"({app.status if app else 'not deployed'}{': ' + waiting if waiting else ''}); does the cluster have the CPUs "
+                f"(ingress --ray-ingress-cpus on one node, {SHARD_CPUS:g} a shard replica)?"
+            )
+    return False
+
+
 def serve_on_ray(settings: Settings, options: ServeOptions, on_ready: Callable[[ClusterInfo], None] | None = None) -> None:
     """Deploy the application on the cluster, serve until SIGINT or SIGTERM, then shut Serve down."""
     if options.shards < 1:
@@ -124,16 +146,24 @@ def serve_on_ray(settings: Settings, options: ServeOptions, on_ready: Callable[[
     if options.ingress_cpus <= 0:
         raise SemsearchError(f"--ray-ingress-cpus {options.ingress_cpus:g}: must be more than 0")
     info = connect(options.address)
+    wanted = options.ingress_cpus + options.shards * options.replicas * SHARD_CPUS
+    if wanted > info.cpus:
+        disconnect()
+        raise SemsearchError(
+            f"the application needs {wanted:g} CPUs (ingress {options.ingress_cpus:g}, {options.shards} shard(s) x "
+            f"{options.replicas} replica(s) x {SHARD_CPUS:g}); the Ray cluster has {info.cpus:g}: add nodes, or lower --replicas"
+        )
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         # One HTTP proxy, on the head node: the address the user gave is the head's.
         serve.start(proxy_location="HeadOnly", http_options={"host": settings.host, "port": settings.port})
+        target = serve.RunTarget(build_app(settings, options), name=APP_NAME, route_prefix="/")
         try:
-            serve.run(build_app(settings, options), name=APP_NAME, route_prefix="/")
+            serve.run_many([target], wait_for_ingress_deployment_creation=False, wait_for_applications_running=False)
         except (RayError, RuntimeError) as exc:
             raise SemsearchError(f"the Ray Serve application did not start ({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
-        if on_ready is not None:
+        if _wait_running(stop, START_TIMEOUT_S) and on_ready is not None:
             on_ready(info)
         stop.wait()
     finally:
