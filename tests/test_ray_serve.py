@@ -4,7 +4,8 @@
 The cluster: a head (1 CPU) and a worker node (2 CPUs) started with `ray start` in a network namespace
 that has only its loopback. Both servers and the HTTP client (tests/loopback_http.py) run inside it.
 The index: the seeds written one file per write with the real default model, so its segments are
-split over the two shards.
+split over the two shards. The module took about 100 s on the 2-core machine shared with other runs
+(load about 12): the cluster's start and both servers' (about 65 s), the rest seconds.
 """
 
 from __future__ import annotations

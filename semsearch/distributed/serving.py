@@ -13,7 +13,6 @@ Every node must see the index folder at the same path (one machine, or a shared 
 
 from __future__ import annotations
 
-import logging
 import signal
 import threading
 import time
@@ -21,18 +20,20 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from fastapi import FastAPI
 from ray import serve
 from ray.exceptions import RayError
+from ray.serve import Application
 from ray.serve.handle import DeploymentHandle
 
 from ..errors import SemsearchError
 from ..service.app import create_app
-from ..service.shard import ShardIndex
+from ..service.shard import Candidates, ShardIndex, ShardQuery, ShardSummary
 from ..service.sharded_state import ShardedServiceState
 from ..settings import Settings
+from ..store.database import DocumentRow, PassageRow
+from ..store.lexical import LexicalStats
 from .cluster import ClusterInfo, connect, disconnect
-
-log = logging.getLogger(__name__)
 
 APP_NAME = "semsearch"
 START_TIMEOUT_S = 300.0  # replicas placed and constructed (the model loads after, /readyz tells)
@@ -82,19 +83,19 @@ class Shard:
     def __init__(self, index_dir: str, shard: int, shards: int) -> None:
         self.index = ShardIndex(index_dir, shard, shards)
 
-    def summary(self, generation: int):
+    def summary(self, generation: int) -> ShardSummary:
         return self.index.summary(generation)
 
-    def stats(self, generation: int, terms: list[str]):
+    def stats(self, generation: int, terms: list[str]) -> LexicalStats:
         return self.index.stats(generation, terms)
 
-    def candidates(self, generation: int, query):
+    def candidates(self, generation: int, query: ShardQuery) -> Candidates:
         return self.index.candidates(generation, query)
 
-    def fetch_passages(self, generation: int, vids: list[int]):
+    def fetch_passages(self, generation: int, vids: list[int]) -> dict[int, PassageRow]:
         return self.index.fetch_passages(generation, vids)
 
-    def fetch_document(self, generation: int, doc_id: str):
+    def fetch_document(self, generation: int, doc_id: str) -> tuple[DocumentRow, list[PassageRow]] | None:
         return self.index.fetch_document(generation, doc_id)
 
 
@@ -106,11 +107,11 @@ class Ingress:
     def __init__(self, settings: Settings, *shards: DeploymentHandle) -> None:
         self.settings, self.pool = settings, RayShards(shards)
 
-    def __serve_build_asgi_app__(self):
+    def __serve_build_asgi_app__(self) -> FastAPI:
         return create_app(self.settings, make_state=lambda s, m: ShardedServiceState(s, m, self.pool))
 
 
-def build_app(settings: Settings, options: ServeOptions):
+def build_app(settings: Settings, options: ServeOptions) -> Application:
     """The application: N shard deployments of M replicas each, and the ingress bound to their handles."""
     index_dir, n = str(settings.index_dir), options.shards
     bound = [Shard.options(name=f"shard-{i}", num_replicas=options.replicas).bind(index_dir, i, n) for i in range(n)]
