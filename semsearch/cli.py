@@ -395,6 +395,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if settings.corpus is None and DEFAULT_CORPUS.is_dir():
         settings = settings.model_copy(update={"corpus": DEFAULT_CORPUS})
     settings = _model_for_index(settings, bool(args.model))
+    if args.ray:
+        return _serve_on_ray(args, settings)
+    if args.shards is not None or args.replicas is not None:
+        raise SemsearchError("--shards and --replicas need --ray ADDRESS (the Ray cluster to serve on)")
     configure_json_logging(logging.DEBUG if args.verbose else logging.INFO)
     log.info(
         "starting",
@@ -410,6 +414,36 @@ def cmd_serve(args: argparse.Namespace) -> int:
     uvicorn.run(
         app, host=settings.host, port=settings.port, log_config=None, access_log=False, timeout_graceful_shutdown=10
     )
+    return 0
+
+
+def _serve_on_ray(args: argparse.Namespace, settings: Settings) -> int:
+    """`serve --ray`: the same service as a Ray Serve application with sharded segments (semsearch/distributed)."""
+    from .distributed.cluster import import_ray
+
+    shards = 1 if args.shards is None else args.shards
+    replicas = 1 if args.replicas is None else args.replicas
+    if shards < 1 or replicas < 1:
+        raise SemsearchError(f"--shards and --replicas: must be at least 1 (got {shards} and {replicas})")
+    if args.ray_ingress_cpus <= 0:
+        raise SemsearchError("--ray-ingress-cpus: must be more than 0")
+    import_ray()
+    from .distributed.serving import ServeOptions, serve_on_ray
+
+    # the replicas run elsewhere (another folder, maybe another node): absolute paths
+    settings = settings.model_copy(
+        update={"index_dir": Path(settings.index_dir).resolve(), "corpus": Path(settings.corpus).resolve() if settings.corpus else None}
+    )
+
+    def ready(info) -> None:
+        print(
+            f"semsearch: serving http://{settings.host}:{settings.port} on the Ray cluster at {info.address} ({info.nodes} node(s)): "
+            f"{shards} shard(s) x {replicas} replica(s); /readyz says when the index is loaded",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    serve_on_ray(settings, ServeOptions(args.ray, shards, replicas, args.ray_ingress_cpus), on_ready=ready)
     return 0
 
 
@@ -519,6 +553,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--corpus",
         help="folder or file indexed at start when the index has no snapshot yet (default ./seeds when it exists, env SEMSEARCH_CORPUS)",
+    )
+    p.add_argument(
+        "--ray", metavar="ADDRESS",
+        help="serve on the Ray cluster at HOST:PORT (auto: RAY_ADDRESS or a local `ray start`) with Ray Serve, the segments split over shards",
+    )
+    p.add_argument("--shards", type=int, metavar="N", help="with --ray: shard deployments, each holding a part of the segments (default 1)")
+    p.add_argument("--replicas", type=int, metavar="M", help="with --ray: replicas of each shard deployment (default 1)")
+    p.add_argument(
+        "--ray-ingress-cpus", type=float, default=1.0, metavar="C",
+        help="with --ray: CPUs the ingress reserves (default 1; Ray gives it that many threads, which the query model uses)",
     )
     p.set_defaults(func=cmd_serve)
     return parser

@@ -23,3 +23,7 @@ class InvalidInputError(SemsearchError):
     def __init__(self, message: str, field: str | None = None) -> None:
         super().__init__(message)
         self.field = field
+
+
+class UnsupportedError(SemsearchError):
+    """This kind of service cannot do that (HTTP 501); the message says what to use instead."""

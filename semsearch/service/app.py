@@ -6,6 +6,7 @@ The routes are in `routes/` (one module per resource), the error shape and handl
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -22,13 +23,19 @@ from .state import ServiceState
 from .web import install_web_page
 
 
-def create_app(settings: Settings | None = None, *, embedder: Embedder | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    embedder: Embedder | None = None,
+    make_state: Callable[[Settings, Metrics], ServiceState] | None = None,
+) -> FastAPI:
     """A FastAPI app over `settings.index_dir`. The snapshot loads (or `settings.corpus` is indexed
     into an empty index) in the background when the app starts; /readyz answers 503 until then.
-    Pass `embedder` to share an already loaded model."""
+    Pass `embedder` to share an already loaded model, `make_state` to serve another ServiceState
+    (the sharded one of `semsearch serve --ray`) behind the same routes and page."""
     settings = settings or Settings()
     metrics = Metrics()
-    service = ServiceState(settings, metrics, embedder)
+    service = make_state(settings, metrics) if make_state is not None else ServiceState(settings, metrics, embedder)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

@@ -15,7 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..errors import InvalidInputError, SemsearchError
+from ..errors import InvalidInputError, SemsearchError, UnsupportedError
 from .search_options import MAX_OFFSET, SORTS
 from .searcher import MAX_K, MODES
 from .state import NotReadyError
@@ -97,6 +97,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(NotReadyError)
     async def not_ready(request: Request, exc: NotReadyError) -> JSONResponse:
         return error_response(503, None, str(exc), {"Retry-After": "5"})
+
+    @app.exception_handler(UnsupportedError)
+    async def unsupported(request: Request, exc: UnsupportedError) -> JSONResponse:
+        return error_response(501, None, str(exc))
 
     @app.exception_handler(SemsearchError)
     async def unavailable(request: Request, exc: SemsearchError) -> JSONResponse:

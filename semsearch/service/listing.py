@@ -28,12 +28,13 @@ class ResultPage:
 
 
 def relevant_ranking(
-    ranking: Ranking, rows, mode: str, options: SearchOptions, depth: int, model: str
+    ranking: Ranking, rows, mode: str, options: SearchOptions, depth: int, model: str, size: int, newest_date: int
 ) -> tuple[Ranking, bool]:
     """The relevant candidates (boosted and reordered when a half-life is set), and whether the
     pool of `depth` candidates was full and relevant to its end (then more relevant results may
     exist than are counted; a pool shorter than `depth`, or as deep as the index, held every
-    allowed candidate)."""
+    allowed candidate). `size` and `newest_date` (the latest date_hi) are the whole index's: `rows`
+    may hold only the candidates (a sharded search)."""
     best_sentence = None
     if mode != "lexical":
         best_sentence = np.array([float(s.max()) if len(s) else -1.0 for s in ranking.sentence_scores])
@@ -41,13 +42,13 @@ def relevant_ranking(
     keep = relevant_mask(ranking.scores, best_sentence, mode, DENSE_FLOORS.get(model), same_language)
     if not options.relevant_only:
         keep = np.ones(len(ranking.scores), bool)
-    exhausted = bool(len(keep) and keep[-1] and depth <= len(keep) and depth < len(rows.vids))
+    exhausted = bool(len(keep) and keep[-1] and depth <= len(keep) and depth < size)
     ranking = _take(ranking, np.flatnonzero(keep))
     n = len(ranking.rows)
     if options.half_life_days and n:
         picked = ranking.rows
         days = article_days(rows.date_lo[picked], rows.date_hi[picked])
-        factors = recency_factors(days, newest_day(rows.date_hi), options.half_life_days)
+        factors = recency_factors(days, newest_day(np.array([newest_date])), options.half_life_days)
         scores = boost_scores(ranking.scores, factors)
         order = np.argsort(-scores, kind="stable")
         ranking = _take(replace(ranking, scores=scores), order)

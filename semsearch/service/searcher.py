@@ -180,8 +180,8 @@ class Searcher:
 
     # -- filters ---------------------------------------------------------------------------
 
-    def _mask(self, filters: SearchFilters | None) -> np.ndarray | None:
-        """Boolean mask over rows, or None when nothing is filtered."""
+    def filter_mask(self, filters: SearchFilters | None) -> np.ndarray | None:
+        """Boolean mask over rows, or None when nothing is filtered (a bad date is an InvalidInputError)."""
         if filters is None or not any(vars(filters).values()):
             return None
         rows = self.snapshot.rows
@@ -208,7 +208,7 @@ class Searcher:
 
     def nearest(self, vector: np.ndarray, n: int, filters: SearchFilters | None = None) -> np.ndarray:
         """Row positions of the n passages nearest to `vector` among the filtered ones (similar articles)."""
-        return self._dense_top(vector, n, self._mask(filters))
+        return self._dense_top(vector, n, self.filter_mask(filters))
 
     @functools.cached_property
     def _identity(self) -> np.ndarray:
@@ -223,7 +223,7 @@ class Searcher:
         identity[order] = np.arange(len(order))
         return identity
 
-    def _top(self, scores: np.ndarray, n: int, mask: np.ndarray | None, positive: bool = False) -> np.ndarray:
+    def top_rows(self, scores: np.ndarray, n: int, mask: np.ndarray | None, positive: bool = False) -> np.ndarray:
         """The n best allowed rows, best first; equal scores in passage-identity order (see _identity)."""
         allowed = np.ones(len(scores), bool) if mask is None else mask.copy()
         if positive:
@@ -263,7 +263,7 @@ class Searcher:
     def rank(self, query: str, depth: int, mode: str, filters: SearchFilters | None = None) -> Ranking:
         """The best `depth` passages (before grouping), best first."""
         snapshot = self.snapshot
-        mask = self._mask(filters)
+        mask = self.filter_mask(filters)
         n = min(snapshot.size, max(self.candidates, depth))
         # the model embeds on its own thread while this one does the work that needs no vector
         query_vector = self.cache.submit(self.embedder, query) if mode != "lexical" and n else None
@@ -275,12 +275,12 @@ class Searcher:
         terms = analyze(query, query_lang)
         lexical = snapshot.lexical_scores(terms) if mode != "dense" else None
         if mode == "lexical":
-            rows = self._top(lexical, depth, mask, positive=True)
+            rows = self.top_rows(lexical, depth, mask, positive=True)
             texts: dict[int, PassageRow] = {}
             ranking = self._ranking(rows, lexical[rows], self._term_overlaps(rows, terms, texts), query_lang)
             ranking.passages = texts
             return ranking
-        lexical_top = self._top(lexical, n, mask, positive=True) if mode == "hybrid" else None
+        lexical_top = self.top_rows(lexical, n, mask, positive=True) if mode == "hybrid" else None
         qvec = query_vector()
         rows = self._dense_top(qvec, n, mask)
         if lexical_top is not None:
@@ -396,7 +396,9 @@ class Searcher:
         depth = min(self.snapshot.size, max(self.candidates, 4 * k))
         ranking = self.rank(query, depth, mode, filters)
         options = options or SearchOptions()
-        ranking, exhausted = relevant_ranking(ranking, self.snapshot.rows, mode, options, depth, self.embedder.spec)
+        ranking, exhausted = relevant_ranking(
+            ranking, self.snapshot.rows, mode, options, depth, self.embedder.spec, self.snapshot.size, self.snapshot.newest_date
+        )
         read: dict[int, PassageRow] = dict(ranking.passages)
         page = result_page(self._select(ranking, len(ranking.rows), collapse, per_doc, read), ranking, self.snapshot.rows, options, k, exhausted)
         chosen = page.chosen

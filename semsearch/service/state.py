@@ -108,6 +108,14 @@ class ServiceState:
         current = self._searcher.snapshot if self._searcher is not None else None
         return open_index(self.layout.root, previous=current)
 
+    def _open_generation(self, generation: int) -> IndexReader:
+        """The commit just written (write's hook; a sharded state opens it on its shards)."""
+        current = self._searcher.snapshot if self._searcher is not None else None
+        return open_commit(self.layout, generation, previous=current)
+
+    def _build_searcher(self, snapshot: IndexReader) -> Searcher:
+        return build_searcher(snapshot, self.embedder, self.settings, self.cache)
+
     def refresh(self) -> bool:
         """Serve the newest commit if it is newer than the one served (written by any process, or by a
         merge); True if it swapped. A generation that failed to open is not retried until a newer one."""
@@ -123,8 +131,7 @@ class ServiceState:
 
     def _swap(self, snapshot: IndexReader) -> None:
         check_model(snapshot.manifest, self.embedder, snapshot.path)
-        s = self.settings
-        searcher = build_searcher(snapshot, self.embedder, s, self.cache)
+        searcher = self._build_searcher(snapshot)
         warm_seconds = warm_up(searcher, first=self._searcher is None)  # before it serves: no request pays for first use
         with self._swap_lock:
             current = self._searcher.snapshot if self._searcher is not None else None
@@ -224,12 +231,11 @@ class ServiceState:
         """Apply a write; returns once it is durable and the live Searcher serves it."""
         with self._write_lock:
             published: list[IndexReader] = []
-            current = self._searcher.snapshot if self._searcher is not None else None
 
             def load(path: Path) -> None:
                 # Under IndexWriter's file lock: the commit just published, before anyone replaces it.
                 try:
-                    published.append(open_commit(self.layout, self.layout.generation(), previous=current))
+                    published.append(self._open_generation(self.layout.generation()))
                 except SemsearchError as exc:
                     log.error("cannot load the commit just written: %s", exc, extra={"event": "snapshot_failed"})
 

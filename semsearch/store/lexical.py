@@ -149,33 +149,66 @@ class LiveSegment:
     to_global: np.ndarray
 
 
-def bm25_plus(parts: Sequence[LiveSegment], lengths: np.ndarray, terms: Sequence[str]) -> np.ndarray:
-    """BM25+ score of every live row (`lengths`: their passage lengths, in global row order) for `terms`."""
-    n = len(lengths)
-    scores = np.zeros(n, dtype=np.float64)
-    if n == 0 or not terms:
+@dataclass(frozen=True)
+class LexicalStats:
+    """What BM25+ needs of a collection for one query: live passages, their summed length, and the
+    document frequency of each term. Parts of a collection (shards) add theirs, as Elasticsearch's
+    DFS phase does, so each part scores with the whole collection's statistics."""
+
+    passages: int
+    total_length: float
+    df: dict[str, int]
+
+    @classmethod
+    def total(cls, parts: Sequence[LexicalStats]) -> LexicalStats:
+        df: dict[str, int] = {}
+        for part in parts:
+            for term, count in part.df.items():
+                df[term] = df.get(term, 0) + count
+        return cls(sum(p.passages for p in parts), sum(p.total_length for p in parts), df)
+
+
+def _live_matches(parts: Sequence[LiveSegment], term: str) -> tuple[np.ndarray, np.ndarray]:
+    """Global rows of the live passages holding `term`, and its frequency in each."""
+    rows_list, tf_list = [], []
+    for part in parts:
+        local, tf = part.postings.lookup(term)
+        if len(local):
+            rows = part.to_global[local]
+            live = rows >= 0
+            rows_list.append(rows[live])
+            tf_list.append(np.asarray(tf, dtype=np.float64)[live])
+    if not rows_list:
+        return np.zeros(0, np.int64), np.zeros(0, np.float64)
+    return np.concatenate(rows_list), np.concatenate(tf_list)
+
+
+def lexical_stats(parts: Sequence[LiveSegment], lengths: np.ndarray, terms: Sequence[str]) -> LexicalStats:
+    """The statistics of these live rows for `terms` (lengths are whole numbers: their float64 sum is exact)."""
+    df = {term: len(_live_matches(parts, term)[0]) for term in dict.fromkeys(terms)}
+    return LexicalStats(len(lengths), float(lengths.astype(np.float64).sum()), df)
+
+
+def bm25_plus(parts: Sequence[LiveSegment], lengths: np.ndarray, terms: Sequence[str], stats: LexicalStats | None = None) -> np.ndarray:
+    """BM25+ score of every live row (`lengths`: their passage lengths, in global row order) for `terms`.
+    `stats`: the collection's statistics when these rows are only part of it (a shard); None: these rows."""
+    scores = np.zeros(len(lengths), dtype=np.float64)
+    if len(lengths) == 0 or not terms:
         return scores.astype(np.float32)
-    avgdl = float(lengths.astype(np.float64).mean())
+    n = stats.passages if stats is not None else len(lengths)
+    avgdl = stats.total_length / n if stats is not None else float(lengths.astype(np.float64).mean())
     norm = BM25_K1 * (1 - BM25_B + BM25_B * lengths.astype(np.float64) / avgdl)
     repeats: dict[str, int] = {}
     for t in terms:
         repeats[t] = repeats.get(t, 0) + 1
     baseline = 0.0
     for term, times in repeats.items():
-        rows_list, tf_list = [], []
-        for part in parts:
-            local, tf = part.postings.lookup(term)
-            if len(local):
-                rows = part.to_global[local]
-                live = rows >= 0
-                rows_list.append(rows[live])
-                tf_list.append(np.asarray(tf, dtype=np.float64)[live])
-        df = sum(len(r) for r in rows_list)
+        rows, tf = _live_matches(parts, term)
+        df = stats.df.get(term, 0) if stats is not None else len(rows)
         if df == 0:
             continue
         idf = np.log((n + 1) / df)
         baseline += times * idf * BM25_DELTA
-        rows = np.concatenate(rows_list)
-        tf = np.concatenate(tf_list)
-        scores[rows] += times * idf * (BM25_K1 + 1) * tf / (norm[rows] + tf)
+        if len(rows):
+            scores[rows] += times * idf * (BM25_K1 + 1) * tf / (norm[rows] + tf)
     return (scores + baseline).astype(np.float32)

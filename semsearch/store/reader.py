@@ -13,8 +13,10 @@ an old reader finish after a merge removed its folders.
 
 from __future__ import annotations
 
+import functools
 import logging
 import weakref
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +26,7 @@ from ..errors import IndexCorruptError, IndexNotFoundError
 from . import database
 from .commit import CommitPoint
 from .layout import IndexDirectory
-from .lexical import LiveSegment, bm25_plus
+from .lexical import LexicalStats, LiveSegment, bm25_plus, lexical_stats
 from .manifest import Manifest
 from .segment import RowTable, Segment, SentenceTable, load_deletes
 from .vectors import collection_nprobe, search_parameters, search_single_thread
@@ -199,9 +201,13 @@ class IndexReader:
     def dense_search(self, qvec: np.ndarray, n: int, mask: np.ndarray | None = None) -> np.ndarray:
         """Rows of the n nearest live passages (among `mask`'s), best first. Each segment is searched with
         its deleted passages (and what the filter leaves out) excluded inside FAISS, before its top-n cut."""
+        return self.dense_search_scored(qvec, n, mask)[0]
+
+    def dense_search_scored(self, qvec: np.ndarray, n: int, mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """dense_search's rows and FAISS's score of each: a shard's answer, merged with other shards' by score."""
         found_scores, found_rows = [], []
         query = np.ascontiguousarray(qvec, dtype=np.float32)[None, :]
-        collection = sum(segment.index.ntotal for segment in self.segments)
+        collection = sum(entry.passages for entry in self.commit.segments)  # the whole commit's, also on a shard
         for s, segment in enumerate(self.segments):
             lo, hi = self.offsets[s], self.offsets[s + 1]
             if hi == lo or segment.index.ntotal == 0:
@@ -220,15 +226,27 @@ class IndexReader:
             found_scores.append(scores[0][keep][rows >= 0])
             found_rows.append(rows[rows >= 0])
         if not found_rows:
-            return np.zeros(0, np.int64)
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
         scores, rows = np.concatenate(found_scores), np.concatenate(found_rows)
         order = np.lexsort((rows, -scores))[:n]
-        return rows[order]
+        return rows[order], scores[order]
 
-    def lexical_scores(self, terms: list[str]) -> np.ndarray:
-        """BM25+ of every row, with the statistics of all live passages."""
-        parts = [LiveSegment(s.postings, g) for s, g in zip(self.segments, self._to_global)]
-        return bm25_plus(parts, self.lengths, terms)
+    def _live_parts(self) -> list[LiveSegment]:
+        return [LiveSegment(s.postings, g) for s, g in zip(self.segments, self._to_global)]
+
+    def lexical_scores(self, terms: list[str], stats: LexicalStats | None = None) -> np.ndarray:
+        """BM25+ of every row, with the statistics of all live passages (or `stats`: those of the whole
+        collection when this reader holds only some of its segments)."""
+        return bm25_plus(self._live_parts(), self.lengths, terms, stats)
+
+    def lexical_stats(self, terms: list[str]) -> LexicalStats:
+        """This reader's part of the collection statistics for `terms` (summed over shards by the caller)."""
+        return lexical_stats(self._live_parts(), self.lengths, terms)
+
+    @functools.cached_property
+    def newest_date(self) -> int:
+        """The latest date_hi of any live passage (0: nothing dated): the reference day of recency boosts."""
+        return int(self.rows.date_hi.max()) if len(self.rows.date_hi) else 0
 
     # -- rows from SQLite --------------------------------------------------------------------------
 
@@ -276,16 +294,22 @@ def _release(segments: list[Segment]) -> None:
         segment.release()
 
 
-def open_commit(layout: IndexDirectory, generation: int, previous: IndexReader | None = None) -> IndexReader:
-    """The reader of one commit point; segments `previous` has open are reused, not reopened."""
+def open_commit(
+    layout: IndexDirectory, generation: int, previous: IndexReader | None = None, only: Callable[[CommitPoint], Collection[str]] | None = None
+) -> IndexReader:
+    """The reader of one commit point; segments `previous` has open are reused, not reopened. `only`: which
+    of the commit's segments to open (a shard's part, by name); the others are left out."""
     path = layout.commit_path(generation)
     commit = CommitPoint.read(path)
+    wanted = set(only(commit)) if only is not None else None
     known = {s.name: s for s in previous.segments} if previous is not None else {}
     segments: list[Segment] = []
     deletes: list[np.ndarray] = []
     opened: list[Segment] = []
     try:
         for entry in commit.segments:
+            if wanted is not None and entry.name not in wanted:
+                continue
             folder = layout.segments / entry.name
             segment = known.get(entry.name)
             if segment is None:

@@ -1,0 +1,177 @@
+"""`semsearch serve --ray ADDRESS --shards N [--replicas M]`: the sharded service as a Ray Serve application.
+
+- `Shard` (N deployments, `shard-0`... each with M replicas): a `ShardIndex` over its part of the
+  segments of each commit (service/shard.py).
+- `Ingress` (one replica, Serve's HTTP entry): the FastAPI app of `semsearch serve` (same routes, same
+  page) over a `ShardedServiceState` (service/sharded_state.py) whose shards are the deployment handles.
+  It embeds each query once, fans out, merges and runs the single-process Searcher on the candidates;
+  it is also the one writer (IndexWriter on the shared index folder) and runs the merges.
+
+Only the plumbing is here: what is searched and how lives in semsearch/service, tested without Ray.
+Every node must see the index folder at the same path (one machine, or a shared file system).
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import FastAPI
+from ray import serve
+from ray.exceptions import RayError
+from ray.serve import Application
+from ray.serve.handle import DeploymentHandle
+
+from ..errors import SemsearchError
+from ..service.app import create_app
+from ..service.shard import Candidates, ShardIndex, ShardQuery, ShardSummary
+from ..service.sharded_state import ShardedServiceState
+from ..settings import Settings
+from ..store.database import DocumentRow, PassageRow
+from ..store.lexical import LexicalStats
+from .cluster import ClusterInfo, connect, disconnect
+
+APP_NAME = "semsearch"
+START_TIMEOUT_S = 300.0  # replicas placed and constructed (the model loads after, /readyz tells)
+SHARD_CALL_TIMEOUT_S = 120.0  # a shard's first call of a commit opens its segments
+INGRESS_CPUS = 1.0  # the query model runs here
+SHARD_CPUS = 0.5
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    address: str = "auto"
+    shards: int = 1
+    replicas: int = 1  # of each shard deployment
+    ingress_cpus: float = INGRESS_CPUS  # Ray gives the replica as many threads, which the query model uses
+
+
+class RayShards:
+    """A ShardPool over the shard deployments' handles; a shard's failure is one clear SemsearchError."""
+
+    def __init__(self, handles: Sequence[DeploymentHandle]) -> None:
+        self.handles = list(handles)
+
+    def __len__(self) -> int:
+        return len(self.handles)
+
+    def submit(self, shard: int, method: str, *args: Any) -> Callable[[], Any]:
+        response = getattr(self.handles[shard], method).remote(*args)
+
+        def wait() -> Any:
+            try:
+                return response.result(timeout_s=SHARD_CALL_TIMEOUT_S)
+            except RayError as exc:
+                cause = getattr(exc, "cause", None)
+                if isinstance(cause, SemsearchError):
+                    raise cause from None  # the shard's own message (a damaged commit, a bad request)
+                raise SemsearchError(f"shard {shard} of {len(self)} failed ({type(exc).__name__}); see the Ray logs") from None
+            except TimeoutError:
+                raise SemsearchError(f"shard {shard} of {len(self)} did not answer within {SHARD_CALL_TIMEOUT_S:.0f} s") from None
+
+        return wait
+
+
+@serve.deployment(ray_actor_options={"num_cpus": SHARD_CPUS})
+class Shard:
+    """One shard's replicas: ShardIndex's methods, called by the ingress."""
+
+    def __init__(self, index_dir: str, shard: int, shards: int) -> None:
+        self.index = ShardIndex(index_dir, shard, shards)
+
+    def summary(self, generation: int) -> ShardSummary:
+        return self.index.summary(generation)
+
+    def stats(self, generation: int, terms: list[str]) -> LexicalStats:
+        return self.index.stats(generation, terms)
+
+    def candidates(self, generation: int, query: ShardQuery) -> Candidates:
+        return self.index.candidates(generation, query)
+
+    def fetch_passages(self, generation: int, vids: list[int]) -> dict[int, PassageRow]:
+        return self.index.fetch_passages(generation, vids)
+
+    def fetch_document(self, generation: int, doc_id: str) -> tuple[DocumentRow, list[PassageRow]] | None:
+        return self.index.fetch_document(generation, doc_id)
+
+
+@serve.deployment(ray_actor_options={"num_cpus": INGRESS_CPUS})
+@serve.ingress()
+class Ingress:
+    """Serve's HTTP entry: the app of `semsearch serve`, built in the replica over the shards' handles."""
+
+    def __init__(self, settings: Settings, *shards: DeploymentHandle) -> None:
+        self.settings, self.pool = settings, RayShards(shards)
+
+    def __serve_build_asgi_app__(self) -> FastAPI:
+        return create_app(self.settings, make_state=lambda s, m: ShardedServiceState(s, m, self.pool))
+
+
+def build_app(settings: Settings, options: ServeOptions) -> Application:
+    """The application: N shard deployments of M replicas each, and the ingress bound to their handles."""
+    index_dir, n = str(settings.index_dir), options.shards
+    bound = [Shard.options(name=f"shard-{i}", num_replicas=options.replicas).bind(index_dir, i, n) for i in range(n)]
+    return Ingress.options(ray_actor_options={"num_cpus": options.ingress_cpus}).bind(settings, *bound)
+
+
+def _wait_running(stop: threading.Event, timeout: float) -> bool:
+    """Until the application runs (True), the user stops (False), or one clear error: Serve itself
+    retries a replica that cannot be placed (not enough CPUs) or fails to start, for ever."""
+    deadline = time.monotonic() + timeout
+    while not stop.wait(1.0):
+        app = serve.status().applications.get(APP_NAME)
+        if app is not None and app.status == "RUNNING":
+            return True
+        if app is not None and app.status == "DEPLOY_FAILED" or time.monotonic() > deadline:
+            waiting = "; ".join(
+                f"{name}: {d.message or d.status}" for name, d in (app.deployments.items() if app else ()) if d.status != "HEALTHY"
+            )
+            raise SemsearchError(
+                f"the Ray Serve application is not running after {time.monotonic() - deadline + timeout:.0f} s "
+                f"({app.status if app else 'not deployed'}{': ' + waiting if waiting else ''}); does the cluster have the CPUs "
+                f"(ingress --ray-ingress-cpus on one node, {SHARD_CPUS:g} a shard replica)?"
+            )
+    return False
+
+
+def serve_on_ray(settings: Settings, options: ServeOptions, on_ready: Callable[[ClusterInfo], None] | None = None) -> None:
+    """Deploy the application on the cluster, serve until SIGINT or SIGTERM, then shut Serve down."""
+    if options.shards < 1:
+        raise SemsearchError(f"--shards {options.shards}: must be at least 1")
+    if options.replicas < 1:
+        raise SemsearchError(f"--replicas {options.replicas}: must be at least 1")
+    if options.ingress_cpus <= 0:
+        raise SemsearchError(f"--ray-ingress-cpus {options.ingress_cpus:g}: must be more than 0")
+    info = connect(options.address)
+    wanted = options.ingress_cpus + options.shards * options.replicas * SHARD_CPUS
+    if wanted > info.cpus:
+        disconnect()
+        raise SemsearchError(
+            f"the application needs {wanted:g} CPUs (ingress {options.ingress_cpus:g}, {options.shards} shard(s) x "
+            f"{options.replicas} replica(s) x {SHARD_CPUS:g}); the Ray cluster has {info.cpus:g}: add nodes, or lower --replicas"
+        )
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        # One HTTP proxy, on the head node: the address the user gave is the head's.
+        serve.start(proxy_location="HeadOnly", http_options={"host": settings.host, "port": settings.port})
+        target = serve.RunTarget(build_app(settings, options), name=APP_NAME, route_prefix="/")
+        try:
+            serve.run_many([target], wait_for_ingress_deployment_creation=False, wait_for_applications_running=False)
+        except (RayError, RuntimeError) as exc:
+            raise SemsearchError(f"the Ray Serve application did not start ({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
+        if _wait_running(stop, START_TIMEOUT_S) and on_ready is not None:
+            on_ready(info)
+        stop.wait()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        try:
+            serve.shutdown()
+        finally:
+            disconnect()
+

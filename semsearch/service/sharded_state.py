@@ -1,0 +1,32 @@
+"""The service state of a sharded service: ServiceState with its commits opened on shards.
+
+Everything else is ServiceState's: the model (the ingress embeds queries and writes), the poll of the
+commit generation, the serialized writes through IndexWriter on the shared index folder, merges, and the
+swap after a write, which returns only once every shard has opened the new commit, so a search right
+after an acknowledged write finds the document. A write's new segment is assigned to one shard
+(shard.assign_segments).
+"""
+
+from __future__ import annotations
+
+from ..embedding import Embedder
+from ..settings import Settings
+from .metrics import Metrics
+from .sharded_search import PassageCache, ShardedSearcher, ShardedView, ShardPool, open_view
+from .state import ServiceState
+
+
+class ShardedServiceState(ServiceState):
+    def __init__(self, settings: Settings, metrics: Metrics, pool: ShardPool, embedder: Embedder | None = None) -> None:
+        super().__init__(settings, metrics, embedder)
+        self.pool = pool
+        self.passages = PassageCache()
+
+    def _open(self) -> ShardedView:  # type: ignore[override]
+        return open_view(self.layout, self.pool)
+
+    def _open_generation(self, generation: int) -> ShardedView:  # type: ignore[override]
+        return open_view(self.layout, self.pool, generation)
+
+    def _build_searcher(self, snapshot: ShardedView) -> ShardedSearcher:  # type: ignore[override]
+        return ShardedSearcher(snapshot, self.embedder, self.settings, self.cache, self.passages)
