@@ -39,6 +39,7 @@ def test_first_searches_after_ready_load_nothing_lazily(seed_index, embedder):
     lang._identifier.cache_clear()
     analyzer._stemmer.cache_clear()
     analyzer._stopwords.cache_clear()
+    analyzer._term.cache_clear()  # as in a fresh process: words analyzed by earlier tests would skip the stemmer's load
     with client_for(seed_index, embedder, query_cache_size=0) as client:
         assert _query_model_calls(client) >= 1, "the warm-up made the model's first query call before ready"
         searcher = client.app.state.service.searcher
