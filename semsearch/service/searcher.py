@@ -145,6 +145,17 @@ def validate_query(query: str, k: int, mode: str) -> str:
     return query.strip()
 
 
+def pool_depth(size: int, candidates: int, k: int) -> int:
+    """Passages a search for k results ranks before grouping: what it asks its reader (or each shard) for."""
+    return min(size, max(candidates, 4 * k))
+
+
+def query_language(query: str, languages: list[str] | None) -> str:
+    """The query's language among the index's languages and English; the index's first when unsure."""
+    languages = languages or ["fr"]
+    return detect_language(query, candidates=tuple(languages) + ("en",), default=languages[0])
+
+
 _SORT_BYTES = 256 * 2**20
 
 
@@ -267,8 +278,7 @@ class Searcher:
         n = min(snapshot.size, max(self.candidates, depth))
         # the model embeds on its own thread while this one does the work that needs no vector
         query_vector = self.cache.submit(self.embedder, query) if mode != "lexical" and n else None
-        languages = snapshot.manifest.languages or ["fr"]
-        query_lang = detect_language(query, candidates=tuple(languages) + ("en",), default=languages[0])
+        query_lang = query_language(query, snapshot.manifest.languages)
         empty = Ranking(np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int64), [], query_lang)
         if n == 0:
             return empty
@@ -393,7 +403,7 @@ class Searcher:
         per_doc = self.per_doc if per_doc is None else per_doc
         if not isinstance(per_doc, int) or isinstance(per_doc, bool) or not 1 <= per_doc <= MAX_K:
             raise InvalidInputError(f"per_doc: must be an integer from 1 to {MAX_K}", "per_doc")
-        depth = min(self.snapshot.size, max(self.candidates, 4 * k))
+        depth = pool_depth(self.snapshot.size, self.candidates, k)
         ranking = self.rank(query, depth, mode, filters)
         options = options or SearchOptions()
         ranking, exhausted = relevant_ranking(

@@ -34,9 +34,8 @@ from ..store.manifest import Manifest
 from ..store.reader import SegmentStats, ranges
 from ..store.segment import RowTable, SentenceTable
 from ..text.analyzer import analyze
-from ..text.lang import detect_language
 from .search_options import SearchOptions
-from .searcher import QueryVectorCache, SearchFilters, SearchResult, build_searcher, validate_query
+from .searcher import QueryVectorCache, SearchFilters, SearchResult, build_searcher, pool_depth, query_language, validate_query
 from .shard import Candidates, ShardIndex, ShardQuery, ShardSummary
 
 PREFETCH = 50  # candidates of each kind (dense, lexical) whose passages come with a search's first read
@@ -271,12 +270,10 @@ class ShardedSearcher:
             if value:
                 date_bounds(value, name)  # a bad date is the caller's error, before any shard is asked
         view = self.snapshot
-        depth = min(view.size, max(self.candidates, 4 * k))
-        n = min(view.size, max(self.candidates, depth))  # what Searcher.rank asks of its reader
+        n = pool_depth(view.size, self.candidates, k)  # what Searcher.search ranks, so what it asks its reader for
         parts: list[Candidates] = []
         if n:
-            languages = view.manifest.languages or ["fr"]
-            terms = analyze(query, detect_language(query, candidates=tuple(languages) + ("en",), default=languages[0]))
+            terms = analyze(query, query_language(query, view.manifest.languages))
             vector = self.cache.submit(self.embedder, query) if mode != "lexical" else None
             stats = LexicalStats.total(gather(view.pool, "stats", view.generation, terms)) if mode != "dense" else None
             parts = gather(view.pool, "candidates", view.generation, ShardQuery(vector() if vector else None, terms, stats, n, mode, filters))
