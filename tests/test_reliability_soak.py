@@ -8,7 +8,10 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
+from pathlib import Path
 
+from semsearch.index.writer import live_commit
+from semsearch.store.layout import IndexDirectory
 from semsearch.text.analyzer import analyze
 
 from .conftest import ROOT
@@ -26,6 +29,16 @@ def load_soak():
     return module
 
 
+def open_files(pid: int) -> list[str]:
+    targets = []
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            targets.append(os.readlink(f"/proc/{pid}/fd/{fd}"))
+        except OSError:  # closed meanwhile
+            pass
+    return targets
+
+
 def test_soak_searches_while_writing_zero_errors_consistent_results_flat_memory(seed_index, tmp_path):
     soak = load_soak()
     tokens = [soak.token(i) for i in range(2000)]  # read-your-writes searches one token: no stemmer may change it
@@ -40,6 +53,8 @@ def test_soak_searches_while_writing_zero_errors_consistent_results_flat_memory(
         optimized = server.client.post("/admin/optimize", headers=AUTH, timeout=120)
         assert optimized.status_code == 200 and optimized.json()["segments"] == 1, optimized.text
         fds_end = len(os.listdir(f"/proc/{server.proc.pid}/fd"))
+        held = {Path(target).parent.name for target in open_files(server.proc.pid) if "/segments/" in target}
+        live = {entry.name for entry in live_commit(IndexDirectory(seed_index)).segments}
     finally:
         server.stop()
     print("\n" + result.table())
@@ -48,6 +63,7 @@ def test_soak_searches_while_writing_zero_errors_consistent_results_flat_memory(
     assert set(result.statuses) <= {"search 200", "add 200", "delete 200"}
     memory = result.memory()
     assert memory["rss_growth"] <= soak.RSS_TOLERANCE, memory
-    assert fds_end <= memory["fds_first"] + 8, (fds_end, memory)  # merged-away segments' files are let go
+    assert held <= live, f"files of merged-away segments still open: {sorted(held - live)}"
+    assert fds_end <= memory["fds_first"] + 8, (fds_end, memory)
     log = server.log_path.read_text()
     assert "Traceback" not in log and API_KEY not in log

@@ -4,6 +4,7 @@ tests/test_segments_piaf.py)."""
 
 from __future__ import annotations
 
+import gc
 import bm25s
 import numpy as np
 import pytest
@@ -106,6 +107,24 @@ def test_an_index_grown_by_many_writes_ranks_like_one_built_in_one_write(tmp_pat
     assert len(merged.segments) == 1 and merged.segment_stats()[0].deleted == 0
     for query in ("budget de la commune", "conseil vote"):
         _same(_results(merged, query, mode), _results(single, query, mode))
+
+
+def test_an_old_reader_lets_its_segments_go_with_its_last_user_not_at_the_next_garbage_collection(tmp_path):
+    # A server swaps readers on every commit: a reader kept alive by a reference cycle held merged-away
+    # segments' files open until the collector's next full pass (seen as open descriptors in the soak).
+    _grow(tmp_path / "grown", writes=4)
+    reader = open_index(tmp_path / "grown")
+    assert len(reader.segments) > 1
+    Searcher(reader, FakeEmbedder()).search("conseil vote", k=5)
+    reader.sentences.vectors[[0, 1]]  # noqa: B018 - the stacked views are what held the reader
+    segments, finalizer = reader.segments, reader._finalizer
+    gc.disable()
+    try:
+        del reader
+        assert not finalizer.alive
+        assert all(s.users == 0 for s in segments)
+    finally:
+        gc.enable()
 
 
 def test_merge_policy_merges_a_full_tier_and_segments_heavy_with_tombstones():

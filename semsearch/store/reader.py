@@ -63,6 +63,32 @@ class StackedArray:
         return out.reshape(*keys.shape, *self.shape[1:])
 
 
+@dataclass(frozen=True)
+class RowLocator:
+    """Segment and local row of global rows. It holds the row arrays, not the reader: a bound method of the
+    reader here made a reference cycle, so an old reader (and its segments' open files) lived until the
+    garbage collector's next full pass instead of ending with its last search."""
+
+    seg: np.ndarray
+    local: np.ndarray
+
+    def __call__(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self.seg[rows], self.local[rows]
+
+
+@dataclass(frozen=True)
+class SentenceLocator:
+    """Segment and local sentence of global sentences (see RowLocator)."""
+
+    ptr: np.ndarray  # global row -> its first global sentence
+    seg: np.ndarray
+    first: np.ndarray  # global row -> its first sentence in its segment
+
+    def __call__(self, sentences: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        rows = np.searchsorted(self.ptr, sentences, side="right") - 1
+        return self.seg[rows], self.first[rows] + (sentences - self.ptr[rows])
+
+
 @dataclass
 class SegmentStats:
     name: str
@@ -167,7 +193,7 @@ class IndexReader:
             self.vectors = np.zeros((0, self.commit.dim), np.float32)
             self.sentences = SentenceTable(np.zeros((0, self.commit.dim), np.float32), np.zeros((0, 2), np.int32), ptr)
         else:
-            self.vectors = StackedArray([s.vectors for s in self.segments], self._locate_rows, self.size)
+            self.vectors = StackedArray([s.vectors for s in self.segments], RowLocator(self._row_seg, self._row_local), self.size)
             total = int(ptr[-1])
             # spans in one array (8 bytes a sentence, in memory as before segments): the Searcher reads them one
             # by one, and a lookup per read tripled the time of a search over 7 segments
@@ -177,16 +203,12 @@ class IndexReader:
                 lengths = ptr[lo + 1:hi + 1] - ptr[lo:hi]
                 spans[ranges(ptr[lo:hi], lengths)] = segment.sentences.spans[ranges(self._row_sentence[lo:hi], lengths)]
             self.sentences = SentenceTable(
-                StackedArray([s.sentences.vectors for s in self.segments], self._locate_sentences, total), spans, ptr
+                StackedArray(
+                    [s.sentences.vectors for s in self.segments], SentenceLocator(ptr, self._row_seg, self._row_sentence), total
+                ),
+                spans,
+                ptr,
             )
-        self._sentence_ptr = ptr
-
-    def _locate_rows(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return self._row_seg[rows], self._row_local[rows]
-
-    def _locate_sentences(self, sentences: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        rows = np.searchsorted(self._sentence_ptr, sentences, side="right") - 1
-        return self._row_seg[rows], self._row_sentence[rows] + (sentences - self._sentence_ptr[rows])
 
     def rows_of(self, vids: np.ndarray) -> np.ndarray:
         """Rows of live passages by vid; -1 for a vid that is not live."""
