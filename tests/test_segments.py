@@ -5,6 +5,7 @@ tests/test_segments_piaf.py)."""
 from __future__ import annotations
 
 import gc
+
 import bm25s
 import numpy as np
 import pytest
