@@ -128,6 +128,32 @@ def test_an_old_reader_lets_its_segments_go_with_its_last_user_not_at_the_next_g
         gc.enable()
 
 
+def test_passage_identity_orders_rows_by_document_id_then_passage_order_whatever_the_segments(tmp_path):
+    from semsearch.store.live_rows import passage_identity
+
+    _grow(tmp_path / "grown")
+    IndexWriter(tmp_path / "single", FakeEmbedder()).write(_final_documents())
+    for reader in (open_index(tmp_path / "grown"), open_index(tmp_path / "single")):
+        rows = reader.rows
+        expected = sorted(range(reader.size), key=lambda r: (rows.doc_ids[rows.doc_index[r]], rows.vids[r]))
+        assert np.argsort(reader.identity).tolist() == expected
+        assert np.argsort(passage_identity(rows.doc_ids, rows.doc_index, rows.vids)).tolist() == expected
+
+
+def test_a_reader_of_the_next_commit_reuses_the_live_rows_of_segments_whose_tombstones_did_not_change(tmp_path):
+    _grow(tmp_path, writes=4)
+    before = open_index(tmp_path)
+    IndexWriter(tmp_path, FakeEmbedder()).write([_doc(100)], delete_ids=["d1"])
+    after = open_index(tmp_path, previous=before)
+    old = {s.name: (s, d) for s, d in zip(before.segments, before.deletes)}
+    kept = [(s, d) for s, d in zip(after.segments, after.deletes) if s.name in old and len(d) == len(old[s.name][1])]
+    changed = [s for s, d in zip(after.segments, after.deletes) if s.name in old and len(d) != len(old[s.name][1])]
+    assert kept and changed  # d1's segment gained a tombstone, the others did not
+    for segment, deleted in kept:
+        assert segment is old[segment.name][0] and segment.live_rows(deleted) is old[segment.name][0].live_rows(old[segment.name][1])
+    assert "d1" not in after.rows.doc_ids and "d100" in after.rows.doc_ids
+
+
 def test_merge_policy_merges_a_full_tier_and_segments_heavy_with_tombstones():
     entries = [SegmentEntry(f"s{i}", passages=10 + i, documents=1) for i in range(12)]
     entries.append(SegmentEntry("big", passages=50_000, documents=100, deleted=20_000, deleted_documents=40))
@@ -195,12 +221,12 @@ def test_a_delete_during_a_merge_is_carried_into_the_merged_segment(tmp_path, mo
 
 
 def test_ties_order_document_ids_as_python_does_with_or_without_the_fast_array(monkeypatch):
-    from semsearch.service import searcher as searcher_module
+    from semsearch.store import live_rows as searcher_module
 
     ids = ["zèbre", "Zoo", "a-10", "a-9", "été", "a-1", "ünïcode", "東京", "b"]
     expected = sorted(range(len(ids)), key=ids.__getitem__)
-    assert searcher_module._sortable(ids).dtype.kind == "U"
-    assert np.argsort(searcher_module._sortable(ids), kind="stable").tolist() == expected
+    assert searcher_module.sortable(ids).dtype.kind == "U"
+    assert np.argsort(searcher_module.sortable(ids), kind="stable").tolist() == expected
     monkeypatch.setattr(searcher_module, "_SORT_BYTES", 0)  # too wide for the fixed-width array: Python objects
-    assert searcher_module._sortable(ids).dtype == object
-    assert np.argsort(searcher_module._sortable(ids), kind="stable").tolist() == expected
+    assert searcher_module.sortable(ids).dtype == object
+    assert np.argsort(searcher_module.sortable(ids), kind="stable").tolist() == expected

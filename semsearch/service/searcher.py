@@ -8,7 +8,6 @@ grouped under the best one as its duplicates.
 
 from __future__ import annotations
 
-import functools
 import re
 import threading
 import time
@@ -156,19 +155,6 @@ def query_language(query: str, languages: list[str] | None) -> str:
     return detect_language(query, candidates=tuple(languages) + ("en",), default=languages[0])
 
 
-_SORT_BYTES = 256 * 2**20
-
-
-def _sortable(strings: list[str]) -> np.ndarray:
-    """The strings as a fixed-width unicode array, whose argsort runs in C (1M document ids: 0.6 s
-    against 2.2 s as Python objects, and it is on the write path: each commit's first search), unless
-    the widest would make that array large; then Python objects (same order: both compare code points)."""
-    width = max(map(len, strings), default=0)
-    if width * len(strings) * 4 <= _SORT_BYTES:
-        return np.array(strings, dtype=f"<U{max(width, 1)}")
-    return np.array(strings, dtype=object)
-
-
 class Searcher:
     def __init__(
         self,
@@ -221,21 +207,10 @@ class Searcher:
         """Row positions of the n passages nearest to `vector` among the filtered ones (similar articles)."""
         return self._dense_top(vector, n, self.filter_mask(filters))
 
-    @functools.cached_property
-    def _identity(self) -> np.ndarray:
-        """Each row's rank in (document id, passage order) order: ties between equal scores are broken by
-        passage identity, never by row position, so an index grown by many writes (rows in another order)
-        ranks exactly like one built in one write. Computed once per searcher (per commit), at its warm-up."""
-        rows = self.snapshot.rows
-        doc_rank = np.empty(len(rows.doc_ids), np.int64)
-        doc_rank[np.argsort(_sortable(rows.doc_ids), kind="stable")] = np.arange(len(rows.doc_ids))
-        order = np.lexsort((rows.vids, doc_rank[rows.doc_index]))
-        identity = np.empty(len(order), np.int64)
-        identity[order] = np.arange(len(order))
-        return identity
-
     def top_rows(self, scores: np.ndarray, n: int, mask: np.ndarray | None, positive: bool = False) -> np.ndarray:
-        """The n best allowed rows, best first; equal scores in passage-identity order (see _identity)."""
+        """The n best allowed rows, best first; equal scores in passage-identity order (the snapshot's
+        `identity`), never row order, so an index grown by many writes ranks like one built in one write."""
+        identity = self.snapshot.identity
         allowed = np.ones(len(scores), bool) if mask is None else mask.copy()
         if positive:
             allowed &= scores > 0
@@ -245,9 +220,9 @@ class Searcher:
             above, tied = idx[scores[idx] > nth], idx[scores[idx] == nth]
             need = n - len(above)
             if len(tied) > need:
-                tied = tied[np.argpartition(self._identity[tied], need - 1)[:need]]
+                tied = tied[np.argpartition(identity[tied], need - 1)[:need]]
             idx = np.concatenate([above, tied])
-        return idx[np.lexsort((self._identity[idx], -scores[idx]))]
+        return idx[np.lexsort((identity[idx], -scores[idx]))]
 
     def _sentence_scores(self, rows: np.ndarray, qvec: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
         """Cosine of every sentence of each candidate to the query, and each candidate's best."""

@@ -13,6 +13,7 @@ deployment handles (semsearch/distributed/serving.py).
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections import OrderedDict
@@ -30,6 +31,7 @@ from ..store.commit import CommitPoint
 from ..store.database import DocumentRow, PassageRow
 from ..store.layout import IndexDirectory
 from ..store.lexical import LexicalStats
+from ..store.live_rows import passage_identity
 from ..store.manifest import Manifest
 from ..store.reader import SegmentStats, ranges
 from ..store.segment import RowTable, SentenceTable
@@ -165,6 +167,11 @@ class CandidateSnapshot:
         spans = np.concatenate([p.spans for p in parts]) if parts else np.zeros((0, 2), np.int32)
         vectors = np.concatenate([p.sentence_vectors for p in parts]) if parts else np.zeros((0, dim), np.float32)
         self.sentences = SentenceTable(vectors[index], spans[index], ptr)
+
+    @functools.cached_property
+    def identity(self) -> np.ndarray:
+        """IndexReader.identity over the candidates: the same order, so ties break as in one process."""
+        return passage_identity(self.rows.doc_ids, self.rows.doc_index, self.rows.vids)
 
     def dense_search(self, qvec: np.ndarray, n: int, mask: np.ndarray | None = None) -> np.ndarray:
         """IndexReader.dense_search over the candidates: FAISS's scores as the shards gave them, equal

@@ -27,6 +27,7 @@ from . import database
 from .commit import CommitPoint
 from .layout import IndexDirectory
 from .lexical import LexicalStats, LiveSegment, bm25_plus, lexical_stats
+from .live_rows import LiveRows, identity_keys
 from .manifest import Manifest
 from .segment import RowTable, Segment, SentenceTable, load_deletes
 from .vectors import collection_nprobe, search_parameters, search_single_thread
@@ -136,30 +137,31 @@ class IndexReader:
     # -- the row space -------------------------------------------------------------------------
 
     def _build_rows(self) -> None:
-        keys = ("vids", "doc", "head", "lo", "hi", "lang", "src", "seg", "local", "slocal", "slen", "len")
+        keys = ("vids", "doc", "head", "lo", "hi", "lang", "src", "seg", "local", "slocal", "slen", "len", "ordinal")
         cols: dict[str, list[np.ndarray]] = {k: [] for k in keys}
         doc_ids: list[str] = []
         langs: dict[str, int] = {}
         sources: dict[str, int] = {}
         self._to_global: list[np.ndarray] = []
+        self._live_rows: list[LiveRows] = []
+        self._doc_offsets: list[int] = []
         self.offsets = [0]
         for s, (segment, deleted) in enumerate(zip(self.segments, self.deletes)):
             rows = segment.rows
-            live = np.flatnonzero(~np.isin(rows.vids, deleted)) if len(deleted) else np.arange(segment.size)
+            part = segment.live_rows(deleted)
+            live = part.local
             to_global = np.full(segment.size, -1, np.int64)
             to_global[live] = np.arange(self.offsets[-1], self.offsets[-1] + len(live))
             self._to_global.append(to_global)
             self.offsets.append(self.offsets[-1] + len(live))
-            codes = rows.doc_index[live]
-            used = np.zeros(len(rows.doc_ids), bool)
-            used[codes] = True
-            remap = np.cumsum(used) - 1 + len(doc_ids)
-            doc_ids.extend(rows.doc_ids[i] for i in np.flatnonzero(used))
+            self._live_rows.append(part)
+            self._doc_offsets.append(len(doc_ids))
+            cols["doc"].append(part.doc + len(doc_ids))
+            doc_ids.extend(part.doc_ids)
             lang_map = np.array([langs.setdefault(x, len(langs)) for x in rows.langs] or [0], np.int16)
             src_map = np.array([sources.setdefault(x, len(sources)) for x in rows.sources] + [-1], np.int32)
             ptr = segment.sentences.ptr
             cols["vids"].append(rows.vids[live])
-            cols["doc"].append(remap[codes].astype(np.int32))
             cols["head"].append(rows.headline[live])
             cols["lo"].append(rows.date_lo[live])
             cols["hi"].append(rows.date_hi[live])
@@ -170,6 +172,7 @@ class IndexReader:
             cols["slocal"].append(ptr[live])
             cols["slen"].append(ptr[live + 1] - ptr[live])
             cols["len"].append(segment.postings.lengths[live])
+            cols["ordinal"].append(part.ordinal)
 
         def cat(key: str, dtype) -> np.ndarray:
             return np.concatenate(cols[key]).astype(dtype, copy=False) if cols[key] else np.zeros(0, dtype)
@@ -181,6 +184,7 @@ class IndexReader:
         self._row_seg = cat("seg", np.int32)
         self._row_local = cat("local", np.int64)
         self._row_sentence = cat("slocal", np.int64)
+        self._ordinals = cat("ordinal", np.int64)
         self.lengths = cat("len", np.float32)
         ptr = np.zeros(len(self._row_seg) + 1, np.int64)
         np.cumsum(cat("slen", np.int64), out=ptr[1:])
@@ -209,6 +213,12 @@ class IndexReader:
                 spans,
                 ptr,
             )
+
+    @functools.cached_property
+    def identity(self) -> np.ndarray:
+        """Each row's key in passage-identity order (live_rows.identity_keys): built at the first search
+        that breaks a tie, from each segment's documents sorted once."""
+        return identity_keys(self._live_rows, self._doc_offsets, self.rows.doc_index, self._ordinals)
 
     def rows_of(self, vids: np.ndarray) -> np.ndarray:
         """Rows of live passages by vid; -1 for a vid that is not live."""

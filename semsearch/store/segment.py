@@ -29,6 +29,7 @@ import numpy as np
 from ..errors import IndexCorruptError
 from . import database, vectors
 from .lexical import Postings
+from .live_rows import LiveRows
 
 SEGMENT_MANIFEST = "segment.json"
 # np.load parses .npy headers with ast.literal_eval, which CPython 3.11 can fail with "SystemError: AST
@@ -220,6 +221,16 @@ class Segment:
     conn: sqlite3.Connection
     _lock: threading.Lock = field(default_factory=threading.Lock)
     users: int = 0
+    _live: LiveRows | None = None
+
+    def live_rows(self, deleted: np.ndarray) -> LiveRows:
+        """Its live passages under these tombstones; kept for the next reader, whose commit most often
+        left this segment's tombstones as they were."""
+        live = self._live
+        if live is None or live.deleted != len(deleted):
+            live = LiveRows.of(self.rows.vids, self.rows.doc_index, self.rows.doc_ids, deleted)
+            self._live = live
+        return live
 
     @property
     def name(self) -> str:
