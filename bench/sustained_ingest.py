@@ -11,7 +11,8 @@ shipped; query cache off unless --query-cache, so every search is a model call) 
   French article (1-3 passages, seed sentences around a unique sentence), every --replace-every-th a
   new version of an earlier article (same id), every --delete-every-th DELETE /documents/{id} of an
   earlier one, so that tombstones and merges happen;
-- --clients threads send GET /search (French questions, k=10, hybrid) continuously, no pause;
+- --clients threads send GET /search (French questions, k=10, hybrid) continuously, each waiting --think
+  seconds after an answer (default 0: no pause);
 - a poller reads GET /stats every --poll seconds: segments, deleted passages, merges committed,
   `merging` (segments being merged now), and the load average.
 
@@ -202,7 +203,7 @@ def writer(run: Run, base: str, key: str, writes: int, replace_every: int, delet
                 )
 
 
-def searcher(run: Run, base: str, questions: list[str], seed: int) -> None:
+def searcher(run: Run, base: str, questions: list[str], seed: int, think: float = 0.0) -> None:
     rng = random.Random(seed)
     with httpx.Client(base_url=base, timeout=120, trust_env=False) as client:
         while not run.stop.is_set():
@@ -216,6 +217,8 @@ def searcher(run: Run, base: str, questions: list[str], seed: int) -> None:
             run.searches.append((t0, run.now(), status))
             if status != 200:
                 run.error(f"search: status {status}")
+            if think:
+                run.stop.wait(think)
 
 
 def poller(run: Run, base: str, every: float) -> None:
@@ -348,6 +351,10 @@ def main() -> int:
     parser.add_argument("--work-dir", default=str(ROOT / "data" / "bench" / "ingest-run"), help="where the copy goes (replaced)")
     parser.add_argument("--writes", type=int, default=2000)
     parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument(
+        "--think", type=float, default=0.0,
+        help="seconds each client waits between its searches (0: none, the clients keep both cores busy)",
+    )
     parser.add_argument("--replace-every", type=int, default=20, help="every Nth write replaces an earlier article (0: never)")
     parser.add_argument("--delete-every", type=int, default=50, help="every Nth write deletes an earlier article (0: never)")
     parser.add_argument("--poll", type=float, default=0.5, help="seconds between two GET /stats")
@@ -380,7 +387,10 @@ def main() -> int:
         run.started = time.monotonic()
         threads.append(threading.Thread(target=poller, args=(run, server.base, args.poll), daemon=True))
         questions = french_questions()
-        threads += [threading.Thread(target=searcher, args=(run, server.base, questions, c), daemon=True) for c in range(args.clients)]
+        threads += [
+            threading.Thread(target=searcher, args=(run, server.base, questions, c, args.think), daemon=True)
+            for c in range(args.clients)
+        ]
         for thread in threads:
             thread.start()
         deadline = time.monotonic() + args.max_hours * 3600
@@ -404,7 +414,10 @@ def main() -> int:
     s = summarize(run, windows)
     raw = work / "sustained_ingest.json"
     raw.write_text(json.dumps({"writes": run.writes, "searches": run.searches, "polls": run.polls, "errors": run.errors}))
-    title = args.title or f"Sustained ingest: {s['writes']:,} one-article writes over HTTP while {args.clients} clients search"
+    title = args.title or (
+        f"Sustained ingest: {s['writes']:,} one-article writes over HTTP while {args.clients} clients search"
+        + (f" ({args.think:g} s pause between searches)" if args.think else "")
+    )
     plot(Path(args.plot), run, windows, f"{s['passages'][0]:,} passages, {s['writes']:,} writes, {args.clients} search clients")
 
     kinds = ", ".join(f"{k} {n} (p50 / p99 {fmt(p)} ms)" for k, (n, p) in s["write_kind"].items())
@@ -436,11 +449,12 @@ def main() -> int:
         ["duration (first write to the end of the last merge)", f"{duration / 60:.1f} min; server ready {ready_s:.1f} s after launch"],
         ["errors", str(len(run.errors)) + ("" if not run.errors else f" (first: {run.errors[0][:120]})")],
     ]
+    pause = f"with a {args.think:g} s pause after each answer" if args.think else "without pause"
     body = (
         f"A real `semsearch serve` (default model, each article embedded by the server, background merges as shipped, "
         f"query cache {args.query_cache}) on a copy of the index; one writer sends one-article writes one after another "
         f"(every {args.replace_every}th a replacement of an earlier article, every {args.delete_every}th a delete) while "
-        f"{args.clients} threads search without pause (French questions, each a model call). GET /stats every {args.poll:g} s: "
+        f"{args.clients} threads search {pause} (French questions, each a model call). GET /stats every {args.poll:g} s: "
         "a search counts as during a merge when it overlaps a poll interval with `merging` (segments being merged) at "
         "either end.\n\n" + markdown_table(["measure", "value"], rows) + f"\n\n![sustained ingest]({os.path.relpath(args.plot, ROOT)})\n"
     )
