@@ -154,6 +154,39 @@ def test_a_reader_of_the_next_commit_reuses_the_live_rows_of_segments_whose_tomb
     assert "d1" not in after.rows.doc_ids and "d100" in after.rows.doc_ids
 
 
+def test_a_server_merge_borrows_its_sources_and_hands_the_merged_segment_over_open(tmp_path, monkeypatch):
+    # Lucene's merged-segment warmer: the reader of the merge's commit (or of the write after it) must not
+    # open the merged segment, which at 1M passages made a one-article write wait 50 s under the lock.
+    from semsearch.service.metrics import Metrics
+    from semsearch.service.state import ServiceState
+    from semsearch.store import segment as segment_module
+
+    from .service_helpers import make_settings
+
+    _grow(tmp_path, writes=4)
+    embedder = FakeEmbedder()
+    service = ServiceState(make_settings(tmp_path, model=embedder.spec), Metrics(), embedder=embedder)
+    service.bootstrap()
+    before = _results(service.searcher.snapshot, "conseil vote", "hybrid")
+    assert len(service.searcher.snapshot.segments) > 1
+    opened: list[str] = []
+    real_open = segment_module.Segment.open.__func__
+
+    def counting_open(cls, path, dim):
+        opened.append(path.name)
+        return real_open(cls, path, dim)
+
+    monkeypatch.setattr(segment_module.Segment, "open", classmethod(counting_open))
+    reports = service.optimize()
+    assert len(reports) == 1 and len(opened) == 1 and opened[0].startswith(".tmp")  # sources borrowed, merged warmed
+    served = service.searcher.snapshot
+    assert [s.name for s in served.segments] == [reports[0].merged] and served.segments[0].path.is_dir()
+    _same(_results(served, "conseil vote", "hybrid"), before)
+    service.write([_doc(200)])
+    assert len(opened) == 2 and service.searcher.snapshot.segments[0] is served.segments[0]  # only the new one
+    assert service.open_segments.known() == {}
+
+
 def test_merge_policy_merges_a_full_tier_and_segments_heavy_with_tombstones():
     entries = [SegmentEntry(f"s{i}", passages=10 + i, documents=1) for i in range(12)]
     entries.append(SegmentEntry("big", passages=50_000, documents=100, deleted=20_000, deleted_documents=40))

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import math
+import sqlite3
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -30,6 +31,7 @@ from ..store import database, vectors
 from ..store.commit import CommitPoint, SegmentEntry
 from ..store.layout import IndexDirectory, fault, write_durably
 from ..store.lexical import Postings
+from ..store.open_segments import OpenSegments
 from ..store.reader import ranges
 from ..store.segment import Segment, load_deletes, write_segment
 from .writer import live_commit
@@ -81,10 +83,17 @@ class MergeReport:
 
 
 class Merger:
-    def __init__(self, index_dir, index_type: str | None = None, index_tiers: Sequence[tuple[int, str]] | None = None) -> None:
+    def __init__(
+        self,
+        index_dir,
+        index_type: str | None = None,
+        index_tiers: Sequence[tuple[int, str]] | None = None,
+        open_segments: OpenSegments | None = None,
+    ) -> None:
         self.layout = IndexDirectory(index_dir)
         self.index_type = index_type
         self.index_tiers = index_tiers
+        self.open_segments = open_segments  # a serving process's: sources borrowed, merged segments warmed
         self.merging: tuple[str, ...] = ()  # the segments being merged now (empty while only looking for merges)
 
     def maybe_merge(self, policy: MergePolicy = MergePolicy(), limit: int = 10) -> list[MergeReport]:
@@ -134,21 +143,30 @@ class Merger:
             folders = [self.layout.segments / n for n in names]
             before = [load_deletes(f, e.deletes) for f, e in zip(folders, entries)]
         sources: list[Segment] = []
+        opened: list[Segment] = []  # by this merge, closed by it; borrowed ones belong to the served reader
+        warmed: list[Segment] = []
         try:
             # Outside the lock: only merges remove segments that hold live passages, and this one holds the
             # merge lock; a source that a write emptied and pruned meanwhile fails to open: no merge then.
             for folder in folders:
-                sources.append(Segment.open(folder, commit.dim))
+                borrowed = self.open_segments.borrow(folder.name) if self.open_segments is not None else None
+                if borrowed is None:
+                    borrowed = Segment.open(folder, commit.dim)
+                    opened.append(borrowed)
+                sources.append(borrowed)
             with self.layout.temp_folder() as temp:
                 passages = self._write_merged(temp, sources, before, commit.dim)
                 fault("merge_written")
+                if self.open_segments is not None and passages:
+                    warmed.append(Segment.open(temp, commit.dim))  # before the commit: its readers find it open
+                    warmed[0].live_rows(np.zeros(0, np.int64))
                 with self.layout.writer_lock():
-                    report = self._commit_merge(temp, names, sources, before, passages, started)
-        except IndexCorruptError as exc:
+                    report = self._commit_merge(temp, names, sources, before, passages, started, warmed)
+        except (IndexCorruptError, sqlite3.OperationalError) as exc:  # a source emptied and removed meanwhile
             log.warning("merge of %s abandoned: %s", names, exc, extra={"event": "merge_abandoned"})
             return None
         finally:
-            for segment in sources:
+            for segment in opened + warmed:  # a warmed segment handed over is no longer in `warmed`
                 segment.conn.close()
         log.info(
             "merged %d segment(s) into %s: %d passages, %d tombstones purged, %.2f s",
@@ -209,7 +227,14 @@ class Merger:
         return len(vids)
 
     def _commit_merge(
-        self, temp, names: list[str], sources: list[Segment], before: list[np.ndarray], passages: int, started: float
+        self,
+        temp,
+        names: list[str],
+        sources: list[Segment],
+        before: list[np.ndarray],
+        passages: int,
+        started: float,
+        warmed: list[Segment],
     ) -> MergeReport:
         commit = live_commit(self.layout)
         entries = [commit.segment(n) for n in names]
@@ -234,7 +259,9 @@ class Merger:
             finally:
                 conn.close()
             name = self.layout.new_segment_name()
-            self.layout.publish_segment(temp, name)
+            final = self.layout.publish_segment(temp, name)
+            if warmed:  # open files follow the rename
+                warmed[0].path = final
             merged = SegmentEntry(name, passages, documents, deleted=len(carried), deleted_documents=gone_docs)
             if len(carried):
                 merged.deletes = f"deletes_{generation}.npy"
@@ -258,6 +285,8 @@ class Merger:
         path = self.layout.commit_path(generation)
         new_commit.publish(path)
         fault("merge_committed")
+        if warmed and self.open_segments is not None and any(s.name == warmed[0].name for s in segments):
+            self.open_segments.warmed(warmed.pop())
         self.layout.remove_leftovers()
         purged = sum(s.size for s in sources) - passages
         name = next((s.name for s in segments if s.name not in {e.name for e in commit.segments}), None)

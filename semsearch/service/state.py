@@ -27,6 +27,7 @@ from ..index.merge import Merger, MergeReport
 from ..index.writer import IndexWriter, WriteReport, check_model, model_load_error
 from ..settings import Settings
 from ..store.layout import IndexDirectory
+from ..store.open_segments import OpenSegments
 from ..store.reader import IndexReader, open_commit, open_index
 from .maintenance import IndexMaintenance
 from .metrics import Metrics, TimedEmbedder
@@ -63,7 +64,9 @@ class ServiceState:
         self._bootstrap: threading.Thread | None = None
         self._swap_lock = threading.Lock()
         self._seen_generation = -1  # the newest commit this process tried to open
-        self.maintenance = IndexMaintenance(Merger(self.layout.root, settings.index_type), self.refresh)
+        self.open_segments = OpenSegments(self.layout, lambda: self._searcher.snapshot.segments if self._searcher is not None else [])
+        merger = Merger(self.layout.root, settings.index_type, open_segments=self.open_segments)
+        self.maintenance = IndexMaintenance(merger, self.refresh)
         self.phase = Phase()
 
     # -- the model, loaded once per process ----------------------------------------------------
@@ -106,12 +109,12 @@ class ServiceState:
     def _open(self) -> IndexReader:
         """The live commit, reusing the segments the current reader has open."""
         current = self._searcher.snapshot if self._searcher is not None else None
-        return open_index(self.layout.root, previous=current)
+        return open_index(self.layout.root, previous=current, opened=self.open_segments.known())
 
     def _open_generation(self, generation: int) -> IndexReader:
         """The commit just written (write's hook; a sharded state opens it on its shards)."""
         current = self._searcher.snapshot if self._searcher is not None else None
-        return open_commit(self.layout, generation, previous=current)
+        return open_commit(self.layout, generation, previous=current, opened=self.open_segments.known())
 
     def _build_searcher(self, snapshot: IndexReader) -> Searcher:
         return build_searcher(snapshot, self.embedder, self.settings, self.cache)
@@ -138,6 +141,7 @@ class ServiceState:
             if current is not None and snapshot.generation <= current.generation:
                 return  # already serving this commit or a newer one
             self._searcher = searcher
+            self.open_segments.served({s.name for s in snapshot.segments})
         stats = snapshot.segment_stats()
         self.metrics.documents.set(snapshot.manifest.documents)
         self.metrics.passages.set(snapshot.manifest.passages)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 import logging
 import weakref
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -327,14 +327,20 @@ def _release(segments: list[Segment]) -> None:
 
 
 def open_commit(
-    layout: IndexDirectory, generation: int, previous: IndexReader | None = None, only: Callable[[CommitPoint], Collection[str]] | None = None
+    layout: IndexDirectory,
+    generation: int,
+    previous: IndexReader | None = None,
+    only: Callable[[CommitPoint], Collection[str]] | None = None,
+    opened: Mapping[str, Segment] | None = None,
 ) -> IndexReader:
-    """The reader of one commit point; segments `previous` has open are reused, not reopened. `only`: which
-    of the commit's segments to open (a shard's part, by name); the others are left out."""
+    """The reader of one commit point; segments `previous` has open (or `opened`: open_segments' warmed
+    ones) are reused, not reopened. `only`: which of the commit's segments to open (a shard's part, by
+    name); the others are left out."""
     path = layout.commit_path(generation)
     commit = CommitPoint.read(path)
     wanted = set(only(commit)) if only is not None else None
-    known = {s.name: s for s in previous.segments} if previous is not None else {}
+    known = dict(opened or {})
+    known.update({s.name: s for s in previous.segments} if previous is not None else {})
     segments: list[Segment] = []
     deletes: list[np.ndarray] = []
     opened: list[Segment] = []
@@ -362,7 +368,9 @@ def open_commit(
     return IndexReader(path, commit, segments, deletes)
 
 
-def open_index(index_dir: str | Path, previous: IndexReader | None = None) -> IndexReader:
+def open_index(
+    index_dir: str | Path, previous: IndexReader | None = None, opened: Mapping[str, Segment] | None = None
+) -> IndexReader:
     """The live commit; if it is damaged, the newest older one that opens, with a warning. A format-1
     index (snapshots) is converted once first."""
     layout = IndexDirectory(index_dir)
@@ -375,13 +383,13 @@ def open_index(index_dir: str | Path, previous: IndexReader | None = None) -> In
         if not gens:
             raise IndexNotFoundError(f"no index at {layout.root}: run 'semsearch index PATH' first")
         try:
-            return open_commit(layout, gens[0], previous)
+            return open_commit(layout, gens[0], previous, opened=opened)
         except IndexCorruptError as first:
             if layout.generation() != gens[0]:
                 continue  # a newer commit was published (and older files pruned) while opening: open that
             for older in gens[1:]:
                 try:
-                    reader = open_commit(layout, older, previous)
+                    reader = open_commit(layout, older, previous, opened=opened)
                 except IndexCorruptError:
                     continue
                 log.warning("%s; serving the previous commit point %s instead", first, layout.commit_path(older).name)
