@@ -187,6 +187,26 @@ def test_a_server_merge_borrows_its_sources_and_hands_the_merged_segment_over_op
     assert service.open_segments.known() == {}
 
 
+def test_top_rows_equals_sorting_every_allowed_row_by_score_then_identity():
+    from types import SimpleNamespace
+
+    rng = np.random.default_rng(7)
+    for trial in range(300):
+        size = int(rng.integers(1, 400))
+        identity = rng.permutation(size * 3)[:size].astype(np.int64)
+        searcher = Searcher(SimpleNamespace(identity=identity), FakeEmbedder())
+        floor = float(rng.choice([0.0, 0.5, -0.2]))
+        scores = np.full(size, floor, np.float32)
+        hits = rng.random(size) < rng.choice([0.02, 0.3, 0.9])
+        scores[hits] = rng.choice([floor + 1, floor + 2, floor + rng.random()], size=int(hits.sum())).astype(np.float32)
+        mask = rng.random(size) < 0.7 if trial % 3 == 0 else None
+        positive = bool(trial % 2)
+        n = int(rng.integers(1, 150))
+        allowed = [r for r in range(size) if (mask is None or mask[r]) and (not positive or scores[r] > 0)]
+        expected = sorted(allowed, key=lambda r: (-scores[r], identity[r]))[:n]
+        assert searcher.top_rows(scores, n, mask, positive).tolist() == expected, trial
+
+
 def test_merge_policy_merges_a_full_tier_and_segments_heavy_with_tombstones():
     entries = [SegmentEntry(f"s{i}", passages=10 + i, documents=1) for i in range(12)]
     entries.append(SegmentEntry("big", passages=50_000, documents=100, deleted=20_000, deleted_documents=40))
