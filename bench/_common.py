@@ -41,12 +41,22 @@ def append_section(title: str, body: str) -> None:
     print(text)
 
 
-def publish(title: str, body: str, no_write: bool) -> None:
-    """Print the section (`--no-write`) or append it to BENCHMARKS.md."""
+def publish(title: str, body: str, no_write: bool, part: str | None = None) -> None:
+    """Print the section (`--no-write`) or add it to BENCHMARKS.md: at the end of `part` (a "## " heading)
+    when given and present, else at the end of the file."""
     if no_write:
         print(body)
-    else:
+    elif part is None or part not in BENCHMARKS.read_text():
         append_section(title, body)
+    else:
+        text = BENCHMARKS.read_text()
+        start = text.index(part) + len(part)
+        nxt = text.find("\n## ", start)
+        head, tail = (text, "") if nxt < 0 else (text[:nxt], text[nxt:])
+        BENCHMARKS.write_text(head.rstrip("\n") + "\n")
+        append_section(title, body)  # appended at the end ...
+        appended = BENCHMARKS.read_text()[len(head.rstrip("\n")) + 1 :]
+        BENCHMARKS.write_text(head.rstrip("\n") + "\n" + appended.rstrip("\n") + "\n" + tail)  # ... and put back before the rest
 
 
 def piaf_missing() -> bool:

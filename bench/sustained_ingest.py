@@ -44,7 +44,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
-from _common import BENCHMARKS, append_section, markdown_table, publish  # noqa: E402
+from _common import markdown_table, publish  # noqa: E402
 from _perf import ServerProcess, load_text, loadavg, percentiles  # noqa: E402
 
 SECTION = "## Index writes and segments"
@@ -326,21 +326,6 @@ def plot(path: Path, run: Run, windows: list[tuple[float, float]], title: str) -
     fig.savefig(path, dpi=110)
 
 
-def section(title: str, body: str) -> None:
-    """Append the section under SECTION of BENCHMARKS.md (at the end of that part), or at the end of the file."""
-    text = BENCHMARKS.read_text()
-    if SECTION not in text:
-        append_section(title, body)
-        return
-    start = text.index(SECTION) + len(SECTION)
-    nxt = text.find("\n## ", start)
-    head, tail = (text, "") if nxt < 0 else (text[:nxt], text[nxt:])
-    BENCHMARKS.write_text(head.rstrip("\n") + "\n")
-    append_section(title, body)  # appended at the end ...
-    appended = BENCHMARKS.read_text()[len(head.rstrip("\n")) + 1 :]
-    BENCHMARKS.write_text(head.rstrip("\n") + "\n" + appended.rstrip("\n") + "\n" + tail)  # ... and put back before the rest
-
-
 def fmt(pair) -> str:
     return " / ".join(f"{v:.0f}" for v in pair)
 
@@ -458,10 +443,7 @@ def main() -> int:
         "a search counts as during a merge when it overlaps a poll interval with `merging` (segments being merged) at "
         "either end.\n\n" + markdown_table(["measure", "value"], rows) + f"\n\n![sustained ingest]({os.path.relpath(args.plot, ROOT)})\n"
     )
-    if args.no_write:
-        publish(title, body, True)
-    else:
-        section(title, body)
+    publish(title, body, args.no_write, part=SECTION)
     print(f"raw samples: {raw}", file=sys.stderr)
     return 1 if s["writes_failed"] or s["searches_failed"] else 0
 
