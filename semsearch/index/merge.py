@@ -33,7 +33,7 @@ from ..store.layout import IndexDirectory, fault, fsync_tree, write_durably
 from ..store.lexical import Postings
 from ..store.open_segments import OpenSegments
 from ..store.reader import ranges
-from ..store.segment import Segment, load_deletes, write_segment
+from ..store.segment import Segment, load_deletes, vector_files, write_segment
 from .writer import live_commit
 
 log = logging.getLogger(__name__)
@@ -195,8 +195,7 @@ class Merger:
             lengths[remap[rows]] = ptr[rows + 1] - ptr[rows]
         new_ptr = np.zeros(len(vids) + 1, np.int64)
         np.cumsum(lengths, out=new_ptr[1:])
-        passage_vectors = np.empty((len(vids), dim), np.float32)
-        sentence_vectors = np.empty((int(new_ptr[-1]), dim), np.float32)
+        passage_vectors, sentence_vectors = vector_files(temp, len(vids), int(new_ptr[-1]), dim)
         spans = np.empty((int(new_ptr[-1]), 2), np.int32)
         for segment, rows, remap in zip(sources, live, remaps):
             passage_vectors[remap[rows]] = segment.vectors[rows]

@@ -146,17 +146,31 @@ def write_segment(
     index_type: str,
     dim: int,
 ) -> SegmentInfo:
-    """Everything but the SQLite rows (already in `conn`, committed here) of a segment in `folder`."""
+    """Everything but the SQLite rows (already in `conn`, committed here) of a segment in `folder`. Vector
+    arrays from vector_files(folder, ...) are in their files already (flushed here), not saved again."""
     conn.commit()
     vectors_arr = np.ascontiguousarray(passage_vectors, dtype=np.float32).reshape(-1, dim)
     if len(vectors_arr) != len(vids) or len(postings.lengths) != len(vids):
         raise RuntimeError(f"internal error: {len(vectors_arr)} vectors, {len(postings.lengths)} lengths for {len(vids)} passages")
-    np.save(folder / vectors.VECTORS_NAME, vectors_arr)
+    for array, name in ((passage_vectors, vectors.VECTORS_NAME), (sentence_vectors, vectors.SENTENCE_VECTORS)):
+        if isinstance(array, np.memmap) and Path(array.filename) == (folder / name).resolve():
+            array.flush()
+        else:
+            np.save(folder / name, np.ascontiguousarray(array, dtype=np.float32).reshape(-1, dim))
     np.save(folder / vectors.VIDS_NAME, vids.astype(np.int64))
-    vectors.save_sentences(folder, np.asarray(sentence_vectors).reshape(-1, dim), sentence_vids, spans)
+    vectors.save_sentence_ids(folder, sentence_vids, spans)
     vectors.save_index(vectors.build_index(vectors_arr, vids, index_type), folder)
     postings.save(folder)
     return describe_segment(folder, conn, dim, index_type)
+
+
+def vector_files(folder: Path, passages: int, sentences: int, dim: int) -> tuple[np.ndarray, np.ndarray]:
+    """Passage and sentence vector arrays backed by the segment's own .npy files, for write_segment: a merge
+    fills them in place, so a 1M-passage merge no longer holds its 6 GB of sentence vectors in memory."""
+    return (
+        np.lib.format.open_memmap(folder / vectors.VECTORS_NAME, mode="w+", dtype=np.float32, shape=(passages, dim)),
+        np.lib.format.open_memmap(folder / vectors.SENTENCE_VECTORS, mode="w+", dtype=np.float32, shape=(sentences, dim)),
+    )
 
 
 def describe_segment(folder: Path, conn: sqlite3.Connection, dim: int, index_type: str) -> SegmentInfo:

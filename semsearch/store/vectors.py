@@ -242,8 +242,8 @@ def load_vectors(folder: Path) -> tuple[np.ndarray, np.ndarray]:
     return vectors, vids
 
 
-def save_sentences(folder: Path, sentence_vectors: np.ndarray, sentence_vids: np.ndarray, spans: np.ndarray) -> None:
-    np.save(folder / SENTENCE_VECTORS, np.ascontiguousarray(sentence_vectors, dtype=np.float32))
+def save_sentence_ids(folder: Path, sentence_vids: np.ndarray, spans: np.ndarray) -> None:
+    """The sentences' passage ids and spans (their vectors are saved on their own)."""
     np.save(folder / SENTENCE_VIDS, sentence_vids.astype(np.int64))
     np.save(folder / SENTENCE_SPANS, spans.astype(np.int32).reshape(-1, 2))
 
