@@ -115,3 +115,7 @@ def test_a_sharded_app_takes_a_write_with_the_key_and_finds_it_at_once(tmp_path)
         similar = client.get("/documents/new%2F1/similar")
         assert similar.status_code == 501 and "semsearch serve --ray" in similar.json()["error"]["message"]
         assert client.get("/").status_code == 200
+        optimized = client.post("/admin/optimize", headers=AUTH, timeout=60)  # the ingress merges, the shards reopen
+        assert optimized.status_code == 200 and optimized.json()["segments"] == 1, optimized.text
+        found = client.get("/search", params={"q": "marché couvert samedi", "mode": "lexical"}).json()
+        assert found["results"][0]["doc_id"] == "new/1" and client.get("/stats").json()["documents"] == after["documents"]

@@ -22,6 +22,9 @@ class ShardedServiceState(ServiceState):
         self.pool = pool
         self.passages = PassageCache()
 
+    def _make_open_segments(self) -> None:  # type: ignore[override]
+        return None  # the shards open the segments; a merge here opens its own sources
+
     def _open(self) -> ShardedView:  # type: ignore[override]
         return open_view(self.layout, self.pool)
 

@@ -64,10 +64,14 @@ class ServiceState:
         self._bootstrap: threading.Thread | None = None
         self._swap_lock = threading.Lock()
         self._seen_generation = -1  # the newest commit this process tried to open
-        self.open_segments = OpenSegments(self.layout, lambda: self._searcher.snapshot.segments if self._searcher is not None else [])
+        self.open_segments = self._make_open_segments()
         merger = Merger(self.layout.root, settings.index_type, open_segments=self.open_segments)
         self.maintenance = IndexMaintenance(merger, self.refresh)
         self.phase = Phase()
+
+    def _make_open_segments(self) -> OpenSegments | None:
+        """What this process's merges share with its readers (None where readers live elsewhere: shards)."""
+        return OpenSegments(self.layout, lambda: self._searcher.snapshot.segments if self._searcher is not None else [])
 
     # -- the model, loaded once per process ----------------------------------------------------
 
@@ -109,12 +113,12 @@ class ServiceState:
     def _open(self) -> IndexReader:
         """The live commit, reusing the segments the current reader has open."""
         current = self._searcher.snapshot if self._searcher is not None else None
-        return open_index(self.layout.root, previous=current, opened=self.open_segments.known())
+        return open_index(self.layout.root, previous=current, opened=self.open_segments.known() if self.open_segments else None)
 
     def _open_generation(self, generation: int) -> IndexReader:
         """The commit just written (write's hook; a sharded state opens it on its shards)."""
         current = self._searcher.snapshot if self._searcher is not None else None
-        return open_commit(self.layout, generation, previous=current, opened=self.open_segments.known())
+        return open_commit(self.layout, generation, previous=current, opened=self.open_segments.known() if self.open_segments else None)
 
     def _build_searcher(self, snapshot: IndexReader) -> Searcher:
         return build_searcher(snapshot, self.embedder, self.settings, self.cache)
@@ -141,7 +145,8 @@ class ServiceState:
             if current is not None and snapshot.generation <= current.generation:
                 return  # already serving this commit or a newer one
             self._searcher = searcher
-            self.open_segments.served({s.name for s in snapshot.segments})
+            if self.open_segments is not None:
+                self.open_segments.served({s.name for s in snapshot.segments})
         stats = snapshot.segment_stats()
         self.metrics.documents.set(snapshot.manifest.documents)
         self.metrics.passages.set(snapshot.manifest.passages)
