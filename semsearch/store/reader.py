@@ -26,7 +26,7 @@ from ..errors import IndexCorruptError, IndexNotFoundError
 from . import database
 from .commit import CommitPoint
 from .layout import IndexDirectory
-from .lexical import LexicalStats, LiveSegment, bm25_plus, lexical_stats
+from .lexical import LexicalStats, LiveSegment, bm25_plus, length_norm, lexical_stats
 from .live_rows import LiveRows, identity_keys
 from .manifest import Manifest
 from .segment import RowTable, Segment, SentenceTable, load_deletes
@@ -104,6 +104,7 @@ class IndexReader:
         self.commit = commit
         self.segments = segments
         self.deletes = deletes
+        self._norm_cache: tuple[float, np.ndarray] | None = None
         self._build_rows()
         self.manifest = Manifest(
             model=commit.model,
@@ -263,13 +264,25 @@ class IndexReader:
         order = np.lexsort((rows, -scores))[:n]
         return rows[order], scores[order]
 
+    @functools.cached_property
+    def _mean_length(self) -> float:
+        return float(self.lengths.astype(np.float64).mean()) if len(self.lengths) else 0.0
+
+    def _length_norm(self, avgdl: float) -> np.ndarray:
+        """length_norm for this avgdl, kept for the next query (one avgdl per commit, or per shard's stats)."""
+        cached = self._norm_cache
+        if cached is None or cached[0] != avgdl:
+            cached = (avgdl, length_norm(self.lengths, avgdl))
+            self._norm_cache = cached
+        return cached[1]
+
     def _live_parts(self) -> list[LiveSegment]:
         return [LiveSegment(s.postings, g) for s, g in zip(self.segments, self._to_global)]
 
     def lexical_scores(self, terms: list[str], stats: LexicalStats | None = None) -> np.ndarray:
         """BM25+ of every row, with the statistics of all live passages (or `stats`: those of the whole
         collection when this reader holds only some of its segments)."""
-        return bm25_plus(self._live_parts(), self.lengths, terms, stats)
+        return bm25_plus(self._live_parts(), self.lengths, terms, stats, self._length_norm, self._mean_length)
 
     def lexical_stats(self, terms: list[str]) -> LexicalStats:
         """This reader's part of the collection statistics for `terms` (summed over shards by the caller)."""
