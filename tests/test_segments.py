@@ -217,6 +217,25 @@ def test_merge_policy_merges_a_full_tier_and_segments_heavy_with_tombstones():
     assert MergePolicy.force(commit) == [[e.name for e in sorted(entries, key=lambda e: e.live)]]
 
 
+def test_merge_policy_rewrites_each_passage_a_few_times_over_many_one_article_writes():
+    # Lucene's measure of a merge policy: passages written by merges per passage written. A merged segment
+    # that stays in the lowest tier is merged again with each batch of new small segments.
+    policy = MergePolicy()
+    segments = [SegmentEntry("base", 100_000, 20_000)]
+    merged, most = 0, 0
+    for i in range(1500):
+        segments.append(SegmentEntry(f"w{i}", 3, 1))
+        while groups := policy.find_merges(CommitPoint(i, "m", 8, 0, "", segments=segments)):
+            for n, group in enumerate(groups):
+                members = [s for s in segments if s.name in group]
+                merged += sum(s.live for s in members)
+                segments = [s for s in segments if s.name not in group]
+                segments.append(SegmentEntry(f"m{i}-{n}", sum(s.live for s in members), len(members)))
+        most = max(most, len(segments))
+    assert merged / (1500 * 3) < 5 and most <= 4 * policy.segments_per_tier
+    assert MergePolicy(floor_passages=1_000).tier(5_000) == 0 and policy.tier(5_000) == 2
+
+
 def test_background_merges_keep_the_segment_count_bounded(tmp_path):
     writer, merger = IndexWriter(tmp_path, FakeEmbedder()), Merger(tmp_path)
     for i in range(25):

@@ -42,7 +42,11 @@ log = logging.getLogger(__name__)
 @dataclass
 class MergePolicy:
     segments_per_tier: int = 10
-    floor_passages: int = 1_000
+    # Tier 0 holds everything under 10 x floor: a merged segment stays there, and is merged again with the next
+    # writes' segments, until it outgrows it. With a floor of 1,000 a 1M index took 2,000 one-article writes
+    # with a write amplification of 93 (bench/sustained_ingest.py, server log), 112 simulated; 3.5 with 10, at
+    # 23 segments at most (bench/merge_policy.py, BENCHMARKS.md).
+    floor_passages: int = 10
     max_deleted_ratio: float = 0.3
 
     def tier(self, live: int) -> int:
