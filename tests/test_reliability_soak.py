@@ -5,28 +5,18 @@ warm-up. The same code runs for longer from bench/soak.py (not in the suite)."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import sys
 from pathlib import Path
 
 from semsearch.index.writer import live_commit
 from semsearch.store.layout import IndexDirectory
 from semsearch.text.analyzer import analyze
 
-from .conftest import ROOT
+from .conftest import load_bench
 from .service_helpers import API_KEY, AUTH, SEED_IDS, Server
 
 DURATION_S = 30
 CLIENTS = 16
-
-
-def load_soak():
-    spec = importlib.util.spec_from_file_location("bench_soak", ROOT / "bench" / "soak.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
 
 
 def open_files(pid: int) -> list[str]:
@@ -40,7 +30,7 @@ def open_files(pid: int) -> list[str]:
 
 
 def test_soak_searches_while_writing_zero_errors_consistent_results_flat_memory(seed_index, tmp_path):
-    soak = load_soak()
+    soak = load_bench("soak")
     tokens = [soak.token(i) for i in range(2000)]  # read-your-writes searches one token: no stemmer may change it
     assert len(set(tokens)) == len(tokens) and all(analyze(t, "fr") == analyze(t, "en") == [t] for t in tokens)
     server = Server(seed_index, tmp_path, tmp_path / "serve.log")

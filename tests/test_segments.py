@@ -19,6 +19,7 @@ from semsearch.store.layout import IndexDirectory
 from semsearch.store.lexical import BM25_B, BM25_K1, BM25_METHOD, LiveSegment, Postings, bm25_plus
 from semsearch.store.reader import open_index
 
+from .conftest import load_bench
 from .test_snapshots import FakeEmbedder
 
 WORDS = "budget école commune conseil vote euros ville marché foire livre maire route pont eau".split()
@@ -221,18 +222,8 @@ def test_merge_policy_rewrites_each_passage_a_few_times_over_many_one_article_wr
     # Lucene's measure of a merge policy: passages written by merges per passage written. A merged segment
     # that stays in the lowest tier is merged again with each batch of new small segments.
     policy = MergePolicy()
-    segments = [SegmentEntry("base", 100_000, 20_000)]
-    merged, most = 0, 0
-    for i in range(1500):
-        segments.append(SegmentEntry(f"w{i}", 3, 1))
-        while groups := policy.find_merges(CommitPoint(i, "m", 8, 0, "", segments=segments)):
-            for n, group in enumerate(groups):
-                members = [s for s in segments if s.name in group]
-                merged += sum(s.live for s in members)
-                segments = [s for s in segments if s.name not in group]
-                segments.append(SegmentEntry(f"m{i}-{n}", sum(s.live for s in members), len(members)))
-        most = max(most, len(segments))
-    assert merged / (1500 * 3) < 5 and most <= 4 * policy.segments_per_tier
+    simulated = load_bench("merge_policy").simulate(policy, writes=1500, passages=3, start=100_000)
+    assert simulated["amplification"] < 5 and simulated["most"] <= 4 * policy.segments_per_tier
     assert MergePolicy(floor_passages=1_000).tier(5_000) == 0 and policy.tier(5_000) == 2
 
 

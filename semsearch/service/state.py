@@ -29,6 +29,7 @@ from ..settings import Settings
 from ..store.layout import IndexDirectory
 from ..store.open_segments import OpenSegments
 from ..store.reader import IndexReader, open_commit, open_index
+from ..store.segment import Segment
 from .maintenance import IndexMaintenance
 from .metrics import Metrics, TimedEmbedder
 from .searcher import QueryVectorCache, Searcher, build_searcher
@@ -110,15 +111,18 @@ class ServiceState:
         self.phase = Phase(name, message)
         log.info("service phase", extra={"event": "phase", "phase": name, "detail": message})
 
+    def _warmed(self) -> dict[str, Segment] | None:
+        return self.open_segments.known() if self.open_segments is not None else None
+
     def _open(self) -> IndexReader:
         """The live commit, reusing the segments the current reader has open."""
         current = self._searcher.snapshot if self._searcher is not None else None
-        return open_index(self.layout.root, previous=current, opened=self.open_segments.known() if self.open_segments else None)
+        return open_index(self.layout.root, previous=current, opened=self._warmed())
 
     def _open_generation(self, generation: int) -> IndexReader:
         """The commit just written (write's hook; a sharded state opens it on its shards)."""
         current = self._searcher.snapshot if self._searcher is not None else None
-        return open_commit(self.layout, generation, previous=current, opened=self.open_segments.known() if self.open_segments else None)
+        return open_commit(self.layout, generation, previous=current, opened=self._warmed())
 
     def _build_searcher(self, snapshot: IndexReader) -> Searcher:
         return build_searcher(snapshot, self.embedder, self.settings, self.cache)

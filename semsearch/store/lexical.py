@@ -18,7 +18,7 @@ A passage without any term counts as length 1 (bm25s indexes it with one inert t
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -199,22 +199,18 @@ def bm25_plus(
     lengths: np.ndarray,
     terms: Sequence[str],
     stats: LexicalStats | None = None,
-    norms: Callable[[float], np.ndarray] | None = None,
-    mean_length: float | None = None,
+    norm: np.ndarray | None = None,
 ) -> np.ndarray:
     """BM25+ score of every live row (`lengths`: their passage lengths, in global row order) for `terms`.
     `stats`: the collection's statistics when these rows are only part of it (a shard); None: these rows.
-    `norms`: length_norm(lengths, avgdl) for an avgdl, kept by the caller (the same for every query of
-    a commit: at 1M rows it was a tenth of a search); `mean_length`: lengths' mean, likewise."""
+    `norm`: length_norm(lengths, avgdl) for that avgdl, kept by the caller (the same for every query of a
+    commit: at 1M rows computing it was a tenth of a search)."""
     scores = np.zeros(len(lengths), dtype=np.float64)
     if len(lengths) == 0 or not terms:
         return scores.astype(np.float32)
     n = stats.passages if stats is not None else len(lengths)
-    if stats is not None:
-        avgdl = stats.total_length / n
-    else:
-        avgdl = mean_length if mean_length is not None else float(lengths.astype(np.float64).mean())
-    norm = norms(avgdl) if norms is not None else length_norm(lengths, avgdl)
+    if norm is None:
+        norm = length_norm(lengths, stats.total_length / n if stats is not None else float(lengths.astype(np.float64).mean()))
     repeats: dict[str, int] = {}
     for t in terms:
         repeats[t] = repeats.get(t, 0) + 1

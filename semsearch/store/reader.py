@@ -104,7 +104,7 @@ class IndexReader:
         self.commit = commit
         self.segments = segments
         self.deletes = deletes
-        self._norm_cache: tuple[float, np.ndarray] | None = None
+        self._norm_cache: tuple[tuple[int, float], np.ndarray] | None = None
         self._build_rows()
         self.manifest = Manifest(
             model=commit.model,
@@ -265,14 +265,18 @@ class IndexReader:
         return rows[order], scores[order]
 
     @functools.cached_property
-    def _mean_length(self) -> float:
-        return float(self.lengths.astype(np.float64).mean()) if len(self.lengths) else 0.0
+    def _total_length(self) -> float:
+        return float(self.lengths.astype(np.float64).sum())
 
-    def _length_norm(self, avgdl: float) -> np.ndarray:
-        """length_norm for this avgdl, kept for the next query (one avgdl per commit, or per shard's stats)."""
+    def _length_norm(self, stats: LexicalStats | None) -> np.ndarray | None:
+        """lexical.length_norm for the avgdl of `stats` (or of these rows), kept for the next query: one
+        avgdl per commit, or per shard's collection statistics. None for no rows."""
+        n, total = (stats.passages, stats.total_length) if stats is not None else (len(self.lengths), self._total_length)
+        if not n:
+            return None
         cached = self._norm_cache
-        if cached is None or cached[0] != avgdl:
-            cached = (avgdl, length_norm(self.lengths, avgdl))
+        if cached is None or cached[0] != (n, total):
+            cached = ((n, total), length_norm(self.lengths, total / n))
             self._norm_cache = cached
         return cached[1]
 
@@ -282,7 +286,7 @@ class IndexReader:
     def lexical_scores(self, terms: list[str], stats: LexicalStats | None = None) -> np.ndarray:
         """BM25+ of every row, with the statistics of all live passages (or `stats`: those of the whole
         collection when this reader holds only some of its segments)."""
-        return bm25_plus(self._live_parts(), self.lengths, terms, stats, self._length_norm, self._mean_length)
+        return bm25_plus(self._live_parts(), self.lengths, terms, stats, self._length_norm(stats))
 
     def lexical_stats(self, terms: list[str]) -> LexicalStats:
         """This reader's part of the collection statistics for `terms` (summed over shards by the caller)."""
