@@ -23,9 +23,9 @@ from semsearch.embedding import load_embedder  # noqa: E402
 from semsearch.evaluation.datasets import EvalSet  # noqa: E402
 from semsearch.evaluation.runner import evaluate  # noqa: E402
 from semsearch.index.chunking import split_passages  # noqa: E402
-from semsearch.index.readers import read_paths  # noqa: E402
 from semsearch.index.writer import IndexWriter  # noqa: E402
-from semsearch.service.searcher import Searcher  # noqa: E402
+from semsearch.ingest.readers import read_paths  # noqa: E402
+from semsearch.search.searcher import Searcher  # noqa: E402
 from semsearch.settings import Settings  # noqa: E402
 from semsearch.store.reader import open_index  # noqa: E402
 

@@ -25,7 +25,7 @@ from _perf import ensure_piaf_index, load_text  # noqa: E402
 from semsearch.embedding import load_embedder  # noqa: E402
 from semsearch.evaluation.datasets import load_eval_set  # noqa: E402
 from semsearch.evaluation.runner import evaluate  # noqa: E402
-from semsearch.service.searcher import QueryVectorCache, Searcher, build_searcher  # noqa: E402
+from semsearch.search.searcher import QueryVectorCache, Searcher, build_searcher  # noqa: E402
 from semsearch.settings import Settings  # noqa: E402
 from semsearch.store.reader import open_index  # noqa: E402
 

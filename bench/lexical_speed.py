@@ -58,7 +58,7 @@ def main() -> int:
     from semsearch.evaluation.datasets import load_eval_set
     from semsearch.evaluation.runner import document_ranking
     from semsearch.index.segment_build import embedding_text
-    from semsearch.service.searcher import build_searcher
+    from semsearch.search.searcher import build_searcher
     from semsearch.settings import Settings
     from semsearch.store.reader import open_index
 

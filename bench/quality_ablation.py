@@ -4,7 +4,7 @@
 
 Runs on the index `bench/quality_piaf.py` builds (it builds it when absent). Every variant is
 scored offline in numpy from the index's own vectors and texts, with the fusion of
-`semsearch/service/fusion.py` over the same candidates `Searcher.rank` takes (top 100 dense and top
+`semsearch/search/fusion.py` over the same candidates `Searcher.rank` takes (top 100 dense and top
 100 BM25); with the shipped settings it lands within one question of `semsearch eval` (float
 rounding of a matrix product against the searcher's per-query one can swap a tie). The
 sentence vectors without the headline are embedded here (about a minute). Needs
@@ -27,7 +27,7 @@ from _perf import ensure_piaf_index  # noqa: E402
 from semsearch.embedding import load_embedder  # noqa: E402
 from semsearch.evaluation.datasets import load_eval_set  # noqa: E402
 from semsearch.index.segment_build import embedding_text  # noqa: E402
-from semsearch.service.fusion import FusionConfig, fuse  # noqa: E402
+from semsearch.search.fusion import FusionConfig, fuse  # noqa: E402
 from semsearch.settings import Settings  # noqa: E402
 from semsearch.store import lexical  # noqa: E402
 from semsearch.store.reader import open_index  # noqa: E402

@@ -21,8 +21,8 @@ from semsearch.embedding import load_embedder  # noqa: E402
 from semsearch.evaluation.datasets import load_eval_set  # noqa: E402
 from semsearch.evaluation.runner import evaluate  # noqa: E402
 from semsearch.index.writer import IndexWriter  # noqa: E402
-from semsearch.service.fusion import FusionConfig  # noqa: E402
-from semsearch.service.searcher import QueryVectorCache, Searcher  # noqa: E402
+from semsearch.search.fusion import FusionConfig  # noqa: E402
+from semsearch.search.searcher import QueryVectorCache, Searcher  # noqa: E402
 from semsearch.settings import Settings  # noqa: E402
 from semsearch.store.reader import open_index  # noqa: E402
 

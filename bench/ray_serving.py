@@ -50,8 +50,8 @@ RUNS = [  # label, ingress CPUs, arguments
 
 def seed_index(index_dir: Path) -> None:
     from semsearch.embedding import load_embedder
-    from semsearch.index.readers import read_paths
     from semsearch.index.writer import IndexWriter
+    from semsearch.ingest.readers import read_paths
 
     writer = IndexWriter(index_dir, load_embedder())
     for path in sorted((ROOT / "seeds").glob("*.txt")):

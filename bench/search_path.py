@@ -40,7 +40,7 @@ def main() -> int:
     import semsearch
     from semsearch.embedding import load_embedder
     from semsearch.evaluation.datasets import load_eval_set
-    from semsearch.service.searcher import build_searcher
+    from semsearch.search.searcher import build_searcher
     from semsearch.settings import Settings
     from semsearch.store.reader import open_index
 

@@ -76,7 +76,7 @@ def measure_searches(readers: dict, texts: list[str]) -> dict[str, dict]:
     each query on every index in turn. A warm-up pass embeds every query once with the real default model;
     the timed searches read the vectors from the query cache, so the model's time is in neither figure."""
     from semsearch.embedding import load_embedder
-    from semsearch.service.searcher import QueryVectorCache, build_searcher
+    from semsearch.search.searcher import QueryVectorCache, build_searcher
     from semsearch.settings import Settings
 
     settings = Settings()

@@ -51,8 +51,8 @@ COMMAND = "python bench/serving.py --max-load 1.5 --write"
 
 def ensure_seed_index(index_dir: Path, embedder) -> Path:
     """Index ./seeds into `index_dir` unless it already holds a snapshot."""
-    from semsearch.index.readers import read_paths
     from semsearch.index.writer import IndexWriter
+    from semsearch.ingest.readers import read_paths
     from semsearch.settings import Settings
     from semsearch.store.layout import IndexDirectory
 

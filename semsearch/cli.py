@@ -76,8 +76,8 @@ def _model_for_index(settings: Settings, explicit: bool) -> Settings:
 def cmd_index(args: argparse.Namespace) -> int:
     if args.ray:
         return _index_on_ray(args)
-    from .index.readers import read_paths
     from .index.writer import IndexWriter
+    from .ingest.readers import read_paths
 
     settings = _settings(args)
     batch = read_paths(args.paths, settings.fetch_config())
@@ -156,9 +156,9 @@ def cmd_watch(args: argparse.Namespace) -> int:
     import signal
     import threading
 
-    from .index.fetcher import Fetcher
-    from .index.watch import Watcher, parse_duration, state_path
     from .index.writer import IndexWriter
+    from .ingest.fetcher import Fetcher
+    from .ingest.watch import Watcher, parse_duration, state_path
 
     settings = _settings(args)
     feeds = args.urls or settings.feeds
@@ -201,7 +201,7 @@ def cmd_delete(args: argparse.Namespace) -> int:
 
 def _open_searcher(settings: Settings, embedder=None):
     from .index.writer import check_model
-    from .service.searcher import build_searcher
+    from .search.searcher import build_searcher
     from .store.reader import open_index
 
     snapshot = open_index(settings.index_dir)
@@ -211,8 +211,8 @@ def _open_searcher(settings: Settings, embedder=None):
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from .service.search_options import search_options
-    from .service.searcher import SearchFilters
+    from .search.search_options import search_options
+    from .search.searcher import SearchFilters
 
     options = search_options(args.sort, args.recency, args.offset, args.facets)
     settings = _model_for_index(_settings(args), bool(args.model))
@@ -243,8 +243,8 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_similar(args: argparse.Namespace) -> int:
-    from .service.searcher import SearchFilters
-    from .service.similar import similar_documents
+    from .search.searcher import SearchFilters
+    from .search.similar import similar_documents
 
     settings = _model_for_index(_settings(args), bool(args.model))
     searcher = _open_searcher(settings)

@@ -10,9 +10,9 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from .embedding.base import DEFAULT_MODEL
 from .index.chunking import ChunkingConfig
-from .index.fetcher import DEFAULT_USER_AGENT, FetchConfig
-from .service.collapse import CollapseConfig
-from .service.fusion import FusionConfig
+from .ingest.fetcher import DEFAULT_USER_AGENT, FetchConfig
+from .search.collapse import CollapseConfig
+from .search.fusion import FusionConfig
 
 
 class Settings(BaseSettings):
@@ -86,7 +86,7 @@ class Settings(BaseSettings):
     @field_validator("watch_every")
     @classmethod
     def _duration(cls, value: str) -> str:
-        from .index.watch import parse_duration
+        from .ingest.watch import parse_duration
 
         parse_duration(value)
         return value

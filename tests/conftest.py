@@ -69,7 +69,7 @@ def seed_index(seed_index_master: Path, tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def seed_searcher(seed_index_master: Path, embedder):
-    from semsearch.service.searcher import Searcher
+    from semsearch.search.searcher import Searcher
     from semsearch.store.reader import open_index
 
     return Searcher(open_index(seed_index_master), embedder)

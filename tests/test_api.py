@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from semsearch.service.searcher import MAX_QUERY_CHARS, Searcher
+from semsearch.search.searcher import MAX_QUERY_CHARS, Searcher
 from semsearch.store.reader import open_index
 
 from .conftest import run_cli

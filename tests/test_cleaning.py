@@ -1,5 +1,5 @@
-from semsearch.index.clean import clean_article
-from semsearch.index.readers import read_paths
+from semsearch.ingest.clean import clean_article
+from semsearch.ingest.readers import read_paths
 
 from .conftest import SEEDS
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 
-from semsearch.index.readers import read_paths
+from semsearch.ingest.readers import read_paths
 from semsearch.store.reader import open_index
 
 from .conftest import SEEDS, run_cli, search_json

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from semsearch.service.collapse import CollapseConfig, Collapser
+from semsearch.search.collapse import CollapseConfig, Collapser
 from semsearch.text.analyzer import salient_numbers
 
 

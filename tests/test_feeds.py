@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from semsearch.index.fetcher import FetchConfig, Fetcher, FetchError, Validators
-from semsearch.index.watch import WatchState, parse_duration, state_path
+from semsearch.ingest.fetcher import FetchConfig, Fetcher, FetchError, Validators
+from semsearch.ingest.watch import WatchState, parse_duration, state_path
 
 from .conftest import run_cli
 from .web_site import Site, article_page, rss, serve_site, stored_documents

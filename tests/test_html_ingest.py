@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from semsearch.errors import InvalidInputError
-from semsearch.index.html import NoArticleError, extract_article
-from semsearch.index.readers import document_from_record, read_paths
+from semsearch.ingest.html import NoArticleError, extract_article
+from semsearch.ingest.readers import document_from_record, read_paths
 
 from .conftest import run_cli
 from .service_helpers import AUTH, client_for, server_errors

@@ -12,8 +12,8 @@ from semsearch.documents import Document
 from semsearch.embedding.base import Embedder
 from semsearch.index.merge import Merger
 from semsearch.index.writer import IndexWriter
-from semsearch.service.search_options import SearchOptions
-from semsearch.service.searcher import Searcher, SearchFilters
+from semsearch.search.search_options import SearchOptions
+from semsearch.search.searcher import Searcher, SearchFilters
 from semsearch.settings import Settings
 from semsearch.store import vectors
 from semsearch.store.reader import open_index

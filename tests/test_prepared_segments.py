@@ -12,16 +12,16 @@ from pathlib import Path
 
 import pytest
 
+from semsearch.distributed.staging.folder import VidPool, claim_vids, create_staging
+from semsearch.distributed.staging.prepare import PreparedSegment, prepare_segment
+from semsearch.distributed.staging.publish import open_staging, publish_segments
+from semsearch.distributed.staging.vids import RESERVE_VIDS, ModelId, staging_meta
 from semsearch.documents import Document
 from semsearch.index.chunking import ChunkingConfig, split_passages
-from semsearch.index.prepare import PreparedSegment, prepare_segment
-from semsearch.index.publish import open_staging, publish_segments
-from semsearch.index.vids import RESERVE_VIDS, ModelId, staging_meta
 from semsearch.index.writer import IndexWriter
 from semsearch.store.commit import CommitPoint
 from semsearch.store.layout import FAULT_ENV, TMP_PREFIX, IndexDirectory
 from semsearch.store.reader import open_index
-from semsearch.store.staging import VidPool, claim_vids, create_staging
 
 from .test_segments import _doc, _final_documents, _results, _same
 from .test_snapshots import FakeEmbedder
@@ -134,7 +134,7 @@ def test_concurrent_claims_get_distinct_passage_ids(tmp_path):
 CRASHING_PUBLISH = """
 import sys
 from pathlib import Path
-from semsearch.index.publish import open_staging, publish_segments
+from semsearch.distributed.staging.publish import open_staging, publish_segments
 from semsearch.store.layout import IndexDirectory
 from tests.test_prepared_segments import CHUNKING, MODEL, _doc, _prepare
 root = Path(sys.argv[1])

@@ -78,7 +78,7 @@ def index_on_cluster(cluster: LoopbackCluster, index_dir: Path, *paths: Path, ex
 
 
 def ranking(index_dir: Path, embedder, questions: list[str]) -> list[list[tuple[str, float]]]:
-    from semsearch.service.searcher import Searcher
+    from semsearch.search.searcher import Searcher
     from semsearch.store.reader import open_index
 
     snapshot = open_index(index_dir)

@@ -48,8 +48,8 @@ def cluster():
 
 @pytest.fixture(scope="module")
 def index_dir(tmp_path_factory, embedder) -> Path:
-    from semsearch.index.readers import read_paths
     from semsearch.index.writer import IndexWriter
+    from semsearch.ingest.readers import read_paths
 
     root = tmp_path_factory.mktemp("serve") / "index"
     writer = IndexWriter(root, embedder)

@@ -1,6 +1,6 @@
 import json
 
-from semsearch.index.readers import read_paths
+from semsearch.ingest.readers import read_paths
 
 from .conftest import run_cli, search_json
 

@@ -18,8 +18,8 @@ import pytest
 from semsearch.documents import Document
 from semsearch.index import chunking
 from semsearch.index.chunking import split_passages
-from semsearch.index.readers import decode_text, read_paths
 from semsearch.index.writer import IndexWriter
+from semsearch.ingest.readers import decode_text, read_paths
 from semsearch.store.reader import open_index
 
 from .conftest import run_cli
@@ -125,7 +125,7 @@ READ_AND_CHUNK = textwrap.dedent(
     import json, resource, sys, time
     from semsearch.embedding import load_embedder
     from semsearch.index.chunking import split_passages
-    from semsearch.index.readers import read_paths
+    from semsearch.ingest.readers import read_paths
 
     counter = load_embedder().count_tokens
     started = time.perf_counter()

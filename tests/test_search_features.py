@@ -14,14 +14,14 @@ import numpy as np
 import pytest
 
 from semsearch.errors import InvalidInputError
-from semsearch.index.readers import document_from_record
 from semsearch.index.writer import IndexWriter
+from semsearch.ingest.readers import document_from_record
+from semsearch.search.facets import facet_counts
+from semsearch.search.recency import recency_factors
+from semsearch.search.search_options import SearchOptions, parse_facets, parse_half_life, search_options
+from semsearch.search.searcher import Searcher, SearchFilters, SearchHit
+from semsearch.search.similar import similar_documents
 from semsearch.service.csv_export import BOM, COLUMNS, results_csv
-from semsearch.service.facets import facet_counts
-from semsearch.service.recency import recency_factors
-from semsearch.service.search_options import SearchOptions, parse_facets, parse_half_life, search_options
-from semsearch.service.searcher import Searcher, SearchFilters, SearchHit
-from semsearch.service.similar import similar_documents
 from semsearch.store.reader import open_index
 
 from .conftest import run_cli

@@ -13,7 +13,7 @@ import pytest
 from semsearch.documents import Document
 from semsearch.index.merge import MergePolicy, Merger
 from semsearch.index.writer import IndexWriter
-from semsearch.service.searcher import Searcher, SearchFilters
+from semsearch.search.searcher import Searcher, SearchFilters
 from semsearch.store.commit import CommitPoint, SegmentEntry
 from semsearch.store.layout import IndexDirectory
 from semsearch.store.lexical import BM25_B, BM25_K1, BM25_METHOD, LiveSegment, Postings, bm25_plus

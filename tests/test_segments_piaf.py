@@ -16,7 +16,7 @@ from semsearch.documents import Document
 from semsearch.embedding.base import Embedder
 from semsearch.evaluation.datasets import load_eval_set
 from semsearch.index.writer import IndexWriter
-from semsearch.service.searcher import QueryVectorCache, Searcher
+from semsearch.search.searcher import QueryVectorCache, Searcher
 from semsearch.store.reader import open_index
 
 from .conftest import SHARED

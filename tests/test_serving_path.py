@@ -98,7 +98,7 @@ def _vid(searcher, passage_id: str) -> int:
 def test_a_new_commit_is_warmed_by_one_search_the_first_by_one_a_mode_and_language():
     from types import SimpleNamespace
 
-    from semsearch.service.warmup import warm_up
+    from semsearch.search.warmup import warm_up
 
     class CountingSearcher:
         snapshot = SimpleNamespace(manifest=SimpleNamespace(languages=["fr"]))

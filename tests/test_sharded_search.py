@@ -1,4 +1,4 @@
-"""A sharded search (service/shard.py, service/sharded_search.py) answers exactly as the single-process
+"""A sharded search (search/shard.py, search/sharded_search.py) answers exactly as the single-process
 Searcher over the same commit, with shards in this process (no Ray; tests/test_ray_serve.py runs the
 same code on a Ray cluster with the real model). The index: many writes with updates and deletes
 (tests/test_segments.py), so shards hold segments with tombstones and ties are frequent (fake model)."""
@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
+from semsearch.search.search_options import SearchOptions
+from semsearch.search.searcher import Searcher, SearchFilters
+from semsearch.search.shard import ShardIndex, assign_segments
+from semsearch.search.sharded_search import LocalShards, PassageCache, ShardedSearcher, open_view
 from semsearch.service.app import create_app
-from semsearch.service.search_options import SearchOptions
-from semsearch.service.searcher import Searcher, SearchFilters
-from semsearch.service.shard import ShardIndex, assign_segments
-from semsearch.service.sharded_search import LocalShards, PassageCache, ShardedSearcher, open_view
 from semsearch.service.sharded_state import ShardedServiceState
 from semsearch.store.layout import IndexDirectory
 from semsearch.store.reader import open_index

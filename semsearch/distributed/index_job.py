@@ -1,7 +1,7 @@
 """The driver of `semsearch index --ray`: the cluster reads, embeds and writes segments; this process commits.
 
 Before any work, the driver checks the index's model and makes the job's staging folder in the index
-directory, which every node sees (index/publish.py; its writers take passage ids from one pool there).
+directory, which every node sees (distributed/staging/publish.py; its writers take passage ids from one pool there).
 Unchanged documents (their content hash is already in the index) are left out on the cluster before any
 splitting or embedding.
 The writing tasks put the embedded documents in segments of at most `SEGMENT_DOCS` documents in the
@@ -29,16 +29,16 @@ from tqdm import tqdm
 from ..documents import ReadProblem
 from ..embedding import Embedder
 from ..errors import SemsearchError
-from ..index.prepare import PreparedSegment
-from ..index.publish import open_staging, publish_segments
-from ..index.readers import list_inputs
-from ..index.vids import ModelId
 from ..index.writer import WriteReport
+from ..ingest.readers import list_inputs
 from ..settings import Settings
 from ..store.content_hashes import content_hashes
 from ..store.layout import IndexDirectory
 from .cluster import ClusterInfo, connect, disconnect, import_ray
 from .stages import NOTE, PROBLEM, SEGMENT, UNCHANGED, EmbedTexts, ModelSpec, prepare_files, write_segments
+from .staging.prepare import PreparedSegment
+from .staging.publish import open_staging, publish_segments
+from .staging.vids import ModelId
 
 DOCS_PER_EMBED_CALL = 4  # documents in one actor call: small, so a lost actor redoes little
 READ_TASK_CPUS = 1.0  # also what a writing task reserves

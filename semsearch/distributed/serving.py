@@ -1,7 +1,7 @@
 """`semsearch serve --ray ADDRESS --shards N [--replicas M]`: the sharded service as a Ray Serve application.
 
 - `Shard` (N deployments, `shard-0`... each with M replicas): a `ShardIndex` over its part of the
-  segments of each commit (service/shard.py).
+  segments of each commit (search/shard.py).
 - `Ingress` (one replica, Serve's HTTP entry): the FastAPI app of `semsearch serve` (same routes, same
   page) over a `ShardedServiceState` (service/sharded_state.py) whose shards are the deployment handles.
   It embeds each query once, fans out, merges and runs the single-process Searcher on the candidates;
@@ -27,8 +27,8 @@ from ray.serve import Application
 from ray.serve.handle import DeploymentHandle
 
 from ..errors import SemsearchError
+from ..search.shard import Candidates, ShardIndex, ShardQuery, ShardSummary
 from ..service.app import create_app
-from ..service.shard import Candidates, ShardIndex, ShardQuery, ShardSummary
 from ..service.sharded_state import ShardedServiceState
 from ..settings import Settings
 from ..store.database import DocumentRow, PassageRow

@@ -6,8 +6,8 @@
 2. `EmbedTexts` (an actor pool): the model is loaded once per actor; a batch of documents has its
    texts embedded in slices of the embedding batch size.
 3. `write_segments` (tasks, a bounded batch of documents each): the documents and their vectors as
-   one segment in the job's staging folder, on the shared index directory (index/prepare.py), sent
-   on as one small SEGMENT row: the descriptor the driver commits (index/publish.py).
+   one segment in the job's staging folder, on the shared index directory (distributed/staging/prepare.py), sent
+   on as one small SEGMENT row: the descriptor the driver commits (distributed/staging/publish.py).
 
 A row is one document (or one skipped document, unreadable input, note, or written segment): JSON,
 with the vectors beside it as float32 bytes until the segment is written; vectors never reach the driver.
@@ -29,10 +29,10 @@ from ..documents import Document, Passage, ReadBatch
 from ..embedding import Embedder, load_embedder
 from ..index.chunking import ChunkingConfig, split_passages
 from ..index.embedding_texts import texts_to_embed
-from ..index.prepare import prepare_segment
-from ..index.readers import read_file
 from ..index.segment_build import EmbedFn
+from ..ingest.readers import read_file
 from ..text.lang import detect_language
+from .staging.prepare import prepare_segment
 
 DOC, UNCHANGED, PROBLEM, NOTE, SEGMENT = "doc", "unchanged", "problem", "note", "segment"
 Batch = dict[str, Any]  # Ray Data's "numpy" batch format: column -> array

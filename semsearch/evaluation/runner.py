@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import ir_measures
 from ir_measures import RR, R, nDCG
 
-from ..service.searcher import Searcher
+from ..search.searcher import Searcher
 from .datasets import EvalSet
 
 MEASURES = {"recall@1": R @ 1, "recall@5": R @ 5, "recall@10": R @ 10, "mrr@10": RR @ 10, "ndcg@10": nDCG @ 10}

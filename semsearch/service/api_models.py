@@ -6,8 +6,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
-from .search_options import FACETS, MAX_OFFSET
-from .searcher import MAX_K, MAX_QUERY_CHARS
+from ..search.search_options import FACETS, MAX_OFFSET
+from ..search.searcher import MAX_K, MAX_QUERY_CHARS
 
 Mode = Literal["hybrid", "dense", "lexical"]
 Sort = Literal["relevance", "date"]

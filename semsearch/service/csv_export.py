@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import io
 
-from .searcher import SearchHit
+from ..search.searcher import SearchHit
 
 COLUMNS = ("rank", "score", "date", "source", "title", "url", "doc_id", "passage_id", "answer", "text")
 BOM = "\ufeff"

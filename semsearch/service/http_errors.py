@@ -16,8 +16,8 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import InvalidInputError, SemsearchError, UnsupportedError
-from .search_options import MAX_OFFSET, SORTS
-from .searcher import MAX_K, MODES
+from ..search.search_options import MAX_OFFSET, SORTS
+from ..search.searcher import MAX_K, MODES
 from .state import NotReadyError
 
 log = logging.getLogger("semsearch.service")

@@ -10,9 +10,9 @@ after an acknowledged write finds the document. A write's new segment is assigne
 from __future__ import annotations
 
 from ..embedding import Embedder
+from ..search.sharded_search import PassageCache, ShardedSearcher, ShardedView, ShardPool, open_view
 from ..settings import Settings
 from .metrics import Metrics
-from .sharded_search import PassageCache, ShardedSearcher, ShardedView, ShardPool, open_view
 from .state import ServiceState
 
 

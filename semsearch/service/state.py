@@ -25,6 +25,8 @@ from ..embedding import Embedder, load_embedder
 from ..errors import SemsearchError
 from ..index.merge import Merger, MergeReport
 from ..index.writer import IndexWriter, WriteReport, check_model, model_load_error
+from ..search.searcher import QueryVectorCache, Searcher, build_searcher
+from ..search.warmup import warm_up
 from ..settings import Settings
 from ..store.layout import IndexDirectory
 from ..store.open_segments import OpenSegments
@@ -32,8 +34,6 @@ from ..store.reader import IndexReader, open_commit, open_index
 from ..store.segment import Segment
 from .maintenance import IndexMaintenance
 from .metrics import Metrics, TimedEmbedder
-from .searcher import QueryVectorCache, Searcher, build_searcher
-from .warmup import warm_up
 
 log = logging.getLogger(__name__)
 
@@ -219,7 +219,7 @@ class ServiceState:
             )
 
     def _index_corpus(self, corpus: Path) -> None:
-        from ..index.readers import read_paths
+        from ..ingest.readers import read_paths
 
         self._set_phase("indexing corpus", f"indexing {corpus}")
         batch = read_paths([corpus])

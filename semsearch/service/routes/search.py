@@ -8,6 +8,8 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from ...dates import date_bounds, normalize_date
 from ...errors import InvalidInputError
+from ...search.search_options import MAX_OFFSET, SearchOptions, search_options
+from ...search.searcher import MAX_K, MAX_QUERY_CHARS, SearchFilters, SearchHit, SearchResult, validate_query
 from ..api_models import (
     ERROR_RESPONSES,
     FACETS_HELP,
@@ -26,8 +28,6 @@ from ..api_models import (
 from ..csv_export import results_csv
 from ..dependencies import get_service
 from ..http_errors import renamed
-from ..search_options import MAX_OFFSET, SearchOptions, search_options
-from ..searcher import MAX_K, MAX_QUERY_CHARS, SearchFilters, SearchHit, SearchResult, validate_query
 from ..state import ServiceState
 
 CSV_RESPONSE = {200: {"content": {"text/csv": {}}, "description": "JSON, or CSV with format=csv"}}

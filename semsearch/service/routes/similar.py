@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Query
 
+from ...search.searcher import MAX_K
+from ...search.similar import similar_documents
 from ..api_models import ERROR_RESPONSES, MAX_FILTER_CHARS, DocumentOut, ErrorBody, FiltersIn, SimilarResponse
 from ..dependencies import get_service
 from ..http_errors import ApiError
-from ..searcher import MAX_K
-from ..similar import similar_documents
 from ..state import ServiceState
 from .documents import _doc_id, get_document
 from .search import _filters, hit_out

@@ -25,7 +25,7 @@ from .fetcher import Fetcher, Validators, canonical_url
 from .web import WebReader
 
 if TYPE_CHECKING:  # the settings parse durations here without loading the writer's libraries
-    from .writer import IndexWriter, WriteReport
+    from ..index.writer import IndexWriter, WriteReport
 
 log = logging.getLogger("semsearch.watch")
 STATE_VERSION = 1

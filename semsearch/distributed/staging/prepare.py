@@ -1,7 +1,7 @@
 """Preparing segments in parallel: the half of a write that any process can do on its own.
 
 `prepare_segment` writes documents (already split) and their vectors as a complete, fsynced segment in
-a job's staging folder (store/staging.py), with passage ids from the job's pool (vids.py), and returns
+a job's staging folder (distributed/staging/folder.py), with passage ids from the job's pool (vids.py), and returns
 a small `PreparedSegment` descriptor; nothing is
 visible until `publish.publish_segments` (the driver, under the writer lock) names them in a commit
 point. Used by the Ray job's writing tasks; a single-machine write goes through `IndexWriter`.
@@ -13,10 +13,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..documents import Document, Passage
-from ..store.layout import fsync_tree
-from ..store.staging import new_segment_folder
-from .segment_build import EmbedFn, embed_passages, write_segment_files
+from ...documents import Document, Passage
+from ...index.segment_build import EmbedFn, embed_passages, write_segment_files
+from ...store.layout import fsync_tree
+from .folder import new_segment_folder
 from .vids import claim
 
 

@@ -15,13 +15,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from ..store.commit import CommitPoint, SegmentEntry
-from ..store.layout import IndexDirectory, fault, fsync_dir
-from ..store.staging import create_staging, empty_pool, pool_lock
-from .live_segments import SegmentView, locate_live, tombstone
+from ...index.live_segments import SegmentView, locate_live, tombstone
+from ...index.writer import check_model, live_commit
+from ...store.commit import CommitPoint, SegmentEntry
+from ...store.layout import IndexDirectory, fault, fsync_dir
+from .folder import create_staging, empty_pool, pool_lock
 from .prepare import PreparedSegment
 from .vids import ModelId, check_index_model, next_commit, staging_meta
-from .writer import check_model, live_commit
 
 
 @dataclass

@@ -1,5 +1,5 @@
 """Passage ids for segments written apart: reserved in the index by a commit point, handed out from a
-job's pool (store/staging.py). Reserving is a commit that moves `next_vid` and changes nothing else:
+job's pool (distributed/staging/folder.py). Reserving is a commit that moves `next_vid` and changes nothing else:
 every other writer (a service, another job) allocates after it, so ids never collide."""
 
 from __future__ import annotations
@@ -8,10 +8,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ..store.commit import CommitPoint
-from ..store.layout import IndexDirectory
-from ..store.staging import claim_vids, read_staging
-from .writer import check_model, live_commit
+from ...index.writer import check_model, live_commit
+from ...store.commit import CommitPoint
+from ...store.layout import IndexDirectory
+from .folder import claim_vids, read_staging
 
 RESERVE_VIDS = 1 << 20  # ids reserved at a time: a job of up to 1M passages reserves once
 

@@ -24,8 +24,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ..errors import SemsearchError
-from .layout import write_durably
+from ...errors import SemsearchError
+from ...store.layout import write_durably
 
 STAGING_MANIFEST = "staging.json"
 POOL = "vids.json"

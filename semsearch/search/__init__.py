@@ -1,0 +1,1 @@
+"""The search engine without HTTP: candidates, fusion, relevance, grouping, facets, similar, shards."""
