@@ -268,7 +268,7 @@ class Merger:
             final = self.layout.publish_segment(temp, name)
             if warmed:  # open files follow the rename
                 warmed[0].path = final
-            merged = SegmentEntry(name, passages, documents, deleted=len(carried), deleted_documents=gone_docs)
+            merged = SegmentEntry(name, passages, documents, deleted=len(carried), deleted_documents=gone_docs, origin="merge")
             if len(carried):
                 merged.deletes = f"deletes_{generation}.npy"
                 buffer = BytesIO()

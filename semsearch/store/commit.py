@@ -28,6 +28,9 @@ class SegmentEntry:
     deleted: int = 0  # passages of this segment tombstoned
     deleted_documents: int = 0
     deletes: str | None = None  # file name in the segment's folder, sorted vids
+    # How its documents came in: "write" (new or changed documents: what saved searches and stories look at),
+    # "merge" (documents already in the index, copied), "convert" (an old-format index, converted once).
+    origin: str = "write"
 
     @property
     def live(self) -> int:

@@ -73,7 +73,7 @@ def _convert(layout: IndexDirectory) -> None:
         next_vid=max(int(next_vid[0]) if next_vid else 0, (max_vid if max_vid is not None else -1) + 1),
         built_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         chunking=manifest.chunking,
-        segments=[SegmentEntry(segment, info.passages, info.documents)] if info.passages else [],
+        segments=[SegmentEntry(segment, info.passages, info.documents, origin="convert")] if info.passages else [],
     )
     commit.publish(layout.commit_path(1))
     layout.remove_leftovers()
