@@ -19,25 +19,7 @@ sys.path.insert(0, str(ROOT))
 
 from _common import markdown_table, publish  # noqa: E402
 
-from semsearch.index.merge import MergePolicy  # noqa: E402
-from semsearch.store.commit import CommitPoint, SegmentEntry  # noqa: E402
-
-
-def simulate(policy: MergePolicy, writes: int, passages: int, start: int = 0) -> dict:
-    """One segment of `passages` per write on top of one of `start` (0: none); merges as the policy asks."""
-    segments = [SegmentEntry("base", start, start)] if start else []
-    merged = counts = most = 0
-    for i in range(writes):
-        segments.append(SegmentEntry(f"w{i}", passages, 1))
-        while groups := policy.find_merges(CommitPoint(i, "m", 8, 0, "", segments=segments)):
-            for n, group in enumerate(groups):
-                members = [s for s in segments if s.name in group]
-                size = sum(s.live for s in members)
-                merged += size
-                segments = [s for s in segments if s.name not in group] + [SegmentEntry(f"m{i}-{n}-{len(segments)}", size, size)]
-        counts += len(segments)
-        most = max(most, len(segments))
-    return {"amplification": merged / (writes * passages), "most": most, "mean": counts / writes}
+from semsearch.index.merge_policy import MergePolicy, simulate  # noqa: E402
 
 
 def main() -> int:
@@ -53,7 +35,7 @@ def main() -> int:
     for floor in args.floors:
         for writes in args.writes:
             r = simulate(MergePolicy(floor_passages=floor), writes, args.passages, args.start)
-            rows.append([floor, f"{writes:,}", f"**{r['amplification']:.1f}**", r["most"], f"{r['mean']:.1f}"])
+            rows.append([floor, f"{writes:,}", f"**{r.amplification:.1f}**", r.most, f"{r.mean:.1f}"])
     body = (
         f"One-article writes of {args.passages} passages each on top of one segment of {args.start:,} passages, "
         f"`MergePolicy(segments_per_tier={MergePolicy.segments_per_tier}, floor_passages=F)`; write amplification = passages "

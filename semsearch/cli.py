@@ -39,7 +39,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def _embedder(settings: Settings):
     from .embedding import load_embedder
-    from .index.writer import model_load_error
+    from .store.commit_writer import model_load_error
 
     try:
         return load_embedder(settings.model, query_prompt=settings.query_prompt, passage_prompt=settings.passage_prompt)
@@ -200,8 +200,8 @@ def cmd_delete(args: argparse.Namespace) -> int:
 
 
 def _open_searcher(settings: Settings, embedder=None):
-    from .index.writer import check_model
     from .search.searcher import build_searcher
+    from .store.commit_writer import check_model
     from .store.reader import open_index
 
     snapshot = open_index(settings.index_dir)

@@ -15,7 +15,6 @@ import numpy as np
 
 from semsearch.distributed.staging.prepare import prepare_segment
 from semsearch.distributed.staging.publish import open_staging
-from semsearch.distributed.staging.vids import ModelId
 from semsearch.embedding import Embedder
 from semsearch.index.chunking import ChunkingConfig, split_passages
 from semsearch.index.embedding_texts import texts_to_embed
@@ -23,6 +22,7 @@ from semsearch.index.writer import IndexWriter
 from semsearch.ingest.readers import read_paths
 from semsearch.store import vectors as vector_store
 from semsearch.store.commit import CommitPoint
+from semsearch.store.commit_writer import ModelId
 from semsearch.store.layout import IndexDirectory
 
 from .conftest import SEEDS

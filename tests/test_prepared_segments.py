@@ -15,11 +15,12 @@ import pytest
 from semsearch.distributed.staging.folder import VidPool, claim_vids, create_staging
 from semsearch.distributed.staging.prepare import PreparedSegment, prepare_segment
 from semsearch.distributed.staging.publish import open_staging, publish_segments
-from semsearch.distributed.staging.vids import RESERVE_VIDS, ModelId, staging_meta
+from semsearch.distributed.staging.vids import RESERVE_VIDS, staging_meta
 from semsearch.documents import Document
 from semsearch.index.chunking import ChunkingConfig, split_passages
 from semsearch.index.writer import IndexWriter
 from semsearch.store.commit import CommitPoint
+from semsearch.store.commit_writer import ModelId
 from semsearch.store.layout import FAULT_ENV, TMP_PREFIX, IndexDirectory
 from semsearch.store.reader import open_index
 
@@ -49,7 +50,7 @@ def test_segments_prepared_apart_and_published_in_one_commit_rank_like_one_write
         open_staging(layout, staging, MODEL, CHUNKING)
         prepared = [_prepare(root, staging, part) for part in (docs[:10], docs[10:25], docs[25:])]
         report = publish_segments(layout, prepared, MODEL, CHUNKING)
-    assert len(prepared) == 3 and report.added == len(docs) and len(_commit(root).segments) == 3
+    assert len(prepared) == 3 and len(report.plan.added) == len(docs) and len(_commit(root).segments) == 3
     IndexWriter(tmp_path / "single", EMBEDDER).write(docs)
     parallel, single = open_index(root), open_index(tmp_path / "single")
     assert sorted(parallel.rows.doc_ids) == sorted(single.rows.doc_ids) and parallel.size == single.size
@@ -65,7 +66,8 @@ def test_the_last_copy_of_a_document_wins_across_prepared_segments_and_the_index
         first = _prepare(tmp_path, staging, [_doc(1, 1), _doc(3), _doc(4)])  # d4 unchanged: replaced by its twin
         second = _prepare(tmp_path, staging, [_doc(1, 2), _doc(3, 1)])  # later copies of d1 and d3
         report = publish_segments(layout, [first, second], MODEL, CHUNKING, delete_ids=["d2", "d9"])
-    assert (report.added, report.updated, report.unchanged, report.deleted, report.not_found) == (1, 1, 1, 1, ["d9"])
+    plan = report.plan
+    assert (len(plan.added), len(plan.updated), len(plan.unchanged), len(plan.deleted), plan.not_found) == (1, 1, 1, 1, ["d9"])
     reader = open_index(tmp_path)
     assert sorted(reader.rows.doc_ids) == ["d1", "d3", "d4"]  # one live copy each
     assert "version 2" in reader.fetch_document("d1")[0].text and "version 1" in reader.fetch_document("d3")[0].text
@@ -78,7 +80,7 @@ def test_a_prepared_segment_whose_documents_are_all_replaced_is_not_published(tm
         open_staging(layout, staging, MODEL, CHUNKING)
         prepared = [_prepare(tmp_path, staging, [_doc(1)]), _prepare(tmp_path, staging, [_doc(1, 1), _doc(2)])]
         report = publish_segments(layout, prepared, MODEL, CHUNKING)
-    assert len(report.segments) == 1 and report.added == 2
+    assert len(report.segments) == 1 and len(report.plan.added) == 2
     assert [s.name for s in _commit(tmp_path).segments] == report.segments
     assert {p.name for p in layout.segments.iterdir()} == set(report.segments)
 

@@ -23,7 +23,7 @@ from semsearch.index.writer import IndexWriter
 from semsearch.service.metrics import Metrics
 from semsearch.service.state import ServiceState
 from semsearch.store.commit import CommitPoint
-from semsearch.store.layout import FAULT_ENV, FAULT_POINTS, IndexDirectory, _fault
+from semsearch.store.layout import FAULT_ENV, FAULT_POINTS, IndexDirectory, fault
 from semsearch.store.reader import open_index
 
 from .service_helpers import AUTH, SEED_IDS, Server, make_settings
@@ -195,10 +195,10 @@ def _docs(*ids: str) -> list[Document]:
 def test_fault_hook_is_inert_unless_its_point_is_named(monkeypatch):
     monkeypatch.delenv(FAULT_ENV, raising=False)
     for point in FAULT_POINTS:
-        _fault(point)  # still alive
+        fault(point)  # still alive
     monkeypatch.setenv(FAULT_ENV, "after_rename")
-    _fault("before_rename")
-    _fault("after_pointer")
+    fault("before_rename")
+    fault("after_pointer")
 
 
 def test_leftovers_of_each_crash_point_are_removed_under_the_lock(tmp_path):

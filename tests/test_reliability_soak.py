@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from semsearch.index.writer import live_commit
+from semsearch.store.commit_writer import live_commit
 from semsearch.store.layout import IndexDirectory
 from semsearch.text.analyzer import analyze
 

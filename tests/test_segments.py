@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from semsearch.documents import Document
-from semsearch.index.merge import MergePolicy, Merger
+from semsearch.index.merge import Merger
+from semsearch.index.merge_policy import MergePolicy, simulate
 from semsearch.index.writer import IndexWriter
 from semsearch.search.searcher import Searcher, SearchFilters
 from semsearch.store.commit import CommitPoint, SegmentEntry
@@ -19,7 +20,6 @@ from semsearch.store.layout import IndexDirectory
 from semsearch.store.lexical import BM25_B, BM25_K1, BM25_METHOD, LiveSegment, Postings, bm25_plus
 from semsearch.store.reader import open_index
 
-from .conftest import load_bench
 from .test_snapshots import FakeEmbedder
 
 WORDS = "budget école commune conseil vote euros ville marché foire livre maire route pont eau".split()
@@ -222,8 +222,8 @@ def test_merge_policy_rewrites_each_passage_a_few_times_over_many_one_article_wr
     # Lucene's measure of a merge policy: passages written by merges per passage written. A merged segment
     # that stays in the lowest tier is merged again with each batch of new small segments.
     policy = MergePolicy()
-    simulated = load_bench("merge_policy").simulate(policy, writes=1500, passages=3, start=100_000)
-    assert simulated["amplification"] < 5 and simulated["most"] <= 4 * policy.segments_per_tier
+    simulated = simulate(policy, writes=1500, passages=3, start=100_000)
+    assert simulated.amplification < 5 and simulated.most <= 4 * policy.segments_per_tier
     assert MergePolicy(floor_passages=1_000).tier(5_000) == 0 and policy.tier(5_000) == 2
 
 

@@ -32,13 +32,13 @@ from ..errors import SemsearchError
 from ..index.writer import WriteReport
 from ..ingest.readers import list_inputs
 from ..settings import Settings
+from ..store.commit_writer import ModelId
 from ..store.content_hashes import content_hashes
 from ..store.layout import IndexDirectory
 from .cluster import ClusterInfo, connect, disconnect, import_ray
 from .stages import NOTE, PROBLEM, SEGMENT, UNCHANGED, EmbedTexts, ModelSpec, prepare_files, write_segments
 from .staging.prepare import PreparedSegment
 from .staging.publish import open_staging, publish_segments
-from .staging.vids import ModelId
 
 DOCS_PER_EMBED_CALL = 4  # documents in one actor call: small, so a lost actor redoes little
 READ_TASK_CPUS = 1.0  # also what a writing task reserves
@@ -201,14 +201,10 @@ def _commit_stream(
         done = publish_segments(layout, pending, model, chunking, release=staging if release else None)
         report.commits += bool(done.segments)
         report.segments += len(done.segments)
-        total.added += done.added
-        total.updated += done.updated
-        total.unchanged += done.unchanged
+        total.count(done.plan)
         total.passages_embedded += sum(p.passages for p in pending)
         writers.update(dict.fromkeys(p.written_by for p in pending))
-        if done.commit is not None:
-            total.documents, total.passages = done.commit.documents, done.commit.passages
-            total.snapshot = layout.commit_path(done.commit.generation).name
+        total.committed(layout, done.commit)
         if done.segments and progress:
             bar.write(
                 f"committed {sum(p.documents for p in pending)} documents in {len(done.segments)} segment(s); "

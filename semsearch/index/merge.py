@@ -1,10 +1,4 @@
-"""Merging segments: a tiered merge policy, and the merge itself (an atomic commit like a write).
-
-The policy is Lucene's TieredMergePolicy, simplified: segments fall into tiers by their live size
-(a tier is `segments_per_tier` times larger than the one below, the lowest holds everything under
-`floor_passages`); when a tier holds `segments_per_tier` segments, its smallest ones are merged into
-one, which belongs to a higher tier. A segment whose tombstones reach `max_deleted_ratio` is rewritten
-to purge them. The number of segments stays about segments_per_tier x log(collection size).
+"""Merging segments (what to merge: merge_policy.py): an atomic commit like a write.
 
 A merge copies the live passages of its sources (SQLite rows, vectors, sentence vectors, postings;
 nothing is re-embedded or re-analyzed; vids are kept, so tombstones keep their meaning) into a new
@@ -16,64 +10,26 @@ place of its sources. One merge runs at a time per index (layout.merge_lock).
 from __future__ import annotations
 
 import logging
-import math
 import sqlite3
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
-from datetime import datetime, timezone
-from io import BytesIO
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from ..errors import IndexCorruptError
 from ..store import database, vectors
-from ..store.commit import CommitPoint, SegmentEntry
-from ..store.layout import IndexDirectory, fault, fsync_tree, write_durably
+from ..store.commit import CommitPoint
+from ..store.commit_writer import live_commit, open_commit
+from ..store.layout import IndexDirectory, fault, fsync_tree
 from ..store.lexical import Postings
 from ..store.open_segments import OpenSegments
 from ..store.reader import ranges
 from ..store.segment import Segment, load_deletes, vector_files, write_segment
-from .writer import live_commit
+from .merge_policy import MergePolicy
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class MergePolicy:
-    segments_per_tier: int = 10
-    # Tier 0 holds everything under 10 x floor: a merged segment stays there, and is merged again with the next
-    # writes' segments, until it outgrows it. With a floor of 1,000 a 1M index took 2,000 one-article writes
-    # with a write amplification of 93 (bench/sustained_ingest.py, server log), 112 simulated; 3.5 with 10, at
-    # 23 segments at most (bench/merge_policy.py, BENCHMARKS.md).
-    floor_passages: int = 10
-    max_deleted_ratio: float = 0.3
-
-    def tier(self, live: int) -> int:
-        return int(math.log(max(live, self.floor_passages) / self.floor_passages, self.segments_per_tier) + 1e-9)
-
-    def find_merges(self, commit: CommitPoint) -> list[list[str]]:
-        """Groups of segment names to merge, each into one segment (disjoint groups)."""
-        tiers: dict[int, list[SegmentEntry]] = {}
-        for entry in sorted(commit.segments, key=lambda e: (e.live, e.name)):
-            tiers.setdefault(self.tier(entry.live), []).append(entry)
-        merges: list[list[str]] = []
-        for _, members in sorted(tiers.items()):
-            if len(members) >= self.segments_per_tier:
-                merges.append([e.name for e in members[: self.segments_per_tier]])
-        taken = {name for group in merges for name in group}
-        for entry in commit.segments:
-            if entry.name not in taken and entry.passages and entry.deleted / entry.passages >= self.max_deleted_ratio:
-                merges.append([entry.name])
-        return merges
-
-    @staticmethod
-    def force(commit: CommitPoint, max_segments: int = 1) -> list[list[str]]:
-        """Everything into at most `max_segments` segments (the smallest merged first), tombstones purged."""
-        entries = sorted(commit.segments, key=lambda e: (e.live, e.name))
-        if len(entries) > max_segments:
-            return [[e.name for e in entries[: len(entries) - max_segments + 1]]]
-        return [[e.name] for e in entries if e.deleted]
 
 
 @dataclass
@@ -164,11 +120,9 @@ class Merger:
                 if self.open_segments is not None and passages:
                     warmed.append(Segment.open(temp, commit.dim))  # before the commit: its readers find it open
                     warmed[0].live_rows(np.zeros(0, np.int64))
-                # Flushed before the writer lock, whose holder would publish it: flushing a 1M-passage
-                # segment (4 GB) under the lock made a one-article write wait 28 s.
+                # Flushed before the writer lock: flushing a large segment under it would hold every write back.
                 fsync_tree(temp)
-                with self.layout.writer_lock():
-                    report = self._commit_merge(temp, names, sources, before, passages, started, warmed)
+                report = self._commit_merge(temp, names, sources, before, passages, started, warmed)
         except (IndexCorruptError, sqlite3.OperationalError) as exc:  # a source emptied and removed meanwhile
             log.warning("merge of %s abandoned: %s", names, exc, extra={"event": "merge_abandoned"})
             return None
@@ -234,7 +188,7 @@ class Merger:
 
     def _commit_merge(
         self,
-        temp,
+        temp: Path,
         names: list[str],
         sources: list[Segment],
         before: list[np.ndarray],
@@ -242,58 +196,29 @@ class Merger:
         started: float,
         warmed: list[Segment],
     ) -> MergeReport:
-        commit = live_commit(self.layout)
-        entries = [commit.segment(n) for n in names]
-        # Tombstones written while the merge ran are carried into the merged segment (vids are kept). A source
-        # no longer in the commit was emptied by a write (only merges, serialized, remove anything else).
-        carried = np.unique(np.concatenate([np.zeros(0, np.int64)] + [
-            np.setdiff1d(load_deletes(self.layout.segments / e.name, e.deletes), old) if e is not None
-            else np.setdiff1d(source.rows.vids, old)
-            for e, source, old in zip(entries, sources, before)
-        ]))
-        generation = commit.generation + 1
-        merged: SegmentEntry | None = None
-        if len(carried) < passages:
+        with open_commit(self.layout, clean=False) as pending:
+            commit = pending.base
+            assert commit is not None  # the merge's sources were named by it
+            entries = [commit.segment(n) for n in names]
+            # Tombstones written while the merge ran are carried into the merged segment (vids are kept). A source
+            # no longer in the commit was emptied by a write (only merges, serialized, remove anything else).
+            carried = np.unique(np.concatenate([np.zeros(0, np.int64)] + [
+                np.setdiff1d(load_deletes(self.layout.segments / e.name, e.deletes), old) if e is not None
+                else np.setdiff1d(source.rows.vids, old)
+                for e, source, old in zip(entries, sources, before)
+            ]))
             conn = database.connect(temp / database.DB_NAME, readonly=True)
             try:
                 documents = conn.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
-                gone_docs = 0
-                for i in range(0, len(carried), 500):
-                    chunk = [int(v) for v in carried[i:i + 500]]
-                    marks = ",".join("?" * len(chunk))
-                    gone_docs += conn.execute(f"SELECT COUNT(DISTINCT doc_id) FROM passages WHERE vid IN ({marks})", chunk).fetchone()[0]
             finally:
                 conn.close()
-            name = self.layout.new_segment_name()
-            final = self.layout.publish_segment(temp, name)
-            if warmed:  # open files follow the rename
-                warmed[0].path = final
-            merged = SegmentEntry(name, passages, documents, deleted=len(carried), deleted_documents=gone_docs, origin="merge")
-            if len(carried):
-                merged.deletes = f"deletes_{generation}.npy"
-                buffer = BytesIO()
-                np.save(buffer, carried.astype(np.int64))
-                write_durably(self.layout.segments / name / merged.deletes, buffer.getvalue())
-        segments: list[SegmentEntry] = []
-        for entry in commit.segments:
-            if entry.name in names and merged is not None:
-                segments.append(merged)
-                merged = None  # in place of the first source still named
-            elif entry.name not in names:
-                segments.append(replace(entry))
-        new_commit = replace(
-            commit,
-            generation=generation,
-            segments=segments,
-            merges=commit.merges + 1,
-            built_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        )
-        path = self.layout.commit_path(generation)
-        new_commit.publish(path)
-        fault("merge_committed")
-        if warmed and self.open_segments is not None and any(s.name == warmed[0].name for s in segments):
-            self.open_segments.warmed(warmed.pop())
-        self.layout.remove_leftovers()
+            merged = pending.add_merged(temp, names, passages, documents, carried)
+            if merged is not None and warmed:  # open files follow the rename
+                warmed[0].path = self.layout.segments / merged.name
+            new_commit = pending.publish(kind="merge")
+            if merged is not None and warmed and self.open_segments is not None:
+                self.open_segments.warmed(warmed.pop())
+            self.layout.remove_leftovers()
         purged = sum(s.size for s in sources) - passages
-        name = next((s.name for s in segments if s.name not in {e.name for e in commit.segments}), None)
-        return MergeReport(names, name, passages, purged, time.perf_counter() - started, path.name)
+        path = self.layout.commit_path(new_commit.generation)
+        return MergeReport(names, merged.name if merged else None, passages, purged, time.perf_counter() - started, path.name)

@@ -16,7 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..errors import SemsearchError
-from ..index.merge import MergePolicy, Merger, MergeReport
+from ..index.merge import Merger, MergeReport
+from ..index.merge_policy import MergePolicy
 
 log = logging.getLogger(__name__)
 

@@ -24,10 +24,11 @@ from ..documents import Document
 from ..embedding import Embedder, load_embedder
 from ..errors import SemsearchError
 from ..index.merge import Merger, MergeReport
-from ..index.writer import IndexWriter, WriteReport, check_model, model_load_error
+from ..index.writer import IndexWriter, WriteReport
 from ..search.searcher import QueryVectorCache, Searcher, build_searcher
 from ..search.warmup import warm_up
 from ..settings import Settings
+from ..store.commit_writer import check_model, model_load_error
 from ..store.layout import IndexDirectory
 from ..store.open_segments import OpenSegments
 from ..store.reader import IndexReader, open_commit, open_index

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .commit import CommitPoint, SegmentEntry
-from .layout import write_durably
+from .files import write_durably
 
 CURSORS = "cursors"  # <index_dir>/cursors/<consumer>.json
 

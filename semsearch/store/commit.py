@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..errors import IndexCorruptError
-from .layout import write_durably
+from .files import write_durably
 from .manifest import read_versioned_json
 
 FORMAT_VERSION = 2

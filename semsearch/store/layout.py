@@ -30,6 +30,9 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+from .commit import CommitPoint
+from .files import fsync_path, fsync_tree
+
 SEGMENTS = "segments"
 COMMIT_PREFIX = "segments_"
 TMP_PREFIX = ".tmp-"
@@ -53,40 +56,6 @@ def fault(point: str) -> None:
     """Test-only: die by SIGKILL here when SEMSEARCH_FAULT names this point."""
     if os.environ.get(FAULT_ENV) == point:
         os.kill(os.getpid(), signal.SIGKILL)
-
-
-_fault = fault  # the name the crash tests import
-
-
-def fsync_path(path: Path) -> None:
-    """fsync a file, or a folder (so that a rename or a new entry in it is durable)."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-fsync_dir = fsync_file = fsync_path
-
-
-def fsync_tree(path: Path) -> None:
-    """Flush every file of a freshly written folder before it can be published."""
-    for root, _dirs, files in os.walk(path):
-        for name in files:
-            fsync_file(Path(root) / name)
-        fsync_dir(Path(root))
-
-
-def write_durably(path: Path, data: bytes) -> None:
-    """`data` at `path`, all or nothing: a temp file fsynced, renamed, the folder fsynced."""
-    temp = path.with_name(f"{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    with open(temp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temp, path)
-    fsync_dir(path.parent)
 
 
 class IndexDirectory:
@@ -193,15 +162,17 @@ class IndexDirectory:
     def new_segment_name(self) -> str:
         return f"seg-{uuid.uuid4().hex[:16]}"
 
-    def publish_segment(self, temp: Path, name: str) -> Path:
-        """Rename a complete, fsynced segment folder into segments/ (not yet named by any commit)."""
-        fsync_tree(temp)
+    def publish_segment(self, temp: Path, name: str, fsynced: bool = False) -> Path:
+        """Rename a complete segment folder into segments/ (not yet named by any commit); its files are
+        flushed first unless the caller did (`fsynced`)."""
+        if not fsynced:
+            fsync_tree(temp)
         (temp / OWNER_LOCK).unlink(missing_ok=True)
         self.segments.mkdir(parents=True, exist_ok=True)
         final = self.segments / name
         fault("before_rename")
         os.rename(temp, final)
-        fsync_dir(self.segments)
+        fsync_path(self.segments)
         fault("after_rename")
         return final
 
@@ -213,8 +184,6 @@ class IndexDirectory:
         segment folders and tombstone files those commits do not name, and a converted format-1 index's
         old files. `keep`: (segment, deletes file) pairs the kept commits name (computed by the caller,
         which can read them); None reads them here. Call under the writer lock."""
-        from .commit import CommitPoint  # commit.py imports this module
-
         removed: list[Path] = []
         if not self.root.is_dir():
             return removed

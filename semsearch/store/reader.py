@@ -392,7 +392,7 @@ def open_index(
     index (snapshots) is converted once first."""
     layout = IndexDirectory(index_dir)
     if layout.is_legacy():
-        from .legacy import convert_legacy
+        from .commit_writer import convert_legacy  # the writer side, only for an old index
 
         convert_legacy(layout)
     for _attempt in range(5):

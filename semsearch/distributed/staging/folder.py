@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ...errors import SemsearchError
-from ...store.layout import write_durably
+from ...store.files import write_durably
 
 STAGING_MANIFEST = "staging.json"
 POOL = "vids.json"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ...documents import Document, Passage
 from ...index.segment_build import EmbedFn, embed_passages, write_segment_files
-from ...store.layout import fsync_tree
+from ...store.files import fsync_tree
 from .folder import new_segment_folder
 from .vids import claim
 

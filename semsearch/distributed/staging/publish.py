@@ -10,33 +10,27 @@ invisible and, after a crash, removed by the next clean-up; nothing is visible h
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from ...index.live_segments import SegmentView, locate_live, tombstone
-from ...index.writer import check_model, live_commit
-from ...store.commit import CommitPoint, SegmentEntry
-from ...store.layout import IndexDirectory, fault, fsync_dir
+from ...store.commit import CommitPoint
+from ...store.commit_writer import ModelId, WritePlan, open_commit
+from ...store.layout import IndexDirectory
 from .folder import create_staging, empty_pool, pool_lock
 from .prepare import PreparedSegment
-from .vids import ModelId, check_index_model, next_commit, staging_meta
+from .vids import check_index_model, staging_meta
 
 
 @dataclass
 class PublishReport:
-    added: int = 0
-    updated: int = 0
-    unchanged: int = 0  # a prepared copy identical to the live one (it replaces it all the same)
-    deleted: int = 0
-    not_found: list[str] = field(default_factory=list)
+    plan: WritePlan = field(default_factory=WritePlan)  # a prepared copy identical to the live one replaces it all the same
     segments: list[str] = field(default_factory=list)  # names of the segments published
     commit: CommitPoint | None = None  # the live commit afterwards (None: the index is still empty)
 
     @property
     def changed(self) -> bool:
-        return bool(self.segments or self.deleted)
+        return bool(self.segments or self.plan.deleted)
 
 
 def open_staging(layout: IndexDirectory, folder: Path, model: ModelId, chunking: dict) -> None:
@@ -61,85 +55,33 @@ def publish_segments(
     report = PublishReport()
     with contextlib.ExitStack() as locks:
         pool = locks.enter_context(pool_lock(release)) if release else None  # the pool's lock first, as claim_vids takes them
-        locks.enter_context(layout.writer_lock())
-        commit = live_commit(layout)
-        next_vid = max([commit.next_vid if commit else 0] + [p.end_vid for p in prepared])
-        give_back = pool is not None and commit is not None and commit.next_vid == pool.end and pool.next < pool.end
+        pending = locks.enter_context(open_commit(layout, model))  # a staging folder stays while its driver holds it
+        base_vid = pending.next_vid
+        give_back = pool is not None and pending.base is not None and base_vid == pool.end and pool.next < pool.end
         if give_back:  # nobody allocated after the job's pool: what it did not hand out goes back
-            next_vid = max([pool.next] + [p.end_vid for p in prepared])
-        if commit is not None:
-            check_model(commit, model, layout.commit_path(commit.generation))
-        layout.remove_leftovers()  # a staging folder stays while its driver holds it
-        views = [SegmentView(layout.segments / e.name, e) for e in commit.segments] if commit else []
-        new_views = [SegmentView(layout.root / p.folder, SegmentEntry(p.folder, p.passages, p.documents)) for p in prepared]
-        try:
-            winner: dict[str, int] = {}  # doc_id -> the prepared segment holding its last copy
-            for i, segment in enumerate(prepared):
-                winner.update(dict.fromkeys(segment.hashes, i))
-            deletes = [d for d in dict.fromkeys(delete_ids) if d not in winner]
-            where = locate_live(views, list(winner) + deletes)
-            gone: dict[int, list[str]] = {}  # live segment -> doc ids to tombstone
-            superseded: dict[int, list[str]] = {}  # prepared segment -> its copies a later one replaces
-            for i, segment in enumerate(prepared):
-                for doc_id in segment.hashes:
-                    if winner[doc_id] != i:
-                        superseded.setdefault(i, []).append(doc_id)
-            for doc_id, i in winner.items():
-                found = where.get(doc_id)
-                if found is None:
-                    report.added += 1
-                    continue
-                if found[1] == prepared[i].hashes[doc_id]:
-                    report.unchanged += 1
-                else:
-                    report.updated += 1
-                gone.setdefault(found[0], []).append(doc_id)
-            for doc_id in deletes:
-                found = where.get(doc_id)
-                if found is None:
-                    report.not_found.append(doc_id)
-                else:
-                    report.deleted += 1
-                    gone.setdefault(found[0], []).append(doc_id)
-            if not prepared and not report.deleted and next_vid == (commit.next_vid if commit else 0):
-                report.commit = commit
-                return report
-            generation = (commit.generation if commit else 0) + 1
-            entries = [replace(e) for e in commit.segments] if commit else []
-            dropped = {s for s, doc_ids in gone.items() if not tombstone(views[s], entries[s], doc_ids, generation)}
-            entries = [e for s, e in enumerate(entries) if s not in dropped]
-            entries += _move_in(layout, prepared, new_views, superseded, generation, report)
-        finally:
-            for view in views + new_views:
-                view.close()
-        fault("after_deletes")
-        new_commit = replace(next_commit(commit, model, chunking, next_vid), segments=entries)
-        new_commit.publish(layout.commit_path(generation))
-        fault("after_pointer")
+            pending.next_vid = pool.next
+        pending.reserve(max([0] + [p.end_vid for p in prepared]))
+        winner: dict[str, str] = {}  # doc_id -> content hash of its last copy
+        last: dict[str, int] = {}  # doc_id -> the prepared segment holding it
+        for i, segment in enumerate(prepared):
+            for doc_id, content_hash in segment.hashes.items():
+                winner.pop(doc_id, None)
+                winner[doc_id] = content_hash
+                last[doc_id] = i
+        report.plan = plan = pending.plan(winner, delete_ids, replace_unchanged=True)
+        if not prepared and not plan.deleted and pending.next_vid == base_vid:
+            report.commit = pending.base
+            return report
+        pending.delete(plan.gone)
+        layout.segments.mkdir(parents=True, exist_ok=True)
+        for i, segment in enumerate(prepared):
+            superseded = [d for d in segment.hashes if last[d] != i]  # copies a later segment replaces
+            entry = pending.add_segment(layout.root / segment.folder, segment.passages, segment.documents, superseded, fsynced=True)
+            if entry is not None:  # else it stays in the staging folder, removed with it
+                report.segments.append(entry.name)
+        new_commit = pending.publish(model, chunking)
         if give_back:
-            empty_pool(release, next_vid)
+            empty_pool(release, pending.next_vid)
         layout.remove_leftovers()
         report.commit = new_commit
     return report
-
-
-def _move_in(
-    layout: IndexDirectory, prepared: Sequence[PreparedSegment], views: list[SegmentView],
-    superseded: dict[int, list[str]], generation: int, report: PublishReport,
-) -> list[SegmentEntry]:
-    """Rename the prepared segments into segments/ (fsynced by their writers), each with the tombstones of
-    its copies that a later segment replaces; one left with nothing live is not published."""
-    entries: list[SegmentEntry] = []
-    layout.segments.mkdir(parents=True, exist_ok=True)
-    for i, segment in enumerate(prepared):
-        name = layout.new_segment_name()
-        entry = SegmentEntry(name, segment.passages, segment.documents)
-        lost = superseded.get(i, [])
-        if lost and not tombstone(views[i], entry, lost, generation):
-            continue  # stays in the staging folder, removed with it
-        os.rename(layout.root / segment.folder, layout.segments / name)
-        entries.append(entry)
-        report.segments.append(name)
-    fsync_dir(layout.segments)
-    fault("after_rename")
-    return entries
