@@ -26,7 +26,7 @@ from ..store.layout import IndexDirectory, fault, fsync_tree
 from ..store.lexical import Postings
 from ..store.open_segments import OpenSegments
 from ..store.reader import ranges
-from ..store.segment import Segment, load_deletes, vector_files, write_segment
+from ..store.segment import Segment, SegmentWriter, load_deletes
 from .merge_policy import MergePolicy
 
 log = logging.getLogger(__name__)
@@ -153,37 +153,24 @@ class Merger:
             lengths[remap[rows]] = ptr[rows + 1] - ptr[rows]
         new_ptr = np.zeros(len(vids) + 1, np.int64)
         np.cumsum(lengths, out=new_ptr[1:])
-        passage_vectors, sentence_vectors = vector_files(temp, len(vids), int(new_ptr[-1]), dim)
-        spans = np.empty((int(new_ptr[-1]), 2), np.int32)
-        for segment, rows, remap in zip(sources, live, remaps):
-            passage_vectors[remap[rows]] = segment.vectors[rows]
-            counts = segment.sentences.ptr[rows + 1] - segment.sentences.ptr[rows]
-            dest = ranges(new_ptr[remap[rows]], counts)
-            src = ranges(segment.sentences.ptr[rows], counts)
-            sentence_vectors[dest] = segment.sentences.vectors[src]
-            spans[dest] = segment.sentences.spans[src]
-        conn = database.connect(temp / database.DB_NAME)
+        writer = SegmentWriter(temp, dim)
         try:
-            conn.executescript(database.SCHEMA)
-            conn.execute("CREATE TEMP TABLE dead (vid INTEGER PRIMARY KEY)")
+            passage_vectors, sentence_vectors = writer.vector_files(len(vids), int(new_ptr[-1]))
+            spans = np.empty((int(new_ptr[-1]), 2), np.int32)
+            for segment, rows, remap in zip(sources, live, remaps):
+                passage_vectors[remap[rows]] = segment.vectors[rows]
+                counts = segment.sentences.ptr[rows + 1] - segment.sentences.ptr[rows]
+                dest = ranges(new_ptr[remap[rows]], counts)
+                src = ranges(segment.sentences.ptr[rows], counts)
+                sentence_vectors[dest] = segment.sentences.vectors[src]
+                spans[dest] = segment.sentences.spans[src]
             for segment, dead in zip(sources, deleted):
-                conn.execute("DELETE FROM dead")
-                conn.executemany("INSERT INTO dead (vid) VALUES (?)", ((int(v),) for v in dead))
-                conn.execute("ATTACH DATABASE ? AS src", (str(segment.path / database.DB_NAME),))
-                conn.execute(
-                    "INSERT INTO main.documents SELECT d.* FROM src.documents d WHERE EXISTS"
-                    " (SELECT 1 FROM src.passages p WHERE p.doc_id = d.doc_id AND p.vid NOT IN (SELECT vid FROM dead))"
-                )
-                conn.execute("INSERT INTO main.passages SELECT * FROM src.passages WHERE vid NOT IN (SELECT vid FROM dead)")
-                conn.commit()
-                conn.execute("DETACH DATABASE src")
+                writer.copy_live(segment.path, dead)
             postings = Postings.merge([(s.postings, remap) for s, remap in zip(sources, remaps)], len(vids))
             index_type = vectors.choose_index_type(len(vids), self.index_type, self.index_tiers)
-            write_segment(
-                temp, conn, vids, passage_vectors, sentence_vectors, np.repeat(vids, lengths), spans, postings, index_type, dim
-            )
+            writer.finish(vids, passage_vectors, sentence_vectors, np.repeat(vids, lengths), spans, postings, index_type)
         finally:
-            conn.close()
+            writer.close()
         return len(vids)
 
     def _commit_merge(

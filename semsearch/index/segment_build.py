@@ -19,9 +19,9 @@ from tqdm import tqdm
 
 from ..dates import date_bounds
 from ..documents import Document, Passage
-from ..store import database, vectors
+from ..store import vectors
 from ..store.lexical import Postings
-from ..store.segment import SegmentInfo, write_segment
+from ..store.segment import SegmentInfo, SegmentWriter
 from ..text.analyzer import analyze
 from ..text.sentences import sentence_spans
 from .chunking import ChunkingConfig, split_passages
@@ -110,28 +110,21 @@ def write_segment_files(
     first_vid, first_vid + 1, ...; not fsynced, not renamed: the caller publishes it."""
     vids = np.arange(first_vid, first_vid + len(passages), dtype=np.int64)
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    conn = database.connect(folder / database.DB_NAME)
+    writer = SegmentWriter(folder, dim)
     try:
-        conn.executescript(database.SCHEMA)
         for doc in plan:
             lo, hi = date_bounds(doc.date) if doc.date else (None, None)
-            conn.execute(
-                "INSERT INTO documents (doc_id, content_hash, text, title, date, source, url, lang, date_lo, date_hi,"
-                " indexed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (doc.doc_id, doc.content_hash(), doc.text, doc.title, doc.date, doc.source, doc.url, doc.lang, lo, hi, now),
+            writer.add_document(
+                doc.doc_id, doc.content_hash(), doc.text, doc.title, doc.date, doc.source, doc.url, doc.lang, lo, hi, now
             )
         term_lists = []
         for vid, (doc, passage) in zip(vids.tolist(), passages):
             terms = analyze(embedding_text(doc, passage.text), passage.lang or "fr")
             term_lists.append(terms)
-            conn.execute(
-                "INSERT INTO passages (vid, doc_id, ordinal, start, end, terms) VALUES (?, ?, ?, ?, ?, ?)",
-                (vid, doc.doc_id, passage.ordinal, passage.start, passage.end, " ".join(terms)),
-            )
+            writer.add_passage(vid, doc.doc_id, passage.ordinal, passage.start, passage.end, terms)
         chosen = vectors.choose_index_type(len(vids), index_type, index_tiers)
-        return write_segment(
-            folder, conn, vids, new.passages, new.sentences, np.repeat(vids, new.counts), new.spans,
-            Postings.build(term_lists), chosen, dim,
+        return writer.finish(
+            vids, new.passages, new.sentences, np.repeat(vids, new.counts), new.spans, Postings.build(term_lists), chosen
         )
     finally:
-        conn.close()
+        writer.close()

@@ -134,43 +134,86 @@ class SegmentInfo:
             raise IndexCorruptError(f"{path}: segment manifest is unreadable ({exc})") from None
 
 
-def write_segment(
-    folder: Path,
-    conn: sqlite3.Connection,
-    vids: np.ndarray,
-    passage_vectors: np.ndarray,
-    sentence_vectors: np.ndarray,
-    sentence_vids: np.ndarray,
-    spans: np.ndarray,
-    postings: Postings,
-    index_type: str,
-    dim: int,
-) -> SegmentInfo:
-    """Everything but the SQLite rows (already in `conn`, committed here) of a segment in `folder`. Vector
-    arrays from vector_files(folder, ...) are in their files already (flushed here), not saved again."""
-    conn.commit()
-    vectors_arr = np.ascontiguousarray(passage_vectors, dtype=np.float32).reshape(-1, dim)
-    if len(vectors_arr) != len(vids) or len(postings.lengths) != len(vids):
-        raise RuntimeError(f"internal error: {len(vectors_arr)} vectors, {len(postings.lengths)} lengths for {len(vids)} passages")
-    for array, name in ((passage_vectors, vectors.VECTORS_NAME), (sentence_vectors, vectors.SENTENCE_VECTORS)):
-        if isinstance(array, np.memmap) and Path(array.filename) == (folder / name).resolve():
-            array.flush()
-        else:
-            np.save(folder / name, np.ascontiguousarray(array, dtype=np.float32).reshape(-1, dim))
-    np.save(folder / vectors.VIDS_NAME, vids.astype(np.int64))
-    vectors.save_sentence_ids(folder, sentence_vids, spans)
-    vectors.save_index(vectors.build_index(vectors_arr, vids, index_type), folder)
-    postings.save(folder)
-    return describe_segment(folder, conn, dim, index_type)
+class SegmentWriter:
+    """The one way a segment's files are written: rows added one by one (a write's new documents) or
+    copied live from other segments (a merge), then the vectors, the FAISS index and the postings.
+    Not fsynced, not renamed: the commit writer publishes the folder."""
 
+    def __init__(self, folder: Path, dim: int) -> None:
+        self.folder = folder
+        self.dim = dim
+        self.conn = database.connect(folder / database.DB_NAME)
+        self.conn.executescript(database.SCHEMA)
 
-def vector_files(folder: Path, passages: int, sentences: int, dim: int) -> tuple[np.ndarray, np.ndarray]:
-    """Passage and sentence vector arrays backed by the segment's own .npy files, for write_segment: a merge
-    fills them in place, so a 1M-passage merge no longer holds its 6 GB of sentence vectors in memory."""
-    return (
-        np.lib.format.open_memmap(folder / vectors.VECTORS_NAME, mode="w+", dtype=np.float32, shape=(passages, dim)),
-        np.lib.format.open_memmap(folder / vectors.SENTENCE_VECTORS, mode="w+", dtype=np.float32, shape=(sentences, dim)),
-    )
+    def add_document(
+        self, doc_id: str, content_hash: str, text: str, title: str | None, date: str | None, source: str | None,
+        url: str | None, lang: str | None, date_lo: int | None, date_hi: int | None, indexed_at: str,
+    ) -> None:
+        self.conn.execute(
+            "INSERT INTO documents (doc_id, content_hash, text, title, date, source, url, lang, date_lo, date_hi,"
+            " indexed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (doc_id, content_hash, text, title, date, source, url, lang, date_lo, date_hi, indexed_at),
+        )
+
+    def add_passage(self, vid: int, doc_id: str, ordinal: int, start: int, end: int, terms: list[str]) -> None:
+        self.conn.execute(
+            "INSERT INTO passages (vid, doc_id, ordinal, start, end, terms) VALUES (?, ?, ?, ?, ?, ?)",
+            (vid, doc_id, ordinal, start, end, " ".join(terms)),
+        )
+
+    def copy_live(self, source: Path, deleted: np.ndarray) -> None:
+        """The rows of the segment at `source` that `deleted` (vids) does not name, and their documents."""
+        conn = self.conn
+        conn.execute("CREATE TEMP TABLE IF NOT EXISTS dead (vid INTEGER PRIMARY KEY)")
+        conn.execute("DELETE FROM dead")
+        conn.executemany("INSERT INTO dead (vid) VALUES (?)", ((int(v),) for v in deleted))
+        conn.execute("ATTACH DATABASE ? AS src", (str(source / database.DB_NAME),))
+        conn.execute(
+            "INSERT INTO main.documents SELECT d.* FROM src.documents d WHERE EXISTS"
+            " (SELECT 1 FROM src.passages p WHERE p.doc_id = d.doc_id AND p.vid NOT IN (SELECT vid FROM dead))"
+        )
+        conn.execute("INSERT INTO main.passages SELECT * FROM src.passages WHERE vid NOT IN (SELECT vid FROM dead)")
+        conn.commit()
+        conn.execute("DETACH DATABASE src")
+
+    def vector_files(self, passages: int, sentences: int) -> tuple[np.ndarray, np.ndarray]:
+        """Passage and sentence vector arrays backed by the segment's own .npy files, to fill in place: a large
+        merge does not hold its sentence vectors in memory."""
+        def backed(name: str, rows: int) -> np.ndarray:
+            return np.lib.format.open_memmap(self.folder / name, mode="w+", dtype=np.float32, shape=(rows, self.dim))
+
+        return backed(vectors.VECTORS_NAME, passages), backed(vectors.SENTENCE_VECTORS, sentences)
+
+    def finish(
+        self,
+        vids: np.ndarray,
+        passage_vectors: np.ndarray,
+        sentence_vectors: np.ndarray,
+        sentence_vids: np.ndarray,
+        spans: np.ndarray,
+        postings: Postings,
+        index_type: str,
+    ) -> SegmentInfo:
+        """Everything but the rows (committed here). Vector arrays from `vector_files` are in their files
+        already (flushed here), not saved again."""
+        folder, dim = self.folder, self.dim
+        self.conn.commit()
+        vectors_arr = np.ascontiguousarray(passage_vectors, dtype=np.float32).reshape(-1, dim)
+        if len(vectors_arr) != len(vids) or len(postings.lengths) != len(vids):
+            raise RuntimeError(f"internal error: {len(vectors_arr)} vectors, {len(postings.lengths)} lengths for {len(vids)} passages")
+        for array, name in ((passage_vectors, vectors.VECTORS_NAME), (sentence_vectors, vectors.SENTENCE_VECTORS)):
+            if isinstance(array, np.memmap) and Path(array.filename) == (folder / name).resolve():
+                array.flush()
+            else:
+                np.save(folder / name, np.ascontiguousarray(array, dtype=np.float32).reshape(-1, dim))
+        np.save(folder / vectors.VIDS_NAME, vids.astype(np.int64))
+        vectors.save_sentence_ids(folder, sentence_vids, spans)
+        vectors.save_index(vectors.build_index(vectors_arr, vids, index_type), folder)
+        postings.save(folder)
+        return describe_segment(folder, self.conn, dim, index_type)
+
+    def close(self) -> None:
+        self.conn.close()
 
 
 def describe_segment(folder: Path, conn: sqlite3.Connection, dim: int, index_type: str) -> SegmentInfo:
