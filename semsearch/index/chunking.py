@@ -5,8 +5,8 @@ Offsets always point into the document's cleaned text, so a passage's text is ex
 
 A paragraph over HUGE_PARAGRAPH characters (no article has one; a bad corpus file may: 50 MB on
 one line) is cut by rules instead: sentence ends by a regular expression rather than pysbd, and
-token counts estimated from a sample rather than counted for every sentence. Exact, pysbd and the
-tokenizer cost about 25 s and 1.5 s per MB; the rules keep such a file to seconds.
+token counts estimated from a sample rather than counted for every sentence: pysbd and the tokenizer
+grow too slow on megabytes of one paragraph; the rules keep such a file to seconds.
 """
 
 from __future__ import annotations

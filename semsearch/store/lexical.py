@@ -204,7 +204,7 @@ def bm25_plus(
     """BM25+ score of every live row (`lengths`: their passage lengths, in global row order) for `terms`.
     `stats`: the collection's statistics when these rows are only part of it (a shard); None: these rows.
     `norm`: length_norm(lengths, avgdl) for that avgdl, kept by the caller (the same for every query of a
-    commit: at 1M rows computing it was a tenth of a search)."""
+    commit, and a row-sized computation)."""
     scores = np.zeros(len(lengths), dtype=np.float64)
     if len(lengths) == 0 or not terms:
         return scores.astype(np.float32)

@@ -1,10 +1,10 @@
 """The segments a serving process has open, shared by its readers and its merges.
 
-A merge reads its sources from the reader being served instead of opening them again (at 1M passages,
-loading ten segments' rows from SQLite is most of a merge's time and doubles their memory), and opens
-the segment it wrote before publishing its commit, as Lucene's merged-segment warmer does. The reader of
-that commit then finds it open: a write that follows a large merge no longer pays for opening the merged
-segment under the writer lock (a one-article write waited 50 s behind a 1M-passage merge).
+A merge reads its sources from the reader being served instead of opening them again (loading large
+segments' rows is most of a merge's time, and a second copy doubles their memory), and opens the segment
+it wrote before publishing its commit, as Lucene's merged-segment warmer does. The reader of that commit
+then finds it open, so the write that follows a large merge does not pay for opening the merged segment
+under the writer lock.
 """
 
 from __future__ import annotations

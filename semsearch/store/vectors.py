@@ -26,9 +26,9 @@ SENTENCE_VIDS = "sentence_vids.npy"  # the passage (vid) each sentence belongs t
 SENTENCE_SPANS = "sentence_spans.npy"  # (start, end) of each sentence, relative to its passage
 
 # (smallest collection size, FAISS factory string): a collection gets the last tier whose size it reaches.
-# "{nlist}" is replaced by ivf_nlist(size). Exact search below 100k vectors (p50 under 6 ms, 147 MiB);
-# IVF with 8-bit scalar quantization above: 384 bytes a 384-dimension vector instead of 1,536, recall@10
-# about 0.985 with the nprobe below, p50 about 2.5 ms and 0.4 GiB at 1M (BENCHMARKS.md).
+# "{nlist}" is replaced by ivf_nlist(size). Exact search below 100k vectors, where it is fast enough;
+# IVF with 8-bit scalar quantization above: 384 bytes a 384-dimension vector instead of 1,536, at a
+# recall@10 near 0.98 with the nprobe below (figures: BENCHMARKS.md, bench/vector_scale.py).
 INDEX_TIERS: tuple[tuple[int, str], ...] = (
     (0, "Flat"),
     (100_000, "IVF{nlist},SQ8"),
@@ -36,7 +36,7 @@ INDEX_TIERS: tuple[tuple[int, str], ...] = (
 MIN_TRAIN_PER_LIST = 39  # FAISS k-means wants at least 39 training points per centroid
 TRAIN_PER_LIST = 40  # IVF is trained on a sample of this many points per list (k-means time grows with it)
 KMEANS_ITERATIONS = 10  # FAISS default 25; k-means time is proportional to it
-IVF_SCAN_CODES = 65_536  # nprobe: enough lists to scan about this many vectors a query (~2.5 ms at 1M)
+IVF_SCAN_CODES = 65_536  # nprobe: enough lists to scan about this many vectors a query (recall against latency)
 IVF_MIN_NPROBE = 16
 HNSW_EF_CONSTRUCTION = 40
 HNSW_EF_SEARCH = 128
@@ -48,9 +48,9 @@ SELECTOR_BITMAP_MIN = 4096  # filters allowing more ids than this use a bitmap (
 def ivf_nlist(n_vectors: int) -> int:
     """Number of IVF lists: about 2 * sqrt(n), a power of two, with at least 39 training points a list.
 
-    2 * sqrt(n) rather than the usual 4 * sqrt(n): every snapshot rebuilds the index, and at 1M k-means over
-    4,096 lists took 3.9x longer than over 2,048 (58 s against 15 s on 2 cores) for the same recall at a
-    latency (1.3 ms against 2.4 ms) that is far below the budget.
+    2 * sqrt(n) rather than the usual 4 * sqrt(n): every merged segment trains its own lists, k-means time
+    grows with the list count, and the recall is the same at a latency well inside the budget
+    (bench/vector_scale.py).
     """
     if n_vectors < MIN_TRAIN_PER_LIST:
         return 1
@@ -170,7 +170,7 @@ def search_parameters(
 
     IVF probes `nprobe` lists and HNSW explores `ef_search` candidates (by default the values stored in the
     index at build time). A filter that allows a fraction f of the vectors widens nprobe by 1/sqrt(f) (up to
-    every list: recall@10 0.98-0.99 at 1M from f = 50% to 0.1%, against 0.57 at f = 0.1% unwidened) and
+    every list: a narrow filter leaves too few allowed vectors in the usual lists for a good recall) and
     efSearch by 1/f (up to HNSW_MAX_EF_SEARCH). `excluded` (without `allowed`): ids left out of the search,
     such as a segment's deleted passages (cheaper than allowing all the others). Returns None when there is
     nothing to set.
@@ -221,8 +221,8 @@ def save_index(index: faiss.Index, folder: Path) -> None:
 
 
 def load_index(folder: Path) -> faiss.Index:
-    """Memory-mapped (snapshots are immutable): opening costs nothing, the pages are the page cache's,
-    shared by every process serving the snapshot. 1M passages, IVF2048,SQ8: 0.18 s read, 0.002 s mapped."""
+    """Memory-mapped (segments are immutable): opening costs nothing, the pages are the page cache's,
+    shared by every process serving the segment."""
     path = folder / FAISS_NAME
     try:
         return faiss.read_index(str(path), faiss.IO_FLAG_MMAP)
@@ -263,8 +263,8 @@ def load_sentences(folder: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def search_single_thread(index: faiss.Index, queries: np.ndarray, n: int, params) -> tuple[np.ndarray, np.ndarray]:
     """FAISS search on the calling thread alone. One query gains nothing from FAISS's OpenMP team, and
-    waking that team cost 10-16 ms a search on the shared 2-core machine (bench/search_path.py,
-    BENCHMARKS.md). The thread count is an OpenMP per-thread setting, restored for whatever this
+    waking that team costs more than the search on a busy machine (bench/search_path.py). The thread
+    count is an OpenMP per-thread setting, restored for whatever this
     thread runs next (an index build)."""
     threads = faiss.omp_get_max_threads()
     faiss.omp_set_num_threads(1)
