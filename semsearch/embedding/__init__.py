@@ -1,5 +1,6 @@
 """Embedding backends behind one interface; `load_embedder` picks one from a model spec."""
 
-from .base import Embedder, load_embedder
+from .base import Embedder
+from .specs import load_embedder
 
 __all__ = ["Embedder", "load_embedder"]

