@@ -211,11 +211,10 @@ def test_top_rows_equals_sorting_every_allowed_row_by_score_then_identity():
 def test_merge_policy_merges_a_full_tier_and_segments_heavy_with_tombstones():
     entries = [SegmentEntry(f"s{i}", passages=10 + i, documents=1) for i in range(12)]
     entries.append(SegmentEntry("big", passages=50_000, documents=100, deleted=20_000, deleted_documents=40))
-    commit = CommitPoint(generation=1, model="m", dim=8, next_vid=0, built_at="", segments=entries)
-    merges = MergePolicy().find_merges(commit)
+    merges = MergePolicy().find_merges(entries)
     assert merges == [[f"s{i}" for i in range(10)], ["big"]]
-    assert MergePolicy().find_merges(CommitPoint(1, "m", 8, 0, "", segments=entries[:9])) == []
-    assert MergePolicy.force(commit) == [[e.name for e in sorted(entries, key=lambda e: e.live)]]
+    assert MergePolicy().find_merges(entries[:9]) == []
+    assert MergePolicy.force(entries) == [[e.name for e in sorted(entries, key=lambda e: e.live)]]
 
 
 def test_merge_policy_rewrites_each_passage_a_few_times_over_many_one_article_writes():

@@ -60,12 +60,12 @@ class Merger:
         """Run what the policy asks for until it asks for nothing (at most `limit` merges). Returns at once,
         merging nothing, when another merge holds the index's merge lock."""
         with self.layout.merge_lock(blocking=False) as locked:
-            return self._merge_while(policy.find_merges, limit) if locked else []
+            return self._merge_while(lambda commit: policy.find_merges(commit.segments), limit) if locked else []
 
     def force_merge(self, max_segments: int = 1) -> list[MergeReport]:
         """Merge down to `max_segments` segments with no tombstones (Elasticsearch's _forcemerge)."""
         with self.layout.merge_lock():
-            return self._merge_while(lambda commit: MergePolicy.force(commit, max_segments), 1000)
+            return self._merge_while(lambda commit: MergePolicy.force(commit.segments, max_segments), 1000)
 
     def _merge_while(self, plan, limit: int) -> list[MergeReport]:
         """Merge the first group `plan(commit)` names, again, until it names none (at most `limit` times)."""

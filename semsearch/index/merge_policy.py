@@ -10,9 +10,10 @@ segments_per_tier x log(collection size). Files are not its business: `merge.Mer
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..store.commit import CommitPoint, SegmentEntry
+from ..store.commit import SegmentEntry
 
 
 @dataclass
@@ -27,25 +28,25 @@ class MergePolicy:
     def tier(self, live: int) -> int:
         return int(math.log(max(live, self.floor_passages) / self.floor_passages, self.segments_per_tier) + 1e-9)
 
-    def find_merges(self, commit: CommitPoint) -> list[list[str]]:
+    def find_merges(self, segments: Sequence[SegmentEntry]) -> list[list[str]]:
         """Groups of segment names to merge, each into one segment (disjoint groups)."""
         tiers: dict[int, list[SegmentEntry]] = {}
-        for entry in sorted(commit.segments, key=lambda e: (e.live, e.name)):
+        for entry in sorted(segments, key=lambda e: (e.live, e.name)):
             tiers.setdefault(self.tier(entry.live), []).append(entry)
         merges: list[list[str]] = []
         for _, members in sorted(tiers.items()):
             if len(members) >= self.segments_per_tier:
                 merges.append([e.name for e in members[: self.segments_per_tier]])
         taken = {name for group in merges for name in group}
-        for entry in commit.segments:
+        for entry in segments:
             if entry.name not in taken and entry.passages and entry.deleted / entry.passages >= self.max_deleted_ratio:
                 merges.append([entry.name])
         return merges
 
     @staticmethod
-    def force(commit: CommitPoint, max_segments: int = 1) -> list[list[str]]:
+    def force(segments: Sequence[SegmentEntry], max_segments: int = 1) -> list[list[str]]:
         """Everything into at most `max_segments` segments (the smallest merged first), tombstones purged."""
-        entries = sorted(commit.segments, key=lambda e: (e.live, e.name))
+        entries = sorted(segments, key=lambda e: (e.live, e.name))
         if len(entries) > max_segments:
             return [[e.name for e in entries[: len(entries) - max_segments + 1]]]
         return [[e.name] for e in entries if e.deleted]
@@ -68,7 +69,7 @@ def simulate(policy: MergePolicy, writes: int, passages: int, start: int = 0) ->
     merged = counts = most = 0
     for i in range(writes):
         segments.append(SegmentEntry(f"w{i}", passages, 1))
-        while groups := policy.find_merges(CommitPoint(i, "m", 8, 0, "", segments=segments)):
+        while groups := policy.find_merges(segments):
             for n, group in enumerate(groups):
                 members = [s for s in segments if s.name in group]
                 size = sum(s.live for s in members)
