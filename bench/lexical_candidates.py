@@ -59,7 +59,7 @@ def main() -> int:
     rows = []
     for depth in [int(d) for d in args.depths.split(",")]:
         for name, kind in (("ties by passage identity (shipped)", Searcher), ("only passages holding a query term", MatchingOnly)):
-            searcher = build_searcher(snapshot, embedder, settings.model_copy(update={"candidates": depth}), cache)
+            searcher = build_searcher(snapshot, embedder, settings.model_copy(update={"candidates": depth}).search_config(), cache)
             searcher.__class__ = kind
             metrics = evaluate(searcher, dataset, "hybrid").metrics
             shipped = " **(shipped)**" if depth == settings.candidates and kind is Searcher else ""

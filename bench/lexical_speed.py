@@ -69,7 +69,7 @@ def main() -> int:
     index_dir, _ = ensure_piaf_index(Path(args.index_dir), PIAF, embedder)
     keyword = Embeddings({"keyword": True})
     keyword.index([(doc.doc_id, embedding_text(doc, doc.text)) for doc in dataset.documents])
-    searcher = build_searcher(open_index(index_dir), embedder, settings)
+    searcher = build_searcher(open_index(index_dir), embedder, settings.search_config())
     searcher.search("échauffement", k=10, mode="hybrid")  # language identifier, stemmers: first-use loads
 
     load_first = wait_for_quiet(args.max_load)

@@ -121,7 +121,7 @@ def main() -> int:
         started = time.perf_counter()
         report = IndexWriter(temp / "semsearch", embedder, settings.chunking()).write(dataset.documents)
         semsearch_index_s = time.perf_counter() - started
-        searcher = build_searcher(open_index(temp / "semsearch"), embedder, settings)
+        searcher = build_searcher(open_index(temp / "semsearch"), embedder, settings.search_config())
         for query in list(queries.values())[:10]:
             searcher.search(query)
         for mode in ("dense", "lexical", "hybrid"):

@@ -34,8 +34,9 @@ from semsearch.evaluation.datasets import load_eval_set  # noqa: E402
 from semsearch.index.writer import IndexWriter  # noqa: E402
 from semsearch.ingest.readers import read_paths  # noqa: E402
 from semsearch.search.relevance import DenseFloor  # noqa: E402
+from semsearch.search.results import Ranking  # noqa: E402
 from semsearch.search.search_options import SearchOptions  # noqa: E402
-from semsearch.search.searcher import QueryVectorCache, Ranking, Searcher  # noqa: E402
+from semsearch.search.searcher import QueryVectorCache, Searcher  # noqa: E402
 from semsearch.service import relevance  # noqa: E402
 from semsearch.settings import Settings  # noqa: E402
 from semsearch.store.reader import open_index  # noqa: E402

@@ -50,7 +50,7 @@ def main() -> int:
     questions = questions[: args.queries]
     embedder = load_embedder()
     index_dir, _ = ensure_piaf_index(Path(args.index_dir), PIAF, embedder)
-    searcher = build_searcher(open_index(index_dir), embedder, Settings(query_cache_size=len(questions) + 10))
+    searcher = build_searcher(open_index(index_dir), embedder, Settings(query_cache_size=len(questions) + 10).search_config())
 
     spent: dict[str, float] = {}
 

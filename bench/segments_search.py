@@ -82,7 +82,7 @@ def measure_searches(readers: dict, texts: list[str]) -> dict[str, dict]:
     settings = Settings()
     embedder = load_embedder(settings.model)
     cache = QueryVectorCache(4 * len(texts))
-    searchers = {name: build_searcher(reader, embedder, settings, cache) for name, reader in readers.items()}
+    searchers = {name: build_searcher(reader, embedder, settings.search_config(), cache) for name, reader in readers.items()}
     for searcher in searchers.values():
         for text in texts:
             searcher.search(text)

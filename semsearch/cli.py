@@ -207,12 +207,12 @@ def _open_searcher(settings: Settings, embedder=None):
     snapshot = open_index(settings.index_dir)
     embedder = embedder or _embedder(settings)
     check_model(snapshot.manifest, embedder, snapshot.path)
-    return build_searcher(snapshot, embedder, settings)
+    return build_searcher(snapshot, embedder, settings.search_config())
 
 
 def cmd_search(args: argparse.Namespace) -> int:
+    from .search.results import SearchFilters
     from .search.search_options import search_options
-    from .search.searcher import SearchFilters
 
     options = search_options(args.sort, args.recency, args.offset, args.facets)
     settings = _model_for_index(_settings(args), bool(args.model))
@@ -243,7 +243,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_similar(args: argparse.Namespace) -> int:
-    from .search.searcher import SearchFilters
+    from .search.results import SearchFilters
     from .search.similar import similar_documents
 
     settings = _model_for_index(_settings(args), bool(args.model))

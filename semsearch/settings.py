@@ -13,6 +13,7 @@ from .index.chunking import ChunkingConfig
 from .ingest.fetcher import DEFAULT_USER_AGENT, FetchConfig
 from .search.collapse import CollapseConfig
 from .search.fusion import FusionConfig
+from .search.searcher import SearchConfig
 
 
 class Settings(BaseSettings):
@@ -103,6 +104,12 @@ class Settings(BaseSettings):
             self.duplicate_with_number,
             self.duplicate_corroborating,
             same_headline=self.duplicate_same_headline,
+        )
+
+    def search_config(self) -> SearchConfig:
+        return SearchConfig(
+            fusion=self.fusion_config(), collapse=self.collapse_config(), candidates=self.candidates,
+            per_doc=self.per_doc, query_cache_size=self.query_cache_size,
         )
 
     def fusion_config(self) -> FusionConfig:

@@ -12,8 +12,9 @@ from semsearch.documents import Document
 from semsearch.embedding.base import Embedder
 from semsearch.index.merge import Merger
 from semsearch.index.writer import IndexWriter
+from semsearch.search.results import SearchFilters
 from semsearch.search.search_options import SearchOptions
-from semsearch.search.searcher import Searcher, SearchFilters
+from semsearch.search.searcher import Searcher
 from semsearch.settings import Settings
 from semsearch.store import vectors
 from semsearch.store.reader import open_index

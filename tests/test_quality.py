@@ -7,8 +7,8 @@ import re
 import numpy as np
 
 from semsearch.search.fusion import FusionConfig, fuse
+from semsearch.search.results import SearchFilters
 from semsearch.search.search_options import SearchOptions
-from semsearch.search.searcher import SearchFilters
 
 SOLDIERS = re.compile(r"2[\s\u00a0.]?500")
 FIGURE_DOCS = {"000_846077346b089afc.txt", "001_2849380c16ed8b88.txt", "004_d2c93f48316b947f.txt"}

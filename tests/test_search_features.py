@@ -18,8 +18,9 @@ from semsearch.index.writer import IndexWriter
 from semsearch.ingest.readers import document_from_record
 from semsearch.search.facets import facet_counts
 from semsearch.search.recency import recency_factors
+from semsearch.search.results import SearchFilters, SearchHit
 from semsearch.search.search_options import SearchOptions, parse_facets, parse_half_life, search_options
-from semsearch.search.searcher import Searcher, SearchFilters, SearchHit
+from semsearch.search.searcher import Searcher
 from semsearch.search.similar import similar_documents
 from semsearch.service.csv_export import BOM, COLUMNS, results_csv
 from semsearch.store.reader import open_index

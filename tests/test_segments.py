@@ -14,7 +14,8 @@ from semsearch.documents import Document
 from semsearch.index.merge import Merger
 from semsearch.index.merge_policy import MergePolicy, simulate
 from semsearch.index.writer import IndexWriter
-from semsearch.search.searcher import Searcher, SearchFilters
+from semsearch.search.results import SearchFilters
+from semsearch.search.searcher import Searcher
 from semsearch.store.commit import CommitPoint, SegmentEntry
 from semsearch.store.layout import IndexDirectory
 from semsearch.store.lexical import BM25_B, BM25_K1, BM25_METHOD, LiveSegment, Postings, bm25_plus

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
+from semsearch.search.results import SearchFilters
 from semsearch.search.search_options import SearchOptions
-from semsearch.search.searcher import Searcher, SearchFilters
+from semsearch.search.searcher import Searcher
 from semsearch.search.shard import ShardIndex, assign_segments
 from semsearch.search.sharded_search import LocalShards, PassageCache, ShardedSearcher, open_view
 from semsearch.service.app import create_app
@@ -36,7 +37,7 @@ def grown(tmp_path_factory):
 def sharded(root, shards: int, embedder) -> ShardedSearcher:
     pool = LocalShards([ShardIndex(root, i, shards) for i in range(shards)])
     settings = make_settings(root, model=embedder.spec)
-    return ShardedSearcher(open_view(IndexDirectory(root), pool), embedder, settings, Searcher(open_index(root), embedder).cache, PassageCache())
+    return ShardedSearcher(open_view(IndexDirectory(root), pool), embedder, settings.search_config(), Searcher(open_index(root), embedder).cache, PassageCache())
 
 
 def answers(searcher, query: str, mode: str, filters=None, options=None, collapse=True) -> list[tuple]:

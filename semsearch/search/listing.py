@@ -6,17 +6,14 @@ the results (per-document cap, grouping) and `result_page` after.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .facets import FacetCount, facet_counts
 from .recency import article_days, boost_scores, newest_day, recency_factors
 from .relevance import DENSE_FLOORS, relevant_mask
+from .results import Ranking
 from .search_options import SearchOptions
-
-if TYPE_CHECKING:
-    from .searcher import Ranking
 
 
 @dataclass

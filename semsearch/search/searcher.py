@@ -25,9 +25,9 @@ from ..store.reader import IndexReader as Snapshot
 from ..text.analyzer import analyze, salient_numbers
 from ..text.lang import detect_language
 from .collapse import CollapseConfig, Collapser
-from .facets import FacetCount
 from .fusion import FusionConfig, fuse
 from .listing import relevant_ranking, result_page
+from .results import DuplicateRef, Ranking, SearchFilters, SearchHit, SearchResult
 from .search_options import SearchOptions
 from .sentence_terms import SentenceTerms
 
@@ -36,66 +36,6 @@ MAX_QUERY_CHARS = 1000
 MAX_K = 100
 HIGHLIGHT_MARGIN = 0.01  # a second sentence is marked too when it scores this close to the best
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # C0 controls and DEL; tab and newlines are fine
-
-
-@dataclass
-class SearchFilters:
-    date_from: str | None = None
-    date_to: str | None = None
-    source: str | None = None
-    lang: str | None = None
-
-
-@dataclass
-class DuplicateRef:
-    doc_id: str
-    passage_id: str
-    title: str | None
-    source: str | None
-    date: str | None
-
-
-@dataclass
-class SearchHit:
-    rank: int
-    score: float
-    doc_id: str
-    passage_id: str
-    title: str | None
-    date: str | None
-    source: str | None
-    url: str | None
-    lang: str | None
-    text: str
-    start: int
-    end: int
-    highlight: list[tuple[int, int]] = field(default_factory=list)  # offsets into `text`
-    duplicates: list[DuplicateRef] = field(default_factory=list)
-
-
-@dataclass
-class SearchResult:
-    query: str
-    query_lang: str
-    mode: str
-    took_ms: float
-    results: list[SearchHit]
-    total: int = 0  # relevant results (see relevance.py), of which `results` is the page at `offset`
-    total_relation: str = "eq"  # "gte": the candidate pool ended before the relevant results did
-    offset: int = 0
-    facets: dict[str, list[FacetCount]] = field(default_factory=dict)
-
-
-@dataclass
-class Ranking:
-    """Candidates best first, with what the result list needs about each."""
-
-    rows: np.ndarray  # row positions in the snapshot
-    scores: np.ndarray
-    best_sentence: np.ndarray  # global sentence index of each candidate's answering sentence
-    sentence_scores: list[np.ndarray]  # per candidate, the score of each of its sentences
-    query_lang: str
-    passages: dict[int, PassageRow] = field(default_factory=dict)  # rows ranking read, by vid (lexical mode)
 
 
 class QueryVectorCache:
@@ -443,14 +383,24 @@ class Searcher:
         )
 
 
-def build_searcher(snapshot: Snapshot, embedder: Embedder, settings, cache: QueryVectorCache | None = None) -> Searcher:
-    """A Searcher configured from `semsearch.settings.Settings`."""
+@dataclass(frozen=True)
+class SearchConfig:
+    """How a searcher ranks and groups (the settings build one: `Settings.search_config()`)."""
+
+    fusion: FusionConfig = field(default_factory=FusionConfig)
+    collapse: CollapseConfig = field(default_factory=CollapseConfig)
+    candidates: int = 100
+    per_doc: int = 2
+    query_cache_size: int = 1024
+
+
+def build_searcher(snapshot: Snapshot, embedder: Embedder, config: SearchConfig, cache: QueryVectorCache | None = None) -> Searcher:
     return Searcher(
         snapshot,
         embedder,
-        fusion=settings.fusion_config(),
-        cache=cache or QueryVectorCache(settings.query_cache_size),
-        candidates=settings.candidates,
-        per_doc=settings.per_doc,
-        collapse=settings.collapse_config(),
+        fusion=config.fusion,
+        cache=cache or QueryVectorCache(config.query_cache_size),
+        candidates=config.candidates,
+        per_doc=config.per_doc,
+        collapse=config.collapse,
     )

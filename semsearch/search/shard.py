@@ -25,7 +25,8 @@ from ..store.database import DocumentRow, PassageRow
 from ..store.layout import IndexDirectory
 from ..store.lexical import LexicalStats
 from ..store.reader import IndexReader, open_commit, ranges
-from .searcher import Searcher, SearchFilters
+from .results import SearchFilters
+from .searcher import Searcher
 
 READERS_KEPT = 3  # generations a shard keeps open: requests in flight on the previous commit finish on it
 

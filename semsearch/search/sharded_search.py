@@ -26,7 +26,6 @@ import numpy as np
 from ..dates import date_bounds
 from ..embedding import Embedder
 from ..errors import IndexNotFoundError, UnsupportedError
-from ..settings import Settings
 from ..store.commit import CommitPoint
 from ..store.database import DocumentRow, PassageRow
 from ..store.layout import IndexDirectory
@@ -36,8 +35,9 @@ from ..store.manifest import Manifest
 from ..store.reader import SegmentStats, ranges
 from ..store.segment import RowTable, SentenceTable
 from ..text.analyzer import analyze
+from .results import SearchFilters, SearchResult
 from .search_options import SearchOptions
-from .searcher import QueryVectorCache, SearchFilters, SearchResult, build_searcher, pool_depth, query_language, validate_query
+from .searcher import QueryVectorCache, SearchConfig, build_searcher, pool_depth, query_language, validate_query
 from .shard import Candidates, ShardIndex, ShardQuery, ShardSummary
 
 PREFETCH = 50  # candidates of each kind (dense, lexical) whose passages come with a search's first read
@@ -249,13 +249,13 @@ class ShardedSearcher:
 
     snapshot: ShardedView
     embedder: Embedder
-    settings: Settings
+    config: SearchConfig
     cache: QueryVectorCache
     passages: PassageCache
 
     @property
     def candidates(self) -> int:
-        return self.settings.candidates
+        return self.config.candidates
 
     def nearest(self, vector: np.ndarray, n: int, filters: SearchFilters | None = None) -> np.ndarray:
         raise UnsupportedError(SIMILAR_UNSUPPORTED)
@@ -284,7 +284,7 @@ class ShardedSearcher:
             vector = self.cache.submit(self.embedder, query) if mode != "lexical" else None
             stats = LexicalStats.total(gather(view.pool, "stats", view.generation, terms)) if mode != "dense" else None
             parts = gather(view.pool, "candidates", view.generation, ShardQuery(vector() if vector else None, terms, stats, n, mode, filters))
-        searcher = build_searcher(CandidateSnapshot(view, parts, self.passages), self.embedder, self.settings, self.cache)  # type: ignore[arg-type]
+        searcher = build_searcher(CandidateSnapshot(view, parts, self.passages), self.embedder, self.config, self.cache)  # type: ignore[arg-type]
         result = searcher.search(query, k=k, mode=mode, filters=filters, collapse=collapse, per_doc=per_doc, options=options)
         result.took_ms = round((time.perf_counter() - started) * 1000, 2)
         return result

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..embedding.base import DEFAULT_MODEL
-from .searcher import Searcher, SearchFilters, SearchHit
+from .results import SearchFilters, SearchHit
+from .searcher import Searcher
 
 MAX_OWN_PASSAGES = 16
 SIMILAR_FLOORS = {DEFAULT_MODEL: 0.85}  # model spec -> least mean best cosine of the same story

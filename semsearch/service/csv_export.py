@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import io
 
-from ..search.searcher import SearchHit
+from ..search.results import SearchHit
 
 COLUMNS = ("rank", "score", "date", "source", "title", "url", "doc_id", "passage_id", "answer", "text")
 BOM = "\ufeff"

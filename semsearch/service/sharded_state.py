@@ -32,4 +32,4 @@ class ShardedServiceState(ServiceState):
         return open_view(self.layout, self.pool, generation)
 
     def _build_searcher(self, snapshot: ShardedView) -> ShardedSearcher:  # type: ignore[override]
-        return ShardedSearcher(snapshot, self.embedder, self.settings, self.cache, self.passages)
+        return ShardedSearcher(snapshot, self.embedder, self.settings.search_config(), self.cache, self.passages)

@@ -126,7 +126,7 @@ class ServiceState:
         return open_commit(self.layout, generation, previous=current, opened=self._warmed())
 
     def _build_searcher(self, snapshot: IndexReader) -> Searcher:
-        return build_searcher(snapshot, self.embedder, self.settings, self.cache)
+        return build_searcher(snapshot, self.embedder, self.settings.search_config(), self.cache)
 
     def refresh(self) -> bool:
         """Serve the newest commit if it is newer than the one served (written by any process, or by a

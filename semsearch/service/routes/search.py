@@ -8,8 +8,9 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from ...dates import date_bounds, normalize_date
 from ...errors import InvalidInputError
+from ...search.results import SearchFilters, SearchHit, SearchResult
 from ...search.search_options import MAX_OFFSET, SearchOptions, search_options
-from ...search.searcher import MAX_K, MAX_QUERY_CHARS, SearchFilters, SearchHit, SearchResult, validate_query
+from ...search.searcher import MAX_K, MAX_QUERY_CHARS, validate_query
 from ..api_models import (
     ERROR_RESPONSES,
     FACETS_HELP,
