@@ -127,6 +127,16 @@ HOSTILE = {
         "POST", "/documents", {"json": {"documents": [{"id": f"many/{i}", "text": TEXT} for i in range(10_000)]}, "headers": AUTH},
         413, "documents",
     ),
+    "text made only of zero-width characters": (
+        "POST", "/documents", {"json": {"documents": [{"id": "zw", "text": "\u200b\u200c\u200d\ufeff" * 50}]}, "headers": AUTH},
+        422, "documents.0.text",
+    ),
+    "a zero-width character in an id": (
+        "POST", "/documents", {"json": {"documents": [{"id": "seed\u200b1", "text": TEXT}]}, "headers": AUTH}, 422, DOC0_ID,
+    ),
+    "a bidirectional override in an id": (
+        "POST", "/documents", {"json": {"documents": [{"id": "abc\u202edcba", "text": TEXT}]}, "headers": AUTH}, 422, DOC0_ID,
+    ),
     "a 600-character id": ("POST", "/documents", {"json": {"documents": [{"id": "x" * 600, "text": TEXT}]}, "headers": AUTH}, 422, DOC0_ID),
     "a write with a wrong key": (
         "POST", "/documents", {"json": {"documents": [{"id": "w", "text": TEXT}]}, "headers": {"Authorization": "Bearer no"}},

@@ -37,7 +37,8 @@ def grown(tmp_path_factory):
 def sharded(root, shards: int, embedder) -> ShardedSearcher:
     pool = LocalShards([ShardIndex(root, i, shards) for i in range(shards)])
     settings = make_settings(root, model=embedder.spec)
-    return ShardedSearcher(open_view(IndexDirectory(root), pool), embedder, settings.search_config(), Searcher(open_index(root), embedder).cache, PassageCache())
+    cache = Searcher(open_index(root), embedder).cache
+    return ShardedSearcher(open_view(IndexDirectory(root), pool), embedder, settings.search_config(), cache, PassageCache())
 
 
 def answers(searcher, query: str, mode: str, filters=None, options=None, collapse=True) -> list[tuple]:

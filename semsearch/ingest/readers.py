@@ -19,6 +19,7 @@ from ..errors import InvalidInputError
 from .clean import clean_article, lede_title
 from .feeds import FEED_SUFFIXES
 from .html import HTML_SUFFIXES
+from .validation import has_visible_text, validate_doc_id
 
 if TYPE_CHECKING:
     from .fetcher import FetchConfig
@@ -28,7 +29,6 @@ TEXT_SUFFIXES = {".txt", ".md"}
 JSONL_SUFFIXES = {".jsonl", ".ndjson"}
 FOLDER_SUFFIXES = TEXT_SUFFIXES | JSONL_SUFFIXES | HTML_SUFFIXES  # feeds are named one by one: they fetch
 JSON_FIELDS = ("id", "text", "html", "title", "date", "source", "url", "lang")
-MAX_ID_LENGTH = 512
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -64,22 +64,6 @@ def decode_bytes(data: bytes) -> str:
     return decode_text(data)[0]
 
 
-def validate_doc_id(doc_id: object) -> str:
-    if not isinstance(doc_id, (str, int)) or isinstance(doc_id, bool):
-        raise InvalidInputError("id: must be a string", "id")
-    value = str(doc_id).strip()
-    if not value:
-        raise InvalidInputError("id: must not be empty", "id")
-    if len(value) > MAX_ID_LENGTH:
-        raise InvalidInputError(f"id: longer than {MAX_ID_LENGTH} characters", "id")
-    if _CONTROL.search(value):
-        raise InvalidInputError("id: contains control characters", "id")
-    if any(part in (".", "..") for part in value.split("/")):
-        # HTTP clients resolve them away: /documents/a/../b asks for 'b'. Never a file path either way.
-        raise InvalidInputError("id: must not contain '.' or '..' path segments (an id is addressed as /documents/{id})", "id")
-    return value
-
-
 def document_from_record(record: object, origin: str) -> Document:
     """A Document from a JSON object with the JSON Lines fields; InvalidInputError names the field."""
     if not isinstance(record, dict):
@@ -91,6 +75,8 @@ def document_from_record(record: object, origin: str) -> Document:
         raise InvalidInputError("html: must be a non-empty string (a web page)", "html")
     if html is None and (not isinstance(text, str) or not text.strip()):
         raise InvalidInputError("text: missing or empty", "text")
+    if html is None and not has_visible_text(text):
+        raise InvalidInputError("text: no visible characters (only spaces, zero-width or control characters)", "text")
     if "id" not in record or record["id"] is None:
         raise InvalidInputError("id: missing", "id")
     doc_id = validate_doc_id(record["id"])
@@ -151,6 +137,8 @@ def read_text_file(path: Path, doc_id: str, notes: list[ReadProblem] | None = No
         notes.append(ReadProblem(str(path), note))
     if not text.strip():
         raise ValueError("empty file")
+    if not has_visible_text(text):
+        raise ValueError("no visible characters (only spaces, zero-width or control characters)")
     cleaned = clean_article(text)
     if not cleaned.text:
         raise ValueError("nothing left after removing boilerplate")

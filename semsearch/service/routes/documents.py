@@ -8,7 +8,8 @@ from fastapi import APIRouter, Depends
 
 from ...documents import Document
 from ...errors import InvalidInputError
-from ...ingest.readers import document_from_record, validate_doc_id
+from ...ingest.readers import document_from_record
+from ...ingest.validation import validate_doc_id
 from ...text.lang import known_languages
 from ..api_models import (
     ERROR_RESPONSES,
