@@ -410,9 +410,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
             "writes": "enabled" if settings.api_key else "disabled (no SEMSEARCH_API_KEY)",
         },
     )
+    from .service.http_protocol import JSONErrorsHttpProtocol
+
     app = create_app(settings)
     uvicorn.run(
-        app, host=settings.host, port=settings.port, log_config=None, access_log=False, timeout_graceful_shutdown=10
+        app, host=settings.host, port=settings.port, log_config=None, access_log=False, timeout_graceful_shutdown=10,
+        http=JSONErrorsHttpProtocol,
     )
     return 0
 

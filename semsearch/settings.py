@@ -64,10 +64,16 @@ class Settings(BaseSettings):
     @field_validator("api_key", mode="before")
     @classmethod
     def _blank_key_is_no_key(cls, value: object) -> object:
-        if isinstance(value, str) and not value.strip():
+        """A blank key is no key; a key with spaces around it could never be sent back as it is (a
+        client's Bearer value is trimmed), so every write would fail: refused at start-up instead."""
+        secret = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if isinstance(secret, str) and not secret.strip():
             return None
-        if isinstance(value, SecretStr) and not value.get_secret_value().strip():
-            return None
+        if isinstance(secret, str) and secret != secret.strip():
+            raise ValueError(
+                "has spaces or line breaks around it (often copied from a file with its newline); "
+                "set SEMSEARCH_API_KEY to the key alone, e.g. `export SEMSEARCH_API_KEY=$(openssl rand -hex 32)`"
+            )
         return value
 
     @field_validator("cors_origins", mode="before")

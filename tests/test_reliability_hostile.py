@@ -11,6 +11,8 @@ import json
 import os
 import shutil
 import socket
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -97,8 +99,10 @@ HOSTILE = {
     "oversized body (Content-Length)": ("POST", "/documents", {"content": b"x" * ELEVEN_MB, "headers": {**JSON, **AUTH}}, 413, "body"),
     "oversized body (streamed, no length)": ("POST", "/documents", {"content": "stream", "headers": {**JSON, **AUTH}}, 413, "body"),
     "oversized query (GET)": ("GET", "/search", {"params": {"q": "mot " * 2000}}, 422, "q"),
-    "oversized query (POST, 1 MB)": ("POST", "/search", {"json": {"query": "x" * 1_000_000}}, 422, "query"),
-    "100k nested [ on /search": ("POST", "/search", {"content": b"[" * 100_000, "headers": JSON}, 400, "body"),
+    "oversized query (POST, 1 MB)": ("POST", "/search", {"json": {"query": "x" * 1_000_000}}, 413, "body"),
+    "oversized query (POST, 2,000 escaped characters)": ("POST", "/search", {"json": {"query": "é" * 2_000}}, 422, "query"),
+    "100k nested [ on /search": ("POST", "/search", {"content": b"[" * 100_000, "headers": JSON}, 413, "body"),
+    "30k nested [ on /search": ("POST", "/search", {"content": b"[" * 30_000, "headers": JSON}, 400, "body"),
     "100k nested [ ] on /documents": ("POST", "/documents", {"content": nested(100_000), "headers": {**JSON, **AUTH}}, 400, "body"),
     "nested documents 900 deep": (
         "POST", "/documents", {"content": b'{"documents": ' + nested(900) + b"}", "headers": {**JSON, **AUTH}}, 422, "documents.0",
@@ -263,12 +267,16 @@ def test_ids_are_never_file_paths(hostile, tmp_path):
 # -- a real server: HTTP-level limits and what reaches the log ----------------------------------------
 
 
-def raw_status(port: int, request: bytes) -> int:
-    """The status code a raw HTTP request gets (what no well-behaved client library would send)."""
+def raw_reply(port: int, request: bytes) -> bytes:
+    """What a raw HTTP request gets (what no well-behaved client library would send)."""
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
         with contextlib.suppress(OSError):  # the server may answer and close before reading it all
             sock.sendall(request)
-        reply = sock.recv(4096)
+        return sock.recv(4096)
+
+
+def raw_status(port: int, request: bytes) -> int:
+    reply = raw_reply(port, request)
     return int(reply.split(b" ", 2)[1]) if reply.startswith(b"HTTP/1.1 ") else 0
 
 
@@ -284,6 +292,20 @@ def test_real_server_refuses_huge_urls_and_headers_and_never_logs_or_echoes_the_
         garbage = raw_status(server.port, b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + os.urandom(200) + b"\r\n\r\n")
         assert all(400 <= status < 500 for status in (huge_url, huge_header, garbage)), (huge_url, huge_header, garbage)
         print(f"\nraw HTTP: 200 KB URL -> {huge_url}, 200 KB header -> {huge_header}, TLS hello on plain HTTP -> {garbage}")
+        just_over = raw_reply(server.port, b"GET /search?q=" + b"x" * 66_000 + b" HTTP/1.1\r\nHost: t\r\n\r\n")
+        assert just_over.startswith(b"HTTP/1.1 414 ") and b"application/json" in just_over, just_over[:300]
+        assert json.loads(just_over.split(b"\r\n\r\n", 1)[1])["error"]["field"] == "url"
+        # A write announcing 9 MB without the key is refused before one byte of its body is read: the answer
+        # comes back although the body is never sent (the socket would time out otherwise).
+        unread = raw_status(server.port, b"POST /documents HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+                            b"Content-Length: 9000000\r\n\r\n")
+        assert unread == 401
+        search_unread = raw_status(server.port, b"POST /search HTTP/1.1\r\nHost: t\r\nContent-Length: 9000000\r\n\r\n")
+        assert search_unread == 413  # no key needed, so no more than a search's worth of body
+        for path in ("/", "/healthz", "/search?q=Irak"):
+            head, get = server.client.head(path), server.client.get(path)
+            assert head.status_code == 200 and head.content == b"", path
+            assert head.headers["content-type"] == get.headers["content-type"], path
         long_query = server.client.get("/search", params={"q": "x" * 30_000})
         assert long_query.status_code == 422 and long_query.json()["error"]["field"] == "q"
         assert time.perf_counter() - started < 3 * MAX_SECONDS
@@ -309,3 +331,12 @@ def test_real_server_refuses_huge_urls_and_headers_and_never_logs_or_echoes_the_
     assert '"status": 401' in log and '"status": 200' in log
     assert API_KEY not in log and API_KEY[:-1] not in log and "k" * 100 not in log
     assert os.environ.get("SEMSEARCH_API_KEY") != API_KEY
+
+
+def test_a_key_with_spaces_around_it_stops_serve_at_start_with_the_reason(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SEMSEARCH_")}
+    env["SEMSEARCH_API_KEY"] = f"{API_KEY}\n"
+    exe = Path(sys.executable).parent / "semsearch"
+    done = subprocess.run([str(exe), "serve", "--index-dir", str(tmp_path / "index")], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "api_key" in done.stderr and "spaces or line breaks around it" in done.stderr and API_KEY not in done.stderr

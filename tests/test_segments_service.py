@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from .conftest import run_cli
 from .service_helpers import AUTH, SEED_IDS, Server, client_for, server_errors
@@ -71,6 +72,13 @@ def test_background_merges_keep_the_segment_count_bounded_while_writes_go_on(see
         assert stats["merges"] >= 1 and stats["documents"] == len(SEED_IDS) + 12
         for i in (0, 11):
             assert client.get(f"/documents/seg/{i}.txt").status_code == 200
+        # Two force-merges at once: the second waits for the first and merges nothing, and still answers
+        # with the commit live after it, not the one it saw before waiting.
+        with ThreadPoolExecutor(2) as pool:
+            answers = list(pool.map(lambda _: client.post("/admin/optimize", headers=AUTH, timeout=120), range(2)))
+        assert [a.status_code for a in answers] == [200, 200], [a.text for a in answers]
+        live = client.get("/stats").json()
+        assert [(a.json()["segments"], a.json()["snapshot"]) for a in answers] == [(1, live["snapshot"])] * 2
         assert server_errors(client) == []
 
 

@@ -17,7 +17,7 @@ from ..embedding import Embedder
 from ..settings import Settings
 from .http_errors import REQUEST_ID_HEADER, install_error_handlers
 from .metrics import Metrics
-from .middleware import BodyLimitMiddleware, RequestContextMiddleware
+from .middleware import BodyLimitMiddleware, HeadMiddleware, RequestContextMiddleware, write_routes
 from .routes import admin, documents, operations, search, similar
 from .state import ServiceState
 from .web import install_web_page
@@ -57,7 +57,8 @@ def create_app(
     app.state.service = service
     app.state.metrics = metrics
     install_error_handlers(app)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    routers = [routes.router for routes in (search, similar, documents, operations, admin)]  # similar first: /documents/{id}/similar
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, writes=write_routes(routers))
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -66,8 +67,9 @@ def create_app(
             allow_headers=["Authorization", "Content-Type", REQUEST_ID_HEADER],
             expose_headers=[REQUEST_ID_HEADER],
         )
+    app.add_middleware(HeadMiddleware)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
-    for routes in (search, similar, documents, operations, admin):  # similar before documents: /documents/{id}/similar
-        app.include_router(routes.router)
+    for router in routers:
+        app.include_router(router)
     install_web_page(app)  # GET / (the search page) and /static
     return app

@@ -24,24 +24,42 @@ async def get_settings(request: Request) -> Settings:
     return request.app.state.service.settings
 
 
-async def require_key(
-    credentials: HTTPAuthorizationCredentials | None = Depends(bearer), settings: Settings = Depends(get_settings)
-) -> None:
-    """Writes need the configured key (compared in constant time); none configured: writes are off."""
+def key_error(settings: Settings, authorization: str | None) -> ApiError | None:
+    """Why a write may not proceed with this Authorization header, or None: no key configured (writes are
+    off), or a missing or wrong key (compared in constant time). Checked before a write's body is read."""
     key = settings.api_key
     if key is None:
-        raise ApiError(
+        return ApiError(
             403,
             "authorization",
             "authorization: writes are disabled on this server; set SEMSEARCH_API_KEY to a secret "
             "(e.g. `export SEMSEARCH_API_KEY=$(openssl rand -hex 32)`), restart `semsearch serve`, "
             "and send `Authorization: Bearer <key>`",
         )
-    given = credentials.credentials.encode() if credentials is not None else b""
+    scheme, _, token = (authorization or "").partition(" ")
+    given = token.strip().encode("utf-8", "replace") if scheme.lower() == "bearer" else b""
     if not hmac.compare_digest(given, key.get_secret_value().encode()):
-        raise ApiError(
+        return ApiError(
             401,
             "authorization",
             "authorization: missing or wrong API key; send `Authorization: Bearer <SEMSEARCH_API_KEY>`",
             {"WWW-Authenticate": "Bearer"},
         )
+    return None
+
+
+KEY_CHECKED = "semsearch.key_checked"  # set in the request's scope by the middleware that checked the key
+
+
+async def require_key(
+    request: Request,
+    credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
+    settings: Settings = Depends(get_settings),
+) -> None:
+    """Writes need the configured key: checked by the body-limit middleware before the body is read, or
+    here where no such middleware runs."""
+    if request.scope.get(KEY_CHECKED):
+        return
+    error = key_error(settings, f"Bearer {credentials.credentials}" if credentials is not None else None)
+    if error is not None:
+        raise error

@@ -7,13 +7,19 @@ import logging
 import re
 import time
 import uuid
+from dataclasses import dataclass
 
+import anyio
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .dependencies import KEY_CHECKED, key_error, require_key
 from .http_errors import REQUEST_ID_KEY, error_response, internal_error_response
 from .metrics import Metrics
+from .requests import THREAD_BODY_BYTES
 
 log = logging.getLogger("semsearch.service")
 
@@ -77,6 +83,28 @@ class RequestContextMiddleware:
             )
 
 
+class HeadMiddleware:
+    """HEAD answered as GET without the body (RFC 9110: the same headers), for every GET route: probes
+    and link checkers send HEAD to /, /healthz and /search."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def headers_only(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                if message.get("more_body", False):
+                    return
+                message = {"type": "http.response.body", "body": b"", "more_body": False}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, headers_only)
+
+
 def _route_template(scope: Scope) -> str:
     """The matched route's path template (a bounded label set for metrics), or "unmatched"."""
     route = scope.get("route")
@@ -87,6 +115,22 @@ def _route_template(scope: Scope) -> str:
                 route = candidate
                 break
     return getattr(route, "path", None) or "unmatched"
+
+
+@dataclass(frozen=True)
+class WriteRoute:
+    methods: frozenset[str]
+    path: re.Pattern[str]
+
+
+def write_routes(routers: list[APIRouter]) -> list[WriteRoute]:
+    """The routes that declare the `require_key` dependency: their key is checked before their body is read."""
+    return [
+        WriteRoute(frozenset(route.methods), route.path_regex)
+        for router in routers
+        for route in router.routes
+        if isinstance(route, APIRoute) and any(d.dependency is require_key for d in route.dependencies)
+    ]
 
 
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
@@ -123,17 +167,29 @@ def _head_problem(scope: Scope) -> JSONResponse | None:
     return None
 
 
-class BodyLimitMiddleware:
-    """Refuses URLs and headers over their limits (414, 431), bodies over `max_bytes` (413) by
-    Content-Length and by counting the bytes that actually arrive, and bodies that are not UTF-8
-    (400), before any route sees them."""
+PUBLIC_MAX_BODY_BYTES = 65_536  # a request that needs no key (a search) never needs more
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+
+class BodyLimitMiddleware:
+    """Refuses URLs and headers over their limits (414, 431); a write without the right key (401, 403)
+    before its body is read; bodies over their limit (413: `max_bytes` for writes, PUBLIC_MAX_BODY_BYTES
+    for requests that need no key) by Content-Length and by counting the bytes that arrive; and bodies
+    that are not UTF-8 (400), before any route sees them. So a client without the key cannot make the
+    server read, hold or parse more than a search's worth of bytes."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int, writes: list[WriteRoute]) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.writes = writes
 
-    def _too_large(self) -> JSONResponse:
-        return error_response(413, "body", f"body: larger than {self.max_bytes} bytes (the limit, SEMSEARCH_MAX_BODY_BYTES)")
+    def _is_write(self, scope: Scope) -> bool:
+        path = scope["path"]
+        return any(scope["method"] in w.methods and w.path.match(path) for w in self.writes)
+
+    def _too_large(self, limit: int) -> JSONResponse:
+        if limit < self.max_bytes:
+            return error_response(413, "body", f"body: larger than {limit} bytes (the limit of a request that needs no key)")
+        return error_response(413, "body", f"body: larger than {limit} bytes (the limit, SEMSEARCH_MAX_BODY_BYTES)")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -143,6 +199,17 @@ class BodyLimitMiddleware:
         if problem is not None:
             await problem(scope, receive, send)
             return
+        limit = self.max_bytes
+        if scope["method"] in _BODY_METHODS:
+            if self._is_write(scope):
+                authorization = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"authorization"), None)
+                refused = key_error(scope["app"].state.service.settings, authorization)
+                if refused is not None:
+                    await error_response(refused.status, refused.field, refused.message, refused.headers)(scope, receive, send)
+                    return
+                scope[KEY_CHECKED] = True
+            else:
+                limit = min(limit, PUBLIC_MAX_BODY_BYTES)
         declared = next((v for k, v in scope["headers"] if k == b"content-length"), None)
         if declared is not None:
             try:
@@ -150,8 +217,8 @@ class BodyLimitMiddleware:
             except ValueError:
                 await error_response(400, "content-length", "content-length: not a number")(scope, receive, send)
                 return
-            if length > self.max_bytes:
-                await self._too_large()(scope, receive, send)
+            if length > limit:
+                await self._too_large(limit)(scope, receive, send)
                 return
         chunks: list[bytes] = []
         total = 0
@@ -161,15 +228,16 @@ class BodyLimitMiddleware:
                 return
             chunk = message.get("body", b"")
             total += len(chunk)
-            if total > self.max_bytes:
-                await self._too_large()(scope, receive, send)
+            if total > limit:
+                await self._too_large(limit)(scope, receive, send)
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
         if body and scope["method"] in _BODY_METHODS:
-            problem = _text_problem(body)
+            small = len(body) <= THREAD_BODY_BYTES
+            problem = _text_problem(body) if small else await anyio.to_thread.run_sync(_text_problem, body)
             if problem:
                 await error_response(400, "body", f"body: {problem}")(scope, receive, send)
                 return

@@ -262,5 +262,19 @@ class ServiceState:
             return report
 
     def optimize(self, max_segments: int = 1) -> list[MergeReport]:
-        """Force-merge (POST /admin/optimize); returns once the merged commit is served."""
-        return self.maintenance.run_merges(lambda: self.maintenance.merger.force_merge(max_segments))
+        """Force-merge (POST /admin/optimize); returns once the live commit after it is served, also when
+        another request's merge did the work (this one then waited for it and merged nothing)."""
+        reports = self.maintenance.run_merges(lambda: self.maintenance.merger.force_merge(max_segments))
+        self.serve_live_commit()
+        return reports
+
+    def serve_live_commit(self, timeout: float = 60.0) -> None:
+        """Until the commit live now is served (another thread may be opening it), at most `timeout` s."""
+        target = self.layout.generation()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.refresh()
+            current = self._searcher.snapshot if self._searcher is not None else None
+            if current is None or current.generation >= target:
+                return
+            time.sleep(0.02)

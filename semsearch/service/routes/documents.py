@@ -24,9 +24,10 @@ from ..api_models import (
 )
 from ..dependencies import get_service, require_key
 from ..http_errors import ApiError, renamed
+from ..requests import OffLoopJSONRoute
 from ..state import ServiceState
 
-router = APIRouter(tags=["documents"])
+router = APIRouter(tags=["documents"], route_class=OffLoopJSONRoute)
 
 
 def _document(record: Any, index: int) -> Document:
