@@ -58,6 +58,8 @@ class Settings(BaseSettings):
     fetch_max_bytes: int = Field(5 * 1024 * 1024, ge=1024)
     fetch_delay: float = Field(1.0, ge=0, le=600)  # seconds between two requests to one host
     fetch_max_redirects: int = Field(5, ge=0, le=30)
+    # Loopback, private, link-local and reserved addresses are refused (a feed's links are anyone's to write)
+    fetch_allow_private: bool = False
     feeds: Annotated[list[str], NoDecode] = []  # `semsearch watch` with no URL: these (comma or space separated)
     watch_every: str = "15m"
 
@@ -99,7 +101,10 @@ class Settings(BaseSettings):
         return value
 
     def fetch_config(self) -> FetchConfig:
-        return FetchConfig(self.fetch_timeout, self.fetch_max_bytes, self.fetch_delay, self.fetch_max_redirects, self.user_agent)
+        return FetchConfig(
+            self.fetch_timeout, self.fetch_max_bytes, self.fetch_delay, self.fetch_max_redirects, self.user_agent,
+            self.fetch_allow_private,
+        )
 
     def chunking(self) -> ChunkingConfig:
         return ChunkingConfig(self.max_passage_tokens, self.min_passage_chars, self.overlap_sentences)

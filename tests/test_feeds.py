@@ -19,8 +19,14 @@ import pytest
 from semsearch.ingest.fetcher import FetchConfig, Fetcher, FetchError, Validators
 from semsearch.ingest.watch import WatchState, parse_duration, state_path
 
-from .conftest import run_cli
+from .conftest import run_cli as run_cli_as_is
 from .web_site import Site, article_page, rss, serve_site, stored_documents
+
+LOOPBACK = {"SEMSEARCH_FETCH_ALLOW_PRIVATE": "true"}  # the test site is on 127.0.0.1: allowed explicitly
+
+
+def run_cli(*args: str, env: dict | None = None, **kwargs) -> subprocess.CompletedProcess:
+    return run_cli_as_is(*args, env={**LOOPBACK, **(env or {})}, **kwargs)
 
 
 @pytest.fixture
@@ -140,7 +146,7 @@ def test_bad_pages_and_feeds_are_reported_per_url_and_skipped(tmp_path, site):
 
 def test_watch_stops_cleanly_on_sigterm(tmp_path, site):
     site.put("/feed.xml", "application/rss+xml", rss([], "Tue, 06 Feb 2024 08:00:00 GMT"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SEMSEARCH_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SEMSEARCH_")} | LOOPBACK
     exe = shutil.which("semsearch", path=str(Path(sys.executable).parent))
     cmd = [exe, "watch", f"{site.base}/feed.xml", "--every", "1h", "--index-dir", str(tmp_path / "index"), "--delay", "0"]
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env=env)
@@ -165,7 +171,7 @@ def test_watch_stops_cleanly_on_sigterm(tmp_path, site):
 
 def test_fetcher_sends_validators_and_keeps_them_on_a_304(site):
     site.put("/page.html", "text/html; charset=iso-8859-1", "<p>Café</p>".encode("latin-1"))
-    with Fetcher(FetchConfig(delay=0)) as fetcher:
+    with Fetcher(FetchConfig(delay=0, allow_private=True)) as fetcher:
         first = fetcher.get(f"{site.base}/page.html")
         assert (first.charset, first.content_type) == ("iso-8859-1", "text/html")
         again = fetcher.get(f"{site.base}/page.html", first.validators)
@@ -177,7 +183,8 @@ def test_fetcher_sends_validators_and_keeps_them_on_a_304(site):
 def test_fetcher_waits_between_two_requests_to_one_host():
     clock = [100.0]
     slept: list[float] = []
-    fetcher = Fetcher(FetchConfig(delay=2.0), sleep=lambda s: (slept.append(s), clock.__setitem__(0, clock[0] + s)), clock=lambda: clock[0])
+    config = FetchConfig(delay=2.0, allow_private=True)
+    fetcher = Fetcher(config, sleep=lambda s: (slept.append(s), clock.__setitem__(0, clock[0] + s)), clock=lambda: clock[0])
     fetcher._wait_for("a.example")
     fetcher._wait_for("b.example")
     clock[0] += 0.5

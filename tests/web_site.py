@@ -60,6 +60,10 @@ class Site:
     not_modified: Counter = field(default_factory=Counter)
     user_agents: set[str] = field(default_factory=set)
     base: str = ""
+    headers: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # path -> extra response headers
+    redirects: dict[str, str] = field(default_factory=dict)  # path -> Location (302)
+    delays: dict[str, float] = field(default_factory=dict)  # path -> seconds before answering
+    requested: Counter = field(default_factory=Counter)  # every GET, answered or not yet
 
     def put(self, path: str, content_type: str, body: bytes) -> None:
         self.pages[path] = (content_type, body.replace(b"{base}", self.base.encode()))
@@ -72,6 +76,14 @@ def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
 
         def do_GET(self) -> None:  # noqa: N802 (http.server's name)
             site.user_agents.add(self.headers.get("User-Agent", ""))
+            site.requested[self.path] += 1
+            time.sleep(site.delays.get(self.path, 0))
+            if self.path in site.redirects:
+                self.send_response(302)
+                self.send_header("Location", site.redirects[self.path])
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             if self.path == "/slow.html":
                 time.sleep(2)  # past the client's --timeout
             if self.path == "/loop.html":
@@ -100,6 +112,8 @@ def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
             self.send_header("Content-Length", str(len(body)))
             self.send_header("ETag", etag)
             self.send_header("Last-Modified", modified)
+            for name, value in site.headers.get(self.path, []):
+                self.send_header(name, value)  # latin-1 on the wire: a non-ASCII ETag is one byte
             self.end_headers()
             try:
                 self.wfile.write(body)

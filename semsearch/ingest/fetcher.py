@@ -4,14 +4,22 @@ One client per run: an identifying User-Agent, a timeout (per operation and for 
 transfer), a size limit checked while the body streams in, at most `max_redirects` redirects,
 and a delay between two requests to the same host. Conditional requests (ETag, Last-Modified)
 let a watcher ask only for what changed.
+
+Links come from feeds and pages that anyone can publish, and what is fetched becomes searchable by
+anyone: every connection (the first request and each redirect) goes to a public address only, checked
+on the address actually connected to (resolved once, so DNS cannot answer differently between the check
+and the connection). Loopback, private, link-local and reserved addresses need `allow_private`.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import logging
+import socket
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
-from urllib.parse import urldefrag, urlsplit
+from urllib.parse import urldefrag, urlsplit, urlunsplit
 
 from .. import __version__
 
@@ -28,6 +36,18 @@ class FetchConfig:
     delay: float = 1.0  # seconds between two requests to one host
     max_redirects: int = 5
     user_agent: str = DEFAULT_USER_AGENT
+    allow_private: bool = False  # fetch loopback, private, link-local and reserved addresses too
+
+
+log = logging.getLogger(__name__)
+
+
+def header_value(value: object) -> str | None:
+    """A validator a server sent, or a state file holds, if it can be sent back as a header: visible
+    ASCII only (RFC 9110); anything else is dropped, so one odd header costs a full fetch, not a failure."""
+    if not isinstance(value, str) or not value or len(value) > 1024:
+        return None
+    return value if all(" " <= ch <= "~" for ch in value) else None
 
 
 @dataclass
@@ -36,6 +56,9 @@ class Validators:
 
     etag: str | None = None
     last_modified: str | None = None
+
+    def __post_init__(self) -> None:
+        self.etag, self.last_modified = header_value(self.etag), header_value(self.last_modified)
 
     def headers(self) -> dict[str, str]:
         headers = {}
@@ -65,8 +88,55 @@ def is_url(value: str) -> bool:
 
 
 def canonical_url(url: str) -> str:
-    """The URL without its #fragment (the same page; a passage id's # must stay unambiguous)."""
-    return urldefrag(url.strip())[0]
+    """The URL without its #fragment (the same page; a passage id's # must stay unambiguous) and without
+    credentials (`user:password@`: they would become the public document id)."""
+    url = urldefrag(url.strip())[0]
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = (f"[{host}]" if ":" in host else host) + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
+
+
+def refused_address(ip: str) -> str | None:
+    """Why an address may not be fetched by default, or None for a public one."""
+    address = ipaddress.ip_address(ip.split("%", 1)[0])
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    for what, hit in (
+        ("loopback", address.is_loopback), ("link-local", address.is_link_local),
+        ("reserved", address.is_reserved or address.is_unspecified), ("multicast", address.is_multicast),
+        ("private", address.is_private),
+    ):
+        if hit:
+            return what
+    return None if address.is_global else "not public"
+
+
+def _public_backend(allow_private: bool):
+    """An httpcore network backend that connects only to addresses `refused_address` lets through."""
+    import httpcore
+
+    class PublicOnlyBackend(httpcore.SyncBackend):
+        def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+            try:
+                infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+            except OSError as exc:
+                raise httpcore.ConnectError(f"{host}: cannot be resolved ({exc})") from None
+            refused = []
+            for *_, sockaddr in infos:
+                ip = str(sockaddr[0])
+                why = None if allow_private else refused_address(ip)
+                if why is None:
+                    return super().connect_tcp(ip, port, timeout, local_address, socket_options)
+                refused.append(f"{ip} ({why})")
+            raise httpcore.ConnectError(
+                f"refused: {host} is at {', '.join(dict.fromkeys(refused))}, not a public address "
+                "(SEMSEARCH_FETCH_ALLOW_PRIVATE=true allows it)"
+            )
+
+    return PublicOnlyBackend()
 
 
 class Fetcher:
@@ -77,11 +147,17 @@ class Fetcher:
         self._last_request: dict[str, float] = {}  # host -> when the last request to it started
         import httpx  # here: settings import this module's FetchConfig, and the service needs no HTTP client
 
+        transport = httpx.HTTPTransport()
+        # Every connection, redirects included, goes through the address check (httpx has no public hook
+        # for the network backend of its connection pool).
+        transport._pool._network_backend = _public_backend(config.allow_private)
         self._client = httpx.Client(
             headers={"User-Agent": config.user_agent, "Accept-Encoding": "gzip, deflate"},
             timeout=httpx.Timeout(config.timeout),
             follow_redirects=True,
             max_redirects=config.max_redirects,
+            transport=transport,
+            trust_env=False,  # a proxy from the environment would connect where the check cannot see
         )
 
     def __enter__(self) -> Fetcher:
@@ -146,6 +222,8 @@ class Fetcher:
             raise FetchError(f"unreachable ({_reason(exc)})") from None
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             raise FetchError(f"{type(exc).__name__}: {_reason(exc)}") from None
+        except (UnicodeError, ValueError) as exc:  # a header or URL httpx cannot encode
+            raise FetchError(f"cannot be requested ({_reason(exc)})") from None
 
 
 def _validators(response: httpx.Response, previous: Validators | None) -> Validators:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..documents import ReadBatch
+from ..documents import ReadBatch, ReadProblem
 from .fetcher import Fetcher, Validators, canonical_url
 from .web import WebReader
 
@@ -57,16 +57,29 @@ class WatchState:
 
     @classmethod
     def load(cls, path: Path) -> WatchState:
-        """An unreadable state is started afresh (it only saves requests), with a warning."""
+        """An unreadable state is started afresh (it only saves requests), with a warning; an entry that
+        is not a URL with text validators is dropped (that URL is fetched in full once)."""
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
             urls = data["urls"]
-            return cls({url: Validators(v.get("etag"), v.get("last_modified")) for url, v in urls.items()})
+            if not isinstance(urls, dict):
+                raise TypeError("'urls' is not an object")
         except FileNotFoundError:
             return cls()
-        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        except (OSError, ValueError, KeyError, TypeError) as exc:
             log.warning("watch state %s unreadable (%s): starting afresh", path, exc)
             return cls()
+        state, dropped = cls(), 0
+        for url, saved in urls.items():
+            if not isinstance(saved, dict):
+                dropped += 1
+                continue
+            validators = Validators(saved.get("etag"), saved.get("last_modified"))  # drops what cannot be sent back
+            dropped += (validators.etag, validators.last_modified) != (saved.get("etag"), saved.get("last_modified"))
+            state.validators[url] = validators
+        if dropped:
+            log.warning("watch state %s: %d entries unusable as sent by their servers, dropped (fetched in full once)", path, dropped)
+        return state
 
     def save(self, path: Path) -> None:
         data = {
@@ -96,7 +109,7 @@ class RoundReport:
     batch: ReadBatch
     write: WriteReport | None  # None when nothing was fetched
     not_modified: int = 0
-    stopped: bool = False  # interrupted: nothing written, the state left as it was
+    stopped: bool = False  # interrupted: what was fetched before is written, the rest is fetched next time
 
 
 class Watcher:
@@ -121,9 +134,12 @@ class Watcher:
         for feed in self.feeds:
             if self.stop.is_set():
                 break
-            reader.read_url(feed, batch)
-        if self.stop.is_set():
-            return RoundReport(batch, None, len(reader.not_modified), stopped=True)
+            try:
+                reader.read_url(feed, batch)
+            except Exception as exc:  # one feed's failure never stops the others, nor the next rounds
+                log.exception("feed %s failed", feed)
+                batch.problems.append(ReadProblem(feed, f"failed: {type(exc).__name__}: {exc}"))
+        stopped = self.stop.is_set()  # what was fetched before the signal is still written: a write finishes first
         for problem in batch.problems:
             log.warning("skipped %s", problem)
         write = None
@@ -135,8 +151,8 @@ class Watcher:
                 log.info("article (%s) %s: %s%s", what, doc.doc_id, doc.title, f" ({meta})" if meta else "")
         state.validators.update(reader.fetched)
         state.save(self.state_file)
-        report = RoundReport(batch, write, len(reader.not_modified))
-        log.info("round done: %s", summary(report))
+        report = RoundReport(batch, write, len(reader.not_modified), stopped=stopped)
+        log.info("round %s: %s", "stopped" if stopped else "done", summary(report))
         return report
 
     def run(self, every: float, once: bool = False, on_round: Callable[[RoundReport], None] | None = None) -> None:

@@ -40,8 +40,9 @@ class WebReader:
         if page is None:
             return
         if looks_like_feed(page.content, page.content_type):
-            if self._read_feed_data(page.content, url, page.url, batch) == 0:
-                # With a failed item the feed is asked for in full next time, and the item retried.
+            if self._read_feed_data(page.content, url, page.url, batch) == 0 and not self.should_stop():
+                # With a failed item, or a round stopped before its last item, the feed is asked for in full
+                # next time, and what was not read is read then.
                 self.fetched[url] = page.validators
         elif looks_like_html(page.content, page.content_type) or not page.content_type:
             if self._add_article(url, page, None, batch):
@@ -104,7 +105,7 @@ class WebReader:
             return False
         if article.author:
             batch.authors[doc_id] = article.author
-        batch.documents.append(article_document(article, doc_id, origin=doc_id, url=page.url))
+        batch.documents.append(article_document(article, doc_id, origin=doc_id, url=canonical_url(page.url)))
         return True
 
 
