@@ -76,7 +76,7 @@ def _model_for_index(settings: Settings, explicit: bool) -> Settings:
 def cmd_index(args: argparse.Namespace) -> int:
     if args.ray:
         return _index_on_ray(args)
-    from .index.writer import IndexWriter
+    from .index.writer import IndexWriter, WriteReport
     from .ingest.readers import read_paths
 
     settings = _settings(args)
@@ -84,6 +84,9 @@ def cmd_index(args: argparse.Namespace) -> int:
     _print_read_problems(batch.problems, batch.notes)
     if not batch.documents:
         print("semsearch: error: nothing could be indexed", file=sys.stderr)
+        if args.json:  # a script reads the failures from the report, as from any other run
+            report = WriteReport(failed=batch.problems, notes=batch.notes)
+            print(json.dumps({**report.to_dict(), "authors": batch.authors, "error": "nothing could be indexed"}, ensure_ascii=False, indent=2))
         return 1
     settings = _model_for_index(settings, bool(args.model))
     writer = IndexWriter(settings.index_dir, _embedder(settings), settings.chunking(), settings.index_type, settings.embed_batch_size)

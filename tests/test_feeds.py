@@ -142,6 +142,10 @@ def test_bad_pages_and_feeds_are_reported_per_url_and_skipped(tmp_path, site):
 
     nothing = run_cli("index", f"{site.base}/missing.html", "--index-dir", str(index_dir), check=False)
     assert nothing.returncode == 1 and "nothing could be indexed" in nothing.stderr
+    as_json = run_cli("index", f"{site.base}/missing.html", "--index-dir", str(index_dir), "--json", check=False)
+    report = json.loads(as_json.stdout)  # a script still gets the report, and the exit status says it failed
+    assert as_json.returncode == 1 and report["added"] == 0 and report["error"] == "nothing could be indexed"
+    assert report["failed"] == [{"origin": f"{site.base}/missing.html", "reason": "HTTP 404 Not Found"}]
 
 
 def test_watch_stops_cleanly_on_sigterm(tmp_path, site):

@@ -149,3 +149,15 @@ def test_post_documents_accepts_html_extracted_server_side_and_never_fetches_its
         assert alone.status_code == 422 and alone.json()["error"]["field"] == "documents.0.text"
         assert site.user_agents == set()
         assert server_errors(client) == []
+
+
+@pytest.mark.parametrize("depth", [300, 5_000])
+def test_a_page_nested_past_the_parsers_depth_limit_keeps_its_article(depth):
+    paragraphs = [
+        "Le conseil municipal de Marseille a voté mardi soir le budget des écoles pour l'année 2024.",
+        "Les travaux commenceront en septembre dans douze écoles du centre-ville, selon la mairie.",
+    ]
+    body = "".join(f"<p>{p}</p>" for p in paragraphs)
+    page = f"<html><head><title>Budget</title></head><body>{'<div class=w>' * depth}<article>{body}</article>{'</div>' * depth}</body></html>"
+    article = extract_article(page)
+    assert article.text.split("\n\n") == paragraphs

@@ -70,6 +70,8 @@ def extract_article(html: str | bytes, url: str | None = None) -> Article:
     except (ValueError, TypeError) as exc:  # a document lxml cannot parse at all
         raise NoArticleError(f"not an HTML page ({exc})", "html") from None
     if found is None or not found.text:
+        found = _extract_flattened(html, url)  # libxml2 stops at 256 levels of nesting: wrappers removed
+    if found is None or not found.text:
         raise NoArticleError("no article text found in the page", "html")
     title = _one_line(found.title)
     cleaned = clean_article(found.text, title=title or None)
@@ -84,6 +86,45 @@ def extract_article(html: str | bytes, url: str | None = None) -> Article:
         author=_one_line(found.author) or None,
         source=_one_line(found.sitename) or cleaned.source,
         url=found.url or None,
+    )
+
+
+MAX_DEPTH = 200  # libxml2 parses no deeper than 256 levels; wrappers below this depth are unwrapped
+_WRAPPERS = {"div", "span", "section", "font", "center", "b", "i", "u", "em", "strong", "small", "big", "main", "aside", "header"}
+_WRAPPER_TAGS = re.compile("</?(?:" + "|".join(sorted(_WRAPPERS)) + r")(?:\s[^>]*)?>", re.IGNORECASE)
+
+
+def _extract_flattened(html: str | bytes, url: str | None):
+    """trafilatura's extraction of the page with its wrapper elements below MAX_DEPTH unwrapped (their
+    text and children kept): a page nested past libxml2's limit (256 levels) otherwise loses its article.
+    None when the page is no deeper than that (nothing to recover) or has no article."""
+    import lxml.html
+    import trafilatura
+    from lxml import etree
+    from trafilatura.utils import decode_file
+
+    text = decode_file(html) if isinstance(html, bytes) else html
+    parser = lxml.html.HTMLParser(huge_tree=True, remove_comments=True)  # huge: 2,048 levels
+    try:
+        tree = lxml.html.document_fromstring(_as_document(text), parser=parser)
+    except (ValueError, etree.ParserError):
+        return None
+    deep, depth, deepest = [], 0, 0
+    for event, element in etree.iterwalk(tree, events=("start", "end")):
+        depth += 1 if event == "start" else -1
+        deepest = max(deepest, depth)
+        if event == "start" and depth > MAX_DEPTH and isinstance(element.tag, str) and element.tag in _WRAPPERS:
+            deep.append(element)
+    if deepest >= 2000:  # cut off even by the huge parser: the wrappers go from the text itself
+        tree = lxml.html.document_fromstring(_WRAPPER_TAGS.sub(" ", _as_document(text)), parser=parser)
+    elif deep:
+        for element in reversed(deep):  # innermost first: each drop keeps its text and children in its parent
+            element.drop_tag()
+    else:
+        return None
+    return trafilatura.bare_extraction(
+        tree, url=url, config=_config(), with_metadata=True, include_comments=False, include_tables=True,
+        date_extraction_params=_DATE_PARAMS,
     )
 
 
