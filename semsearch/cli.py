@@ -449,7 +449,10 @@ def _serve_on_ray(args: argparse.Namespace, settings: Settings) -> int:
             flush=True,
         )
 
-    serve_on_ray(settings, ServeOptions(args.ray, shards, replicas, args.ray_ingress_cpus), on_ready=ready)
+    if args.ray_start_timeout <= 0:
+        raise SemsearchError("--ray-start-timeout: must be more than 0")
+    options = ServeOptions(args.ray, shards, replicas, args.ray_ingress_cpus, args.ray_start_timeout)
+    serve_on_ray(settings, options, on_ready=ready)
     return 0
 
 
@@ -567,8 +570,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--shards", type=int, metavar="N", help="with --ray: shard deployments, each holding a part of the segments (default 1)")
     p.add_argument("--replicas", type=int, metavar="M", help="with --ray: replicas of each shard deployment (default 1)")
     p.add_argument(
-        "--ray-ingress-cpus", type=float, default=1.0, metavar="C",
-        help="with --ray: CPUs the ingress reserves (default 1; Ray gives it that many threads, which the query model uses)",
+        "--ray-ingress-cpus", type=float, default=0.5, metavar="C",
+        help="with --ray: CPUs the ingress reserves (default 0.5, which packs on small nodes; Ray gives it that many "
+        "threads, which the query model uses: 1 or more on real nodes)",
+    )
+    p.add_argument(
+        "--ray-start-timeout", type=float, default=60.0, metavar="S",
+        help="with --ray: give up, naming what Ray could not place, when a replica waits this long for CPUs (default 60)",
     )
     p.set_defaults(func=cmd_serve)
     return parser

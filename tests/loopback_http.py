@@ -19,13 +19,16 @@ import httpx
 def wait_ready(client: httpx.Client, base: str, timeout: float) -> dict:
     deadline = time.monotonic() + timeout
     last = "no answer"
+    seen: list[int | str] = []  # each answer's status, or the error's name (a ReadTimeout is a hang)
     while time.monotonic() < deadline:
         try:
             answer = client.get(f"{base}/readyz", timeout=10)
+            seen.append(answer.status_code)
             if answer.status_code == 200:
-                return answer.json()
+                return {**answer.json(), "seen": seen}
             last = answer.text[:300]
         except httpx.HTTPError as exc:
+            seen.append(type(exc).__name__)
             last = repr(exc)
         time.sleep(1)
     raise SystemExit(f"{base} not ready within {timeout:.0f} s: {last}")

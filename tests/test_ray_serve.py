@@ -1,8 +1,9 @@
 """`semsearch serve --ray auto --shards 2` on a real multi-node Ray cluster (tests/ray_cluster.py), against
 `semsearch serve` over the same index: the same answers over HTTP, and a write with the key.
 
-The cluster: a head (1 CPU) and a worker node (2 CPUs) started with `ray start` in a network namespace
-that has only its loopback. Both servers and the HTTP client (tests/loopback_http.py) run inside it.
+The cluster: a head and a worker node of 1 CPU each (the small cluster where a 1-CPU ingress once could
+never be placed beside two 0.5-CPU shards), started with `ray start` in a network namespace that has only
+its loopback. Both servers and the HTTP client (tests/loopback_http.py) run inside it.
 The index: the seeds written one file per write with the real default model, so its segments are
 split over the two shards. The module took about 100 s on the 2-core machine shared with other runs
 (load about 12): the cluster's start and both servers' (about 65 s), the rest seconds.
@@ -42,7 +43,7 @@ needs_cluster = pytest.mark.skipif(bool(unavailable()), reason=unavailable() or 
 
 @pytest.fixture(scope="module")
 def cluster():
-    with LoopbackCluster(workers=1, cpus_per_node=1, worker_cpus=2) as running:
+    with LoopbackCluster(workers=1, cpus_per_node=1) as running:
         yield running
 
 
@@ -98,6 +99,9 @@ def ranked(answer: dict) -> list[tuple]:
 def test_serve_on_ray_with_two_shards_answers_like_semsearch_serve(cluster, servers):
     single_ready, sharded_ready = servers
     assert sharded_ready["documents"] == single_ready["documents"] == 5
+    # Default CPUs on two 1-CPU nodes: deployed and ready; meanwhile /readyz answered (503 while it was
+    # starting, or no connection before the proxy listened), never held a request until it timed out.
+    assert "ReadTimeout" not in sharded_ready["seen"] and set(sharded_ready["seen"]) <= {200, 503, 404, "ConnectError"}
     requests = [{"url": f"{base}/search", "params": p} for p in SEARCHES for base in (SINGLE, SHARDED)]
     requests += [{"url": f"{base}{path}"} for path in ("/", "/stats") for base in (SINGLE, SHARDED)]
     answers = http(cluster, {"requests": requests})["answers"]
@@ -140,13 +144,27 @@ def test_serve_on_ray_takes_a_write_with_the_key_and_finds_it_at_once(cluster, s
 
 
 @needs_cluster
-def test_serve_on_ray_says_when_the_cluster_lacks_the_cpus(cluster, servers, index_dir):
+@pytest.mark.parametrize("args", [("--shards", "2", "--ray-ingress-cpus", "1"), ("--shards", "4")])
+def test_serve_on_ray_refuses_at_once_a_layout_the_nodes_cannot_place(cluster, servers, index_dir, args):
+    # The other application holds 1.5 of the 2 CPUs meanwhile: the check counts what is free on each node.
     proc = cluster.run(
-        str(VENV_BIN / "semsearch"), "serve", "--index-dir", str(index_dir), "--port", "8103", "--ray", "auto",
-        "--shards", "2", "--ray-ingress-cpus", "8", check=False, timeout=120,
+        str(VENV_BIN / "semsearch"), "serve", "--index-dir", str(index_dir), "--port", "8103", "--ray", "auto", *args,
+        check=False, timeout=120,
     )
-    assert proc.returncode == 2 and "needs 9 CPUs" in proc.stderr and "has 3" in proc.stderr, proc.stderr[-2000:]
-    assert "Traceback" not in proc.stderr
+    assert proc.returncode == 2 and "does not fit the Ray cluster" in proc.stderr, proc.stderr[-2000:]
+    assert "CPU free" in proc.stderr and "--ray-ingress-cpus" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_the_fit_check_places_the_ingress_after_ray_spreads_the_shards():
+    pytest.importorskip("ray", reason="the ray extra is not installed")
+    from semsearch.distributed.serving import ServeOptions, fit_problem
+
+    assert fit_problem([1, 1], ServeOptions(shards=2)) is None  # the defaults pack on two 1-CPU nodes
+    spread = fit_problem([1, 1], ServeOptions(shards=2, ingress_cpus=1))
+    assert spread is not None and "lower --ray-ingress-cpus to 0.5" in spread
+    assert fit_problem([2, 1], ServeOptions(shards=2, ingress_cpus=1)) is None
+    packed = fit_problem([1, 1], ServeOptions(shards=4))
+    assert packed is not None and "cannot be packed on nodes with 1 + 1 CPU free" in packed
 
 
 @pytest.mark.parametrize(

@@ -37,8 +37,12 @@ from .cluster import ClusterInfo, connect, disconnect
 
 APP_NAME = "semsearch"
 START_TIMEOUT_S = 300.0  # replicas placed and constructed (the model loads after, /readyz tells)
+PLACEMENT_TIMEOUT_S = 60.0  # a replica Ray cannot place this long: the layout does not fit, say so and stop
 SHARD_CALL_TIMEOUT_S = 120.0  # a shard's first call of a commit opens its segments
-INGRESS_CPUS = 1.0  # the query model runs here
+# CPUs reserved per replica. Halves pack on any node with whole CPUs: a small cluster (two 1-CPU nodes) places
+# the ingress and two shards however Ray spreads them. On real nodes give the ingress a whole CPU or more
+# (the query model's threads) and a shard what its share of the index costs (README, "Sizing").
+INGRESS_CPUS = 0.5
 SHARD_CPUS = 0.5
 
 
@@ -48,6 +52,7 @@ class ServeOptions:
     shards: int = 1
     replicas: int = 1  # of each shard deployment
     ingress_cpus: float = INGRESS_CPUS  # Ray gives the replica as many threads, which the query model uses
+    placement_timeout: float = PLACEMENT_TIMEOUT_S
 
 
 class RayShards:
@@ -118,22 +123,88 @@ def build_app(settings: Settings, options: ServeOptions) -> Application:
     return Ingress.options(ray_actor_options={"num_cpus": options.ingress_cpus}).bind(settings, *bound)
 
 
-def _wait_running(stop: threading.Event, timeout: float) -> bool:
+def fit_problem(free: Sequence[float], options: ServeOptions) -> str | None:
+    """Why the replicas may not all be placed on nodes with these free CPUs, or None. Two checks: a
+    first-fit-decreasing packing must exist at all, and the ingress must still find a node when Ray spreads
+    the shard replicas over the nodes first (its default for Serve replicas), as a 1-CPU ingress did not on
+    two 1-CPU nodes each holding a 0.5-CPU shard."""
+    shards = [SHARD_CPUS] * (options.shards * options.replicas)
+    left = sorted(free, reverse=True)
+    for item in sorted([options.ingress_cpus, *shards], reverse=True):
+        node = next((i for i, cpus in enumerate(left) if cpus + 1e-9 >= item), None)
+        if node is None:
+            return (
+                f"{options.shards} shard(s) x {options.replicas} replica(s) x {SHARD_CPUS:g} CPU and the ingress's "
+                f"{options.ingress_cpus:g} CPU (--ray-ingress-cpus) cannot be packed on nodes with "
+                f"{_cpus(free)} CPU free"
+            )
+        left[node] -= item
+    spread = sorted(free, reverse=True)
+    for _ in shards:
+        fits = [i for i, cpus in enumerate(spread) if cpus + 1e-9 >= SHARD_CPUS]
+        spread[max(fits, key=lambda i: spread[i])] -= SHARD_CPUS  # the node with the most CPU free
+    if max(spread) + 1e-9 < options.ingress_cpus:
+        return (
+            f"once Ray has spread the {len(shards)} shard replica(s) ({SHARD_CPUS:g} CPU each) over nodes with "
+            f"{_cpus(free)} CPU free, no node keeps the ingress's {options.ingress_cpus:g} CPU (at most "
+            f"{max(spread):g}): lower --ray-ingress-cpus to {max(SHARD_CPUS, max(spread)):g}"
+        )
+    return None
+
+
+def _cpus(free: Sequence[float]) -> str:
+    return " + ".join(f"{cpus:g}" for cpus in sorted(free, reverse=True))
+
+
+def free_cpus_per_node() -> list[float]:
+    """CPUs free on each alive node now (Ray's per-node availability; its totals where that is unknown)."""
+    import ray
+
+    try:
+        from ray._private.state import available_resources_per_node  # not public in every Ray release
+
+        return [float(r.get("CPU", 0)) for r in available_resources_per_node().values()]
+    except (ImportError, AttributeError):
+        return [float(n["Resources"].get("CPU", 0)) for n in ray.nodes() if n.get("Alive")]
+
+
+def _pending_replicas() -> list[str]:
+    """Serve replicas Ray has not placed yet, with what each asks for (from Ray's state API)."""
+    from ray.util.state import list_actors
+
+    try:
+        pending = list_actors(filters=[("state", "=", "PENDING_CREATION")], timeout=10, raise_on_missing_output=False)
+    except Exception:  # noqa: BLE001 - the state API is diagnostics: its failure must not hide the real error
+        return []
+    return [
+        f"{(a.class_name or '?').removeprefix('ServeReplica:')} needs {a.required_resources}"
+        for a in pending if (a.class_name or "").startswith("ServeReplica:")
+    ]
+
+
+def _wait_running(stop: threading.Event, options: ServeOptions) -> bool:
     """Until the application runs (True), the user stops (False), or one clear error: Serve itself
-    retries a replica that cannot be placed (not enough CPUs) or fails to start, for ever."""
-    deadline = time.monotonic() + timeout
+    retries a replica that cannot be placed (not enough CPUs on any node) or fails to start, for ever."""
+    started = time.monotonic()
+    pending_since: float | None = None
     while not stop.wait(1.0):
         app = serve.status().applications.get(APP_NAME)
         if app is not None and app.status == "RUNNING":
             return True
-        if app is not None and app.status == "DEPLOY_FAILED" or time.monotonic() > deadline:
+        pending = _pending_replicas()
+        pending_since = (pending_since or time.monotonic()) if pending else None
+        stuck = pending_since is not None and time.monotonic() - pending_since > options.placement_timeout
+        if stuck or (app is not None and app.status == "DEPLOY_FAILED") or time.monotonic() - started > START_TIMEOUT_S:
             waiting = "; ".join(
                 f"{name}: {d.message or d.status}" for name, d in (app.deployments.items() if app else ()) if d.status != "HEALTHY"
             )
             raise SemsearchError(
-                f"the Ray Serve application is not running after {time.monotonic() - deadline + timeout:.0f} s "
-                f"({app.status if app else 'not deployed'}{': ' + waiting if waiting else ''}); does the cluster have the CPUs "
-                f"(ingress --ray-ingress-cpus on one node, {SHARD_CPUS:g} a shard replica)?"
+                f"the Ray Serve application is not running after {time.monotonic() - started:.0f} s "
+                f"({app.status if app else 'not deployed'}"
+                + (f"; not placed: {', '.join(pending)}" if pending else "")
+                + (f"; {waiting}" if waiting and not pending else "")
+                + f"); nodes have {_cpus(free_cpus_per_node())} CPU free: lower --ray-ingress-cpus "
+                f"({options.ingress_cpus:g}), --shards or --replicas ({SHARD_CPUS:g} CPU a shard replica), or add nodes"
             )
     return False
 
@@ -147,13 +218,10 @@ def serve_on_ray(settings: Settings, options: ServeOptions, on_ready: Callable[[
     if options.ingress_cpus <= 0:
         raise SemsearchError(f"--ray-ingress-cpus {options.ingress_cpus:g}: must be more than 0")
     info = connect(options.address)
-    wanted = options.ingress_cpus + options.shards * options.replicas * SHARD_CPUS
-    if wanted > info.cpus:
+    problem = fit_problem(free_cpus_per_node(), options)
+    if problem is not None:
         disconnect()
-        raise SemsearchError(
-            f"the application needs {wanted:g} CPUs (ingress {options.ingress_cpus:g}, {options.shards} shard(s) x "
-            f"{options.replicas} replica(s) x {SHARD_CPUS:g}); the Ray cluster has {info.cpus:g}: add nodes, or lower --replicas"
-        )
+        raise SemsearchError(f"the application does not fit the Ray cluster: {problem} (or add nodes)")
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -164,7 +232,7 @@ def serve_on_ray(settings: Settings, options: ServeOptions, on_ready: Callable[[
             serve.run_many([target], wait_for_ingress_deployment_creation=False, wait_for_applications_running=False)
         except (RayError, RuntimeError) as exc:
             raise SemsearchError(f"the Ray Serve application did not start ({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
-        if _wait_running(stop, START_TIMEOUT_S) and on_ready is not None:
+        if _wait_running(stop, options) and on_ready is not None:
             on_ready(info)
         stop.wait()
     finally:
