@@ -132,7 +132,7 @@ def main() -> int:
         # the full result list (passages, highlights, duplicate groups), as the service answers
         _, full = timed_rankings(lambda q: searcher.search(q, k=10), queries)
         semsearch_full = percentiles(full)
-        searcher.snapshot.close()
+        searcher.reader.close()
 
         # -- txtai ----------------------------------------------------------------------------
         texts = [(doc.doc_id, embedding_text(doc, doc.text)) for doc in dataset.documents]  # title + paragraph

@@ -106,7 +106,7 @@ def main() -> int:
     doc_number = {d: i for i, d in enumerate(sorted(set(row_doc_ids)))}
     qids = list(dataset.queries)
     questions = [dataset.queries[q] for q in qids]
-    languages = snapshot.manifest.languages or ["fr"]
+    languages = snapshot.summary.languages or ["fr"]
     query_langs = [detect_language(q, candidates=tuple(languages) + ("en",), default=languages[0]) for q in questions]
     row_langs = [snapshot.rows.langs[i] for i in snapshot.rows.lang]
     same_language = np.array(query_langs)[:, None] == np.array(row_langs)[None, :]

@@ -72,7 +72,7 @@ class Pool:
 
 def pool_of(searcher: Searcher, query: str, mode: str, depth: int, relevant: Callable[[Ranking], np.ndarray]) -> Pool:
     ranking = searcher.rank(query, depth, mode)
-    rows = searcher.snapshot.rows
+    rows = searcher.reader.rows
     if len(ranking.scores) == 0:
         return Pool(np.zeros(0), np.zeros(0), np.zeros(0, bool), np.zeros(0, np.int64))
     best = float(ranking.scores[0])
@@ -106,8 +106,8 @@ def seeds_index(embedder, settings: Settings, folder: Path) -> Searcher:
 
 def passage_names(searcher: Searcher, ranking: Ranking) -> list[str]:
     """`000#2` names (seed file prefix, passage ordinal), as bench/data/seeds_questions.json judges them."""
-    vids = [int(searcher.snapshot.rows.vids[row]) for row in ranking.rows]
-    fetched = searcher.snapshot.fetch_passages(vids)
+    vids = [int(searcher.reader.rows.vids[row]) for row in ranking.rows]
+    fetched = searcher.reader.fetch_passages(vids)
     return [f"{fetched[v].doc_id[:3]}#{fetched[v].ordinal}" for v in vids]
 
 
@@ -150,9 +150,9 @@ def main() -> int:
     table = []
     with tempfile.TemporaryDirectory() as scratch:
         seeds = seeds_index(embedder, settings, Path(scratch) / "seeds")
-        depth_piaf = min(piaf.snapshot.size, max(piaf.candidates, 40))  # the pool of a k=10 search
-        depth_seeds = min(seeds.snapshot.size, max(seeds.candidates, 40))
-        rows = piaf.snapshot.rows
+        depth_piaf = min(piaf.reader.size, max(piaf.candidates, 40))  # the pool of a k=10 search
+        depth_seeds = min(seeds.reader.size, max(seeds.candidates, 40))
+        rows = piaf.reader.rows
         doc_position = {doc_id: i for i, doc_id in enumerate(rows.doc_ids)}
         for mode in ("hybrid", "dense", "lexical"):
             piaf_pools = []
@@ -191,7 +191,7 @@ def main() -> int:
     share, median_total, mean_total = end_to_end(piaf, dataset)
     header = ["cutoff", "PIAF kept %", "seeds FR kept %", "seeds EN kept %", "PIAF relevant (median)", "off-topic with a hit (of 15)"]
     body = (
-        f"PIAF dev: {len(dataset.queries)} questions, {len(dataset.documents)} paragraphs ({piaf.snapshot.size} passages); "
+        f"PIAF dev: {len(dataset.queries)} questions, {len(dataset.documents)} paragraphs ({piaf.reader.size} passages); "
         f"seeds: {len(questions)} questions in French and in English; candidate pool of a k=10 search. Floors are the "
         "best-sentence cosine for a passage in the question's language / in another one.\n\n"
         + markdown_table(header, table)

@@ -55,7 +55,7 @@ def main() -> int:
     spent: dict[str, float] = {}
 
     for name in STEPS:
-        add_timer(searcher.snapshot if name == "fetch_passages" else searcher, name, spent)
+        add_timer(searcher.reader if name == "fetch_passages" else searcher, name, spent)
     for question in questions:  # fills the query-vector cache: the passes below make no model call
         searcher.search(question, k=10)
     loads = [wait_for_quiet(args.max_load)]

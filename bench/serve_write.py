@@ -80,7 +80,7 @@ def measure(index_dir: Path, writes: int) -> dict:
                     **clock.spent,
                 }
             )
-    reader = service.searcher.snapshot
+    reader = service.searcher.reader
     return {"index": str(index_dir), "passages": reader.size, "segments": len(reader.segments), "load_s": load_s, "rows": rows}
 
 

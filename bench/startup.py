@@ -78,7 +78,7 @@ def main() -> int:
         snapshot = open_index(index_dir)
         opens.append(time.perf_counter() - started)
         snapshot.close()
-    manifest = snapshot.manifest
+    manifest = snapshot.summary
     size = sum(disk_usage(index_dir / "segments").values())
 
     # -- semsearch serve ------------------------------------------------------------------------

@@ -207,10 +207,10 @@ def _open_searcher(settings: Settings, embedder=None):
     from .store.commit_writer import check_model
     from .store.reader import open_index
 
-    snapshot = open_index(settings.index_dir)
+    reader = open_index(settings.index_dir)
     embedder = embedder or _embedder(settings)
-    check_model(snapshot.manifest, embedder, snapshot.path)
-    return build_searcher(snapshot, embedder, settings.search_config())
+    check_model(reader.summary, embedder, reader.path)
+    return build_searcher(reader, embedder, settings.search_config())
 
 
 def cmd_search(args: argparse.Namespace) -> int:
@@ -291,15 +291,17 @@ def cmd_info(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     if IndexDirectory(settings.index_dir).is_empty():
-        info = {"index_dir": str(settings.index_dir), "documents": 0, "passages": 0, "snapshot": None}
+        info = {"index_dir": str(settings.index_dir), "documents": 0, "passages": 0, "commit": None, "snapshot": None}
     else:
         reader = open_index(settings.index_dir)
-        m = reader.manifest
+        m = reader.summary
         stats = reader.segment_stats()
         info = {
             "index_dir": str(settings.index_dir),
+            "commit": reader.path.name,
             "snapshot": reader.path.name,
             **asdict(m),
+            "format_version": reader.commit.format_version,
             "segments": len(stats),
             "deleted_passages": sum(s.deleted for s in stats),
             "merges": reader.commit.merges,
@@ -339,8 +341,8 @@ def cmd_optimize(args: argparse.Namespace) -> int:
         "merges": len(reports),
         "purged": sum(r.purged for r in reports),
         "segments": len(reader.segments),
-        "documents": reader.manifest.documents,
-        "passages": reader.manifest.passages,
+        "documents": reader.summary.documents,
+        "passages": reader.summary.passages,
         "seconds": round(time.perf_counter() - started, 2),
     }
     reader.close()
@@ -561,7 +563,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, help="port (default 8000, env SEMSEARCH_PORT)")
     p.add_argument(
         "--corpus",
-        help="folder or file indexed at start when the index has no snapshot yet (default ./seeds when it exists, env SEMSEARCH_CORPUS)",
+        help="folder or file indexed at start when the index has no commit yet (default ./seeds when it exists, env SEMSEARCH_CORPUS)",
     )
     p.add_argument(
         "--ray", metavar="ADDRESS",

@@ -50,7 +50,7 @@ class Settings(BaseSettings):
     cors_origins: Annotated[list[str], NoDecode] = []  # comma-separated; empty = no CORS headers at all
     max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024)
     max_documents_per_request: int = Field(1000, ge=1, le=100_000)
-    corpus: Path | None = None  # indexed at start when the index has no snapshot yet
+    corpus: Path | None = None  # indexed at start when the index has no commit yet
 
     # Fetching web pages and feeds (`semsearch index URL`, `semsearch watch`); the service never fetches
     user_agent: str = Field(DEFAULT_USER_AGENT, min_length=1, max_length=300)

@@ -72,7 +72,7 @@ def test_healthz_and_readyz(reader):
 
 
 def test_stats_counts(reader, seed_index_master):
-    manifest = open_index(seed_index_master).manifest
+    manifest = open_index(seed_index_master).summary
     stats = reader.get("/stats").json()
     assert stats["documents"] == len(SEED_IDS) == manifest.documents
     assert stats["passages"] == manifest.passages > len(SEED_IDS)
@@ -455,8 +455,8 @@ def test_a_write_swaps_the_searcher_and_keeps_the_query_cache(writer):
     after = service.searcher
     assert after is not before and isinstance(after, Searcher)
     assert after.cache is before.cache and after.embedder is before.embedder
-    assert before.snapshot.fetch_document(NEW_DOC["id"]) is None  # the old snapshot is unchanged
-    assert after.snapshot.fetch_document(NEW_DOC["id"]) is not None
+    assert before.reader.fetch_document(NEW_DOC["id"]) is None  # the old snapshot is unchanged
+    assert after.reader.fetch_document(NEW_DOC["id"]) is not None
     assert writer.get("/search", params={"q": question}).json()["results"][0]["doc_id"] == NEW_DOC["id"]
     assert embed_calls(writer) == calls  # the query was not embedded again
 

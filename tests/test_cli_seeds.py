@@ -63,7 +63,7 @@ def test_no_boilerplate_line_of_the_seeds_is_a_passage(seed_index_master):
         assert "Partager cet article" not in text
         assert "(AP Photo" not in text
         assert not text.startswith("date ") and " date 2024" not in text
-    assert len(texts) == snapshot.manifest.passages
+    assert len(texts) == snapshot.summary.passages
 
 
 def test_document_metadata_is_kept_on_passages(seed_index_master):
@@ -99,7 +99,7 @@ def test_changed_document_replaces_its_passages(seed_index, tmp_path):
     snapshot = open_index(seed_index)
     _, passages = snapshot.fetch_document("002_5164f3de1e078480.txt")
     assert any("4 200 marins" in p.text for p in passages)
-    assert snapshot.manifest.passages == len(snapshot.rows.vids)
+    assert snapshot.summary.passages == len(snapshot.rows.vids)
 
 
 def test_delete_removes_documents_and_their_passages(seed_index):

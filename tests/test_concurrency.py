@@ -84,7 +84,7 @@ def test_searches_see_one_snapshot_and_never_a_gone_document_while_writes_go_on(
                 searcher = service.searcher  # what a request does: one Searcher, one snapshot
                 result = searcher.search(query, k=10, mode=mode)
                 for hit in result.results:
-                    found = searcher.snapshot.fetch_document(hit.doc_id)
+                    found = searcher.reader.fetch_document(hit.doc_id)
                     if found is None:
                         errors.append(f"{hit.passage_id}: its document is not in the snapshot that returned it")
                         continue

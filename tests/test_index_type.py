@@ -181,7 +181,7 @@ def test_index_type_is_chosen_by_segment_size_and_a_merge_past_the_threshold_swi
     writer = IndexWriter(tmp_path, RandomEmbedder(), index_tiers=SMALL_TIERS)
     writer.write(_docs(0, 150))
     small = open_index(tmp_path)
-    assert small.manifest.index_type == "Flat"
+    assert small.summary.index_type == "Flat"
     assert small.segments[0].index.ntotal == small.size == 150
     assert _every_passage_finds_itself(small)
 
@@ -193,9 +193,9 @@ def test_index_type_is_chosen_by_segment_size_and_a_merge_past_the_threshold_swi
     merger = Merger(tmp_path, index_tiers=SMALL_TIERS)
     merger.force_merge()
     big = open_index(tmp_path)
-    assert big.manifest.index_type == vectors.choose_index_type(320, tiers=SMALL_TIERS) == "IVF8,SQ8"
+    assert big.summary.index_type == vectors.choose_index_type(320, tiers=SMALL_TIERS) == "IVF8,SQ8"
     assert isinstance(vectors._inner(big.segments[0].index), faiss.IndexIVFScalarQuantizer)
-    assert big.segments[0].index.ntotal == big.size == big.manifest.passages == 320
+    assert big.segments[0].index.ntotal == big.size == big.summary.passages == 320
     assert sorted(big.rows.doc_ids) == sorted(f"d{i}" for i in range(320))
     assert _every_passage_finds_itself(big)
 
@@ -204,7 +204,7 @@ def test_index_type_is_chosen_by_segment_size_and_a_merge_past_the_threshold_swi
     assert tombstoned.size == 120 and _every_passage_finds_itself(tombstoned)  # deleted ones excluded inside FAISS
     merger.force_merge()
     shrunk = open_index(tmp_path)
-    assert shrunk.manifest.index_type == "Flat"
+    assert shrunk.summary.index_type == "Flat"
     assert shrunk.segments[0].index.ntotal == shrunk.size == 120
     assert _every_passage_finds_itself(shrunk)
 
@@ -212,7 +212,7 @@ def test_index_type_is_chosen_by_segment_size_and_a_merge_past_the_threshold_swi
 def test_filtered_search_on_an_ivf_snapshot(tmp_path):
     IndexWriter(tmp_path, RandomEmbedder(), index_tiers=SMALL_TIERS).write(_docs(0, 400))
     snapshot = open_index(tmp_path)
-    assert snapshot.manifest.index_type.startswith("IVF")
+    assert snapshot.summary.index_type.startswith("IVF")
     searcher = Searcher(snapshot, RandomEmbedder())
     every = SearchOptions(relevant_only=False)  # random vectors: the relevance cutoff is not what is tested here
     result = searcher.search("document", k=10, mode="dense", filters=SearchFilters(source="alpha"), options=every)

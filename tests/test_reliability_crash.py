@@ -58,8 +58,8 @@ def check_index(index_dir: Path) -> dict[str, str]:
                 if vid in live:
                     assert doc_id not in texts, f"{doc_id} live in two segments"
                     texts[doc_id] = text
-        assert snapshot.manifest.documents == len(texts) == snapshot.commit.documents
-        assert snapshot.manifest.passages == snapshot.size == snapshot.commit.passages
+        assert snapshot.summary.documents == len(texts) == snapshot.commit.documents
+        assert snapshot.summary.passages == snapshot.size == snapshot.commit.passages
         assert np.all(np.diff(snapshot.sentences.ptr) > 0), "a passage without sentence vectors"
     finally:
         snapshot.close()

@@ -159,7 +159,7 @@ def test_facet_names_are_checked_and_a_year_has_no_month(searcher):
     assert parse_facets("source, month,source") == ("source", "month")
     with pytest.raises(InvalidInputError, match="facets: 'bogus' is not one of source, lang, month"):
         parse_facets("source,bogus")
-    rows = searcher.snapshot.rows
+    rows = searcher.reader.rows
     rows_of = {doc: i for i, doc in enumerate(rows.doc_ids)}
     picked = np.flatnonzero(np.isin(rows.doc_index, [rows_of["000_846077346b089afc.txt"], rows_of[ARCHIVE]]))
     assert [f.value for f in facet_counts(rows, picked, ("month",))["month"]] == ["2024-01"]

@@ -169,8 +169,8 @@ def test_a_server_merge_borrows_its_sources_and_hands_the_merged_segment_over_op
     embedder = FakeEmbedder()
     service = ServiceState(make_settings(tmp_path, model=embedder.spec), Metrics(), embedder=embedder)
     service.bootstrap()
-    before = _results(service.searcher.snapshot, "conseil vote", "hybrid")
-    assert len(service.searcher.snapshot.segments) > 1
+    before = _results(service.searcher.reader, "conseil vote", "hybrid")
+    assert len(service.searcher.reader.segments) > 1
     opened: list[str] = []
     real_open = segment_module.Segment.open.__func__
 
@@ -181,11 +181,11 @@ def test_a_server_merge_borrows_its_sources_and_hands_the_merged_segment_over_op
     monkeypatch.setattr(segment_module.Segment, "open", classmethod(counting_open))
     reports = service.optimize()
     assert len(reports) == 1 and len(opened) == 1 and opened[0].startswith(".tmp")  # sources borrowed, merged warmed
-    served = service.searcher.snapshot
+    served = service.searcher.reader
     assert [s.name for s in served.segments] == [reports[0].merged] and served.segments[0].path.is_dir()
     _same(_results(served, "conseil vote", "hybrid"), before)
     service.write([_doc(200)])
-    assert len(opened) == 2 and service.searcher.snapshot.segments[0] is served.segments[0]  # only the new one
+    assert len(opened) == 2 and service.searcher.reader.segments[0] is served.segments[0]  # only the new one
     assert service.open_segments.known() == {}
 
 

@@ -80,8 +80,8 @@ def test_lexical_highlight_is_the_sentence_holding_most_query_terms_also_from_th
         hits = seed_searcher.search(query, k=5, mode="lexical", collapse=False).results
         assert hits
         for hit in hits:
-            table = seed_searcher.snapshot.sentences
-            row = int(np.flatnonzero(seed_searcher.snapshot.rows.vids == _vid(seed_searcher, hit.passage_id))[0])
+            table = seed_searcher.reader.sentences
+            row = int(np.flatnonzero(seed_searcher.reader.rows.vids == _vid(seed_searcher, hit.passage_id))[0])
             spans = table.spans[table.ptr[row] : table.ptr[row + 1]]
             counts = [len(terms & set(analyzer.analyze(hit.text[a:b], hit.lang or "fr"))) for a, b in spans]
             best = max(counts)
@@ -91,7 +91,7 @@ def test_lexical_highlight_is_the_sentence_holding_most_query_terms_also_from_th
 
 
 def _vid(searcher, passage_id: str) -> int:
-    rows = searcher.snapshot.fetch_passages([int(v) for v in searcher.snapshot.rows.vids])
+    rows = searcher.reader.fetch_passages([int(v) for v in searcher.reader.rows.vids])
     return next(vid for vid, row in rows.items() if row.passage_id == passage_id)
 
 
@@ -101,7 +101,7 @@ def test_a_new_commit_is_warmed_by_one_search_the_first_by_one_a_mode_and_langua
     from semsearch.search.warmup import warm_up
 
     class CountingSearcher:
-        snapshot = SimpleNamespace(manifest=SimpleNamespace(languages=["fr"]))
+        reader = SimpleNamespace(summary=SimpleNamespace(languages=["fr"]))
 
         def __init__(self) -> None:
             self.calls: list[str] = []

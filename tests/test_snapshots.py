@@ -57,7 +57,7 @@ def test_each_write_publishes_one_commit_and_one_segment_and_keeps_one_previous_
     assert [s.passages for s in commit.segments] == [1, 1, 1, 1]
     assert sorted(p.name for p in layout.segments.iterdir()) == sorted(s.name for s in commit.segments)
     reader = open_index(tmp_path)
-    assert reader.manifest.documents == 4 and reader.path.name == "segments_4"
+    assert reader.summary.documents == 4 and reader.path.name == "segments_4"
 
 
 def test_a_write_touches_no_existing_segment_file(tmp_path):
@@ -85,7 +85,7 @@ def test_damaged_newest_commit_falls_back_to_the_previous_one(tmp_path):
     newest = _commit(tmp_path).segments[-1].name
     (IndexDirectory(tmp_path).segments / newest / "vectors.faiss").write_bytes(b"garbage")
     reader = open_index(tmp_path)
-    assert reader.path.name == "segments_1" and reader.manifest.documents == 1
+    assert reader.path.name == "segments_1" and reader.summary.documents == 1
 
 
 def test_damaged_only_commit_names_the_file(tmp_path):

@@ -24,10 +24,10 @@ class EvalReport:
 
 def document_ranking(searcher: Searcher, query: str, mode: str, depth: int = 10) -> list[str]:
     """Documents in the order of their best passage, `depth` of them."""
-    rows = searcher.rank(query, min(searcher.snapshot.size, max(50, depth * 5)), mode).rows
-    doc_ids = searcher.snapshot.rows.doc_ids
+    rows = searcher.rank(query, min(searcher.reader.size, max(50, depth * 5)), mode).rows
+    doc_ids = searcher.reader.rows.doc_ids
     ranking: list[str] = []
-    for doc in searcher.snapshot.rows.doc_index[rows]:
+    for doc in searcher.reader.rows.doc_index[rows]:
         doc_id = doc_ids[int(doc)]
         if doc_id not in ranking:
             ranking.append(doc_id)

@@ -27,7 +27,7 @@ def _month(lo: int, hi: int) -> str | None:
 
 
 def facet_counts(rows, result_rows: np.ndarray, names: tuple[str, ...]) -> dict[str, list[FacetCount]]:
-    """Counts per value for each facet in `names`; `rows` is the snapshot's RowTable, `result_rows` the
+    """Counts per value for each facet in `names`; `rows` is the reader's RowTable, `result_rows` the
     row positions of the relevant results. Sources and languages by count (then name), months newest first."""
     result_rows = np.asarray(result_rows, dtype=np.int64)
     out: dict[str, list[FacetCount]] = {}

@@ -62,7 +62,7 @@ class SearchResult:
 class Ranking:
     """Candidates best first, with what the result list needs about each."""
 
-    rows: np.ndarray  # row positions in the snapshot
+    rows: np.ndarray  # row positions in the reader
     scores: np.ndarray
     best_sentence: np.ndarray  # global sentence index of each candidate's answering sentence
     sentence_scores: list[np.ndarray]  # per candidate, the score of each of its sentences

@@ -1,4 +1,4 @@
-"""Answering a query against one loaded snapshot: dense, lexical, or both fused.
+"""Answering a query against one loaded reader: dense, lexical, or both fused.
 
 Filters are applied before the top-k cut, so a filtered search returns k results when k exist.
 Each passage's dense score is fused with the score of its best sentence, which is also the
@@ -21,7 +21,6 @@ from ..dates import date_bounds
 from ..embedding import Embedder
 from ..errors import InvalidInputError
 from ..store.database import PassageRow
-from ..store.reader import IndexReader as Snapshot
 from ..text.analyzer import analyze, salient_numbers
 from ..text.lang import detect_language
 from .collapse import CollapseConfig, Collapser
@@ -30,6 +29,7 @@ from .listing import relevant_ranking, result_page
 from .results import DuplicateRef, Ranking, SearchFilters, SearchHit, SearchResult
 from .search_options import SearchOptions
 from .sentence_terms import SentenceTerms
+from .source import IndexView
 
 MODES = ("hybrid", "dense", "lexical")
 MAX_QUERY_CHARS = 1000
@@ -105,22 +105,22 @@ def _least(rows: np.ndarray, identity: np.ndarray, n: int) -> np.ndarray:
 class Searcher:
     def __init__(
         self,
-        snapshot: Snapshot,
-        embedder: Embedder,
+        reader: IndexView,
+        embedder: Embedder | None,  # None: ranking only, from vectors given (a shard)
         fusion: FusionConfig = FusionConfig(),
         cache: QueryVectorCache | None = None,
         candidates: int = 100,
         per_doc: int = 2,
         collapse: CollapseConfig = CollapseConfig(),
     ) -> None:
-        self.snapshot = snapshot
+        self.reader = reader
         self.embedder = embedder
         self.fusion = fusion
         self.cache = cache or QueryVectorCache()
         self.candidates = candidates
         self.per_doc = per_doc
         self.collapse = collapse
-        self.sentence_terms = SentenceTerms(snapshot)  # lexical highlights, analyzed once per snapshot
+        self.sentence_terms = SentenceTerms(reader)  # lexical highlights, analyzed once per reader
 
     # -- filters ---------------------------------------------------------------------------
 
@@ -128,7 +128,7 @@ class Searcher:
         """Boolean mask over rows, or None when nothing is filtered (a bad date is an InvalidInputError)."""
         if filters is None or not any(vars(filters).values()):
             return None
-        rows = self.snapshot.rows
+        rows = self.reader.rows
         mask = np.ones(len(rows.vids), dtype=bool)
         if filters.date_from:
             lo, _ = date_bounds(filters.date_from, "date_from")
@@ -148,14 +148,14 @@ class Searcher:
 
     def _dense_top(self, qvec: np.ndarray, n: int, mask: np.ndarray | None) -> np.ndarray:
         """Row positions of the n nearest passages (among the allowed ones)."""
-        return self.snapshot.dense_search(qvec, n, mask)
+        return self.reader.dense_search(qvec, n, mask)
 
     def nearest(self, vector: np.ndarray, n: int, filters: SearchFilters | None = None) -> np.ndarray:
         """Row positions of the n passages nearest to `vector` among the filtered ones (similar articles)."""
         return self._dense_top(vector, n, self.filter_mask(filters))
 
     def top_rows(self, scores: np.ndarray, n: int, mask: np.ndarray | None, positive: bool = False) -> np.ndarray:
-        """The n best allowed rows, best first; equal scores in passage-identity order (the snapshot's
+        """The n best allowed rows, best first; equal scores in passage-identity order (the reader's
         `identity`), never row order, so an index grown by many writes ranks like one built in one write.
 
         Most rows of a lexical score sit at its floor (no query term: BM25+'s baseline): the rows above it
@@ -163,7 +163,7 @@ class Searcher:
         partition over every row cost a third of a whole search at 1M passages."""
         if n <= 0 or not len(scores):
             return np.zeros(0, np.int64)
-        identity = self.snapshot.identity
+        identity = self.reader.identity
         floor = scores.min()
         above = np.flatnonzero(scores > floor)
         if mask is not None:
@@ -184,7 +184,7 @@ class Searcher:
 
     def _sentence_scores(self, rows: np.ndarray, qvec: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
         """Cosine of every sentence of each candidate to the query, and each candidate's best."""
-        table = self.snapshot.sentences
+        table = self.reader.sentences
         starts, ends = table.ptr[rows], table.ptr[rows + 1]
         lengths = ends - starts
         bounds = np.cumsum(lengths)
@@ -206,17 +206,17 @@ class Searcher:
 
     def rank(self, query: str, depth: int, mode: str, filters: SearchFilters | None = None) -> Ranking:
         """The best `depth` passages (before grouping), best first."""
-        snapshot = self.snapshot
+        reader = self.reader
         mask = self.filter_mask(filters)
-        n = min(snapshot.size, max(self.candidates, depth))
+        n = min(reader.size, max(self.candidates, depth))
         # the model embeds on its own thread while this one does the work that needs no vector
         query_vector = self.cache.submit(self.embedder, query) if mode != "lexical" and n else None
-        query_lang = query_language(query, snapshot.manifest.languages)
+        query_lang = query_language(query, reader.summary.languages)
         empty = Ranking(np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int64), [], query_lang)
         if n == 0:
             return empty
         terms = analyze(query, query_lang)
-        lexical = snapshot.lexical_scores(terms) if mode != "dense" else None
+        lexical = reader.lexical_scores(terms) if mode != "dense" else None
         if mode == "lexical":
             rows = self.top_rows(lexical, depth, mask, positive=True)
             texts: dict[int, PassageRow] = {}
@@ -232,21 +232,21 @@ class Searcher:
             return empty
         sentence_scores, best = self._sentence_scores(rows, qvec)
         w = self.fusion.sentence_weight
-        dense = (1 - w) * np.asarray(snapshot.vectors[rows] @ qvec, dtype=np.float64) + w * best
+        dense = (1 - w) * np.asarray(reader.vectors[rows] @ qvec, dtype=np.float64) + w * best
         if mode == "dense":
             scores = dense
         else:
-            same_language = snapshot.rows.lang[rows] == self._lang_code(query_lang)
+            same_language = reader.rows.lang[rows] == self._lang_code(query_lang)
             scores = fuse(dense, lexical[rows], self.fusion, same_language)
         order = np.argsort(-scores, kind="stable")[:depth]
         return self._ranking(rows[order], scores[order], [sentence_scores[i] for i in order], query_lang)
 
     def _lang_code(self, lang: str) -> int:
-        langs = self.snapshot.rows.langs
+        langs = self.reader.rows.langs
         return langs.index(lang) if lang in langs else -1
 
     def _ranking(self, rows: np.ndarray, scores: np.ndarray, sentence_scores: list[np.ndarray], query_lang: str) -> Ranking:
-        ptr = self.snapshot.sentences.ptr
+        ptr = self.reader.sentences.ptr
         best = np.array([int(ptr[r]) + int(np.argmax(s)) for r, s in zip(rows, sentence_scores)], dtype=np.int64)
         return Ranking(rows, np.asarray(scores, dtype=np.float64), best, sentence_scores, query_lang)
 
@@ -265,19 +265,19 @@ class Searcher:
         numbers, the result list the rest."""
         missing = [v for v in vids if v not in read]
         if missing:
-            read.update(self.snapshot.fetch_passages(missing))
+            read.update(self.reader.fetch_passages(missing))
         return {v: read[v] for v in vids if v in read}
 
     def _answer_numbers(self, ranking: Ranking, pos: int, cache: dict[int, set[str]], read: dict[int, PassageRow]) -> set[str]:
         if pos not in cache:
-            snapshot = self.snapshot
+            reader = self.reader
             row_index = int(ranking.rows[pos])
-            vid = int(snapshot.rows.vids[row_index])
+            vid = int(reader.rows.vids[row_index])
             row = self._passages([vid], read).get(vid)
-            first = int(snapshot.sentences.ptr[row_index])
+            first = int(reader.sentences.ptr[row_index])
             numbers: set[str] = set()
             for i in self._answer_sentences(ranking, pos) if row else []:
-                a, b = snapshot.sentences.spans[first + i]
+                a, b = reader.sentences.spans[first + i]
                 numbers |= salient_numbers(row.text[int(a):int(b)])
             cache[pos] = numbers
         return cache[pos]
@@ -288,13 +288,13 @@ class Searcher:
         """Positions in the ranking of the k results, each with the positions of its duplicates.
         `read` collects the passage rows grouping had to read."""
         # the answering-sentence vectors of all candidates in one read, not one memmap access each
-        vectors = np.asarray(self.snapshot.sentences.vectors[ranking.best_sentence], dtype=np.float32) if collapse else None
+        vectors = np.asarray(self.reader.sentences.vectors[ranking.best_sentence], dtype=np.float32) if collapse else None
         cache: dict[int, set[str]] = {}
         collapser = Collapser(self.collapse, lambda pos: self._answer_numbers(ranking, pos, cache, read), vectors)
         chosen: list[tuple[int, list[int]]] = []
         per_doc: dict[int, int] = {}
-        headlines = self.snapshot.rows.headline[ranking.rows].tolist()
-        for pos, doc in enumerate(self.snapshot.rows.doc_index[ranking.rows].tolist()):
+        headlines = self.reader.rows.headline[ranking.rows].tolist()
+        for pos, doc in enumerate(self.reader.rows.doc_index[ranking.rows].tolist()):
             vector = vectors[pos] if collapse else None
             if collapse and collapser.place(pos, doc, vector, headlines[pos]) is not None:
                 continue
@@ -314,7 +314,7 @@ class Searcher:
         return chosen
 
     def _highlight(self, ranking: Ranking, pos: int) -> list[tuple[int, int]]:
-        table = self.snapshot.sentences
+        table = self.reader.sentences
         first = int(table.ptr[ranking.rows[pos]])
         return [(int(table.spans[first + i][0]), int(table.spans[first + i][1])) for i in self._answer_sentences(ranking, pos)]
 
@@ -336,16 +336,16 @@ class Searcher:
         per_doc = self.per_doc if per_doc is None else per_doc
         if not isinstance(per_doc, int) or isinstance(per_doc, bool) or not 1 <= per_doc <= MAX_K:
             raise InvalidInputError(f"per_doc: must be an integer from 1 to {MAX_K}", "per_doc")
-        depth = pool_depth(self.snapshot.size, self.candidates, k)
+        depth = pool_depth(self.reader.size, self.candidates, k)
         ranking = self.rank(query, depth, mode, filters)
         options = options or SearchOptions()
         ranking, exhausted = relevant_ranking(
-            ranking, self.snapshot.rows, mode, options, depth, self.embedder.spec, self.snapshot.size, self.snapshot.newest_date
+            ranking, self.reader.rows, mode, options, depth, self.embedder.spec, self.reader.size, self.reader.newest_date
         )
         read: dict[int, PassageRow] = dict(ranking.passages)
-        page = result_page(self._select(ranking, len(ranking.rows), collapse, per_doc, read), ranking, self.snapshot.rows, options, k, exhausted)
+        page = result_page(self._select(ranking, len(ranking.rows), collapse, per_doc, read), ranking, self.reader.rows, options, k, exhausted)
         chosen = page.chosen
-        vids = self.snapshot.rows.vids
+        vids = self.reader.rows.vids
         wanted = [int(vids[ranking.rows[p]]) for p, dups in chosen for p in [p, *dups]]
         fetched = self._passages(wanted, read)
         hits: list[SearchHit] = []
@@ -394,9 +394,9 @@ class SearchConfig:
     query_cache_size: int = 1024
 
 
-def build_searcher(snapshot: Snapshot, embedder: Embedder, config: SearchConfig, cache: QueryVectorCache | None = None) -> Searcher:
+def build_searcher(reader: IndexView, embedder: Embedder, config: SearchConfig, cache: QueryVectorCache | None = None) -> Searcher:
     return Searcher(
-        snapshot,
+        reader,
         embedder,
         fusion=config.fusion,
         cache=cache or QueryVectorCache(config.query_cache_size),

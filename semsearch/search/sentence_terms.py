@@ -1,10 +1,10 @@
-"""The analyzed terms of each sentence of a passage, kept for the lexical highlights of one snapshot.
+"""The analyzed terms of each sentence of a passage, kept for the lexical highlights of one reader.
 
 A lexical search has no query vector, so each candidate's answering sentence (its highlight, and
 the vector duplicate grouping compares) is the sentence holding the most query terms. Reading and
 analyzing every sentence of up to 100 candidates was most of a lexical search's time (13.8 ms a
 query on PIAF, issue #14); passages recur across queries, so their sentences are analyzed once per
-snapshot, in a bounded LRU, and a cached passage is not read from SQLite at all.
+reader, in a bounded LRU, and a cached passage is not read from SQLite at all.
 """
 
 from __future__ import annotations
@@ -15,31 +15,31 @@ from collections import OrderedDict
 import numpy as np
 
 from ..store.database import PassageRow
-from ..store.reader import IndexReader as Snapshot
 from ..text.analyzer import analyze
+from .source import IndexView
 
 DEFAULT_SIZE = 8192  # passages; a few KiB each
 
 
 class SentenceTerms:
-    def __init__(self, snapshot: Snapshot, size: int = DEFAULT_SIZE) -> None:
-        self.snapshot = snapshot
+    def __init__(self, reader: IndexView, size: int = DEFAULT_SIZE) -> None:
+        self.reader = reader
         self.size = size
         self._items: OrderedDict[int, list[frozenset[str]]] = OrderedDict()
         self._lock = threading.Lock()
 
     def of_rows(self, rows: np.ndarray, read: dict[int, PassageRow]) -> list[list[frozenset[str]]]:
         """Per row, the term set of each of its sentences. Passages read from SQLite go into `read`."""
-        snapshot = self.snapshot
-        vids = snapshot.rows.vids
+        reader = self.reader
+        vids = reader.rows.vids
         with self._lock:
             found = {int(r): self._items[int(r)] for r in rows if int(r) in self._items}
             for r in found:
                 self._items.move_to_end(r)
         missing = [int(r) for r in rows if int(r) not in found]
         if missing:
-            read.update(snapshot.fetch_passages([int(vids[r]) for r in missing if int(vids[r]) not in read]))
-            table = snapshot.sentences
+            read.update(reader.fetch_passages([int(vids[r]) for r in missing if int(vids[r]) not in read]))
+            table = reader.sentences
             for r in missing:
                 row = read.get(int(vids[r]))
                 text, lang = (row.text, row.lang or "fr") if row else ("", "fr")

@@ -121,7 +121,7 @@ class ShardIndex:
             if part is None:
                 previous = next(reversed(self._parts.values())).reader if self._parts else None
                 reader = open_commit(self.layout, generation, previous, only=lambda c: assign_segments(c, self.shards)[self.shard])
-                part = self._parts[generation] = _Part(reader, Searcher(reader, None), _global_base(reader))  # type: ignore[arg-type]
+                part = self._parts[generation] = _Part(reader, Searcher(reader, None), _global_base(reader))
                 while len(self._parts) > READERS_KEPT:
                     self._parts.popitem(last=False)  # released once the last request using it ends
             self._parts.move_to_end(generation)
@@ -129,7 +129,7 @@ class ShardIndex:
 
     def summary(self, generation: int) -> ShardSummary:
         reader = self._part(generation).reader
-        m = reader.manifest
+        m = reader.summary
         types = {s.name: s.index_type for s in reader.segment_stats()}
         return ShardSummary(reader.size, m.documents, m.languages, m.sources, reader.newest_date, types)
 

@@ -1,7 +1,7 @@
 """Searching an index split over shards (shard.py) with the single-process Searcher, unmodified.
 
 Per search the ingress embeds the query once, sums the shards' BM25 statistics of its terms (the DFS
-phase), and gathers their candidates into a `CandidateSnapshot`: a small reader holding only those rows,
+phase), and gathers their candidates into a `CandidateView`: a small reader holding only those rows,
 in the whole index's row order, that reports the whole index's size and newest date. `Searcher.search`
 runs on it: fusion, relevance floor, grouping, highlights and facets are the single-process code, and
 since the candidates hold the whole index's top-n of each kind, the results are those of `semsearch serve`
@@ -31,8 +31,7 @@ from ..store.database import DocumentRow, PassageRow
 from ..store.layout import IndexDirectory
 from ..store.lexical import LexicalStats
 from ..store.live_rows import passage_identity
-from ..store.manifest import Manifest
-from ..store.reader import SegmentStats, ranges
+from ..store.reader import IndexSummary, SegmentStats, ranges
 from ..store.segment import RowTable, SentenceTable
 from ..text.analyzer import analyze
 from .results import SearchFilters, SearchResult
@@ -89,11 +88,11 @@ class ShardedView:
         self.segments = list(self.commit.segments)
         self._segment_stats = [SegmentStats(e.name, e.passages, e.deleted, types.get(e.name, "Flat")) for e in self.segments]
         c = self.commit
-        self.manifest = Manifest(
+        self.summary = IndexSummary(
             model=c.model, dim=c.dim, documents=sum(s.documents for s in summaries), passages=self.size,
             index_type=" + ".join(dict.fromkeys(s.index_type for s in self._segment_stats)) or "Flat",
             built_at=c.built_at, chunking=c.chunking, languages=sorted({x for s in summaries for x in s.languages}),
-            sources=sorted({x for s in summaries for x in s.sources}), format_version=c.format_version,
+            sources=sorted({x for s in summaries for x in s.sources}),
         )
 
     @property
@@ -130,12 +129,12 @@ def open_view(layout: IndexDirectory, pool: ShardPool, generation: int | None = 
     return ShardedView(layout, generation, pool)
 
 
-class CandidateSnapshot:
+class CandidateView:
     """The reader the Searcher runs on for one sharded search: the shards' candidates as rows (global row
     order), their dense and lexical scores, and the whole index's size, newest date and manifest."""
 
     def __init__(self, view: ShardedView, parts: Sequence[Candidates], passages: PassageCache) -> None:
-        self.view, self.manifest, self.size, self.newest_date = view, view.manifest, view.size, view.newest_date
+        self.view, self.summary, self.size, self.newest_date = view, view.summary, view.size, view.newest_date
         self.passages, self._prefetched = passages, False
         self.path, self.commit = view.path, view.commit
         parts = [p for p in parts if p.size]
@@ -247,7 +246,7 @@ def _concat(parts: Sequence[Candidates]) -> Callable[[str, Any], np.ndarray]:
 class ShardedSearcher:
     """What a route takes as `service.searcher` in a sharded service: `search` as Searcher's, per commit."""
 
-    snapshot: ShardedView
+    reader: ShardedView
     embedder: Embedder
     config: SearchConfig
     cache: QueryVectorCache
@@ -276,15 +275,15 @@ class ShardedSearcher:
         for value, name in ((filters.date_from, "date_from"), (filters.date_to, "date_to")) if filters else ():
             if value:
                 date_bounds(value, name)  # a bad date is the caller's error, before any shard is asked
-        view = self.snapshot
+        view = self.reader
         n = pool_depth(view.size, self.candidates, k)  # what Searcher.search ranks, so what it asks its reader for
         parts: list[Candidates] = []
         if n:
-            terms = analyze(query, query_language(query, view.manifest.languages))
+            terms = analyze(query, query_language(query, view.summary.languages))
             vector = self.cache.submit(self.embedder, query) if mode != "lexical" else None
             stats = LexicalStats.total(gather(view.pool, "stats", view.generation, terms)) if mode != "dense" else None
             parts = gather(view.pool, "candidates", view.generation, ShardQuery(vector() if vector else None, terms, stats, n, mode, filters))
-        searcher = build_searcher(CandidateSnapshot(view, parts, self.passages), self.embedder, self.config, self.cache)  # type: ignore[arg-type]
+        searcher = build_searcher(CandidateView(view, parts, self.passages), self.embedder, self.config, self.cache)
         result = searcher.search(query, k=k, mode=mode, filters=filters, collapse=collapse, per_doc=per_doc, options=options)
         result.took_ms = round((time.perf_counter() - started) * 1000, 2)
         return result

@@ -40,19 +40,19 @@ class SimilarResult:
 def similar_documents(searcher: Searcher, doc_id: str, k: int = 10, filters: SearchFilters | None = None) -> SimilarResult | None:
     """The k articles closest to `doc_id`, best first; None when the document is not in the index."""
     started = time.perf_counter()
-    snapshot = searcher.snapshot
-    found = snapshot.fetch_document(doc_id)
+    reader = searcher.reader
+    found = reader.fetch_document(doc_id)
     if found is None:
         return None
     doc, passages = found
-    table = snapshot.rows
+    table = reader.rows
     own_vids = np.array(sorted(p.vid for p in passages[:MAX_OWN_PASSAGES]), dtype=np.int64)
     own_rows = np.searchsorted(table.vids, own_vids)
     hits: list[SearchHit] = []
     if len(own_rows):
         own_doc = int(table.doc_index[own_rows[0]])
-        own = np.asarray(snapshot.vectors[own_rows], dtype=np.float32)
-        n = min(snapshot.size, max(searcher.candidates, 4 * k) + len(passages))
+        own = np.asarray(reader.vectors[own_rows], dtype=np.float32)
+        n = min(reader.size, max(searcher.candidates, 4 * k) + len(passages))
         found_rows = np.unique(np.concatenate([searcher.nearest(vector, n, filters) for vector in own]))
         found_rows = found_rows[table.doc_index[found_rows] != own_doc]
         hits = _ranked(searcher, own, found_rows, k)
@@ -64,9 +64,9 @@ def _ranked(searcher: Searcher, own: np.ndarray, rows: np.ndarray, k: int) -> li
     """One hit per article among `rows`, by mean best cosine to the document's passages."""
     if len(rows) == 0:
         return []
-    snapshot = searcher.snapshot
-    cosines = own @ np.asarray(snapshot.vectors[rows], dtype=np.float32).T  # own passages x found rows
-    docs = snapshot.rows.doc_index[rows]
+    reader = searcher.reader
+    cosines = own @ np.asarray(reader.vectors[rows], dtype=np.float32).T  # own passages x found rows
+    docs = reader.rows.doc_index[rows]
     scored: list[tuple[float, int]] = []  # (score, row of the best-matching passage)
     for doc in np.unique(docs).tolist():
         columns = np.flatnonzero(docs == doc)
@@ -77,10 +77,10 @@ def _ranked(searcher: Searcher, own: np.ndarray, rows: np.ndarray, k: int) -> li
     scored = [item for item in scored if item[0] >= floor]
     scored.sort(key=lambda item: (-item[0], item[1]))
     scored = scored[:k]
-    fetched = snapshot.fetch_passages([int(snapshot.rows.vids[row]) for _, row in scored])
+    fetched = reader.fetch_passages([int(reader.rows.vids[row]) for _, row in scored])
     hits = []
     for score, row in scored:
-        passage = fetched.get(int(snapshot.rows.vids[row]))
+        passage = fetched.get(int(reader.rows.vids[row]))
         if passage is None:
             continue
         hits.append(

@@ -1,4 +1,4 @@
-"""What a search loads on first use, loaded before a snapshot is served.
+"""What a search loads on first use, loaded before a reader is served.
 
 Without it the first search after /readyz turned 200 paid for the query model's first call, the
 language identifier for the index's languages, stemmers and stop words, and the first reads of the
@@ -21,7 +21,7 @@ _QUESTIONS = {"fr": "Combien de soldats sont déployés ?", "en": "How many sold
 
 
 def warm_up(searcher: Searcher, first: bool = True) -> float:
-    """Run one search in each mode, and analyze text in each of the snapshot's languages (lexical
+    """Run one search in each mode, and analyze text in each of the reader's languages (lexical
     highlights analyze passages in their own language). Seconds spent; a failure is logged, never
     raised: a cold search is slower, not wrong.
 
@@ -35,7 +35,7 @@ def warm_up(searcher: Searcher, first: bool = True) -> float:
         if not first:
             searcher.search(_QUESTIONS["fr"], k=10, mode="hybrid")
             return time.perf_counter() - started
-        for lang in {*(searcher.snapshot.manifest.languages or ()), "fr", "en"}:
+        for lang in {*(searcher.reader.summary.languages or ()), "fr", "en"}:
             analyze(_QUESTIONS.get(lang, _QUESTIONS["en"]), lang)
         for question in _QUESTIONS.values():
             for mode in MODES:

@@ -35,7 +35,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorBody, "description": "Body is not valid JSON or not UTF-8"},
     413: {"model": ErrorBody, "description": "Body or document count over the limit"},
     422: {"model": ErrorBody, "description": "A field is invalid"},
-    503: {"model": ErrorBody, "description": "No snapshot loaded yet"},
+    503: {"model": ErrorBody, "description": "No commit loaded yet"},
 }
 WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
     **ERROR_RESPONSES,
@@ -170,7 +170,8 @@ class DocumentsResponse(BaseModel):
     failed: list[FailedDocument]
     documents: int = Field(description="documents in the index after the write")
     passages: int
-    snapshot: str | None = None
+    commit: str | None = Field(None, description="the live commit point after it (segments_<generation>)")
+    snapshot: str | None = Field(None, description="the same as `commit` (its name in earlier versions)")
 
 
 class PassageOut(BaseModel):
@@ -198,7 +199,8 @@ class DeleteResponse(BaseModel):
     doc_id: str
     documents: int
     passages: int
-    snapshot: str | None = None
+    commit: str | None = Field(None, description="the live commit point after it (segments_<generation>)")
+    snapshot: str | None = Field(None, description="the same as `commit` (its name in earlier versions)")
 
 
 # -- operations --------------------------------------------------------------------------------
@@ -210,7 +212,8 @@ class HealthResponse(BaseModel):
 
 class ReadyResponse(BaseModel):
     ready: bool
-    snapshot: str | None = None
+    commit: str | None = Field(None, description="the live commit point (segments_<generation>)")
+    snapshot: str | None = Field(None, description="the same as `commit` (its name in earlier versions)")
     documents: int | None = None
 
 
@@ -221,7 +224,8 @@ class StatsResponse(BaseModel):
     dimension: int
     index_type: str
     built_at: str = Field(description="when the live commit point was written (UTC, ISO 8601)")
-    snapshot: str = Field(description="the live commit point (segments_<generation>)")
+    commit: str = Field(description="the live commit point (segments_<generation>)")
+    snapshot: str = Field(description="the same as `commit` (its name in earlier versions)")
     languages: list[str]
     sources: list[str]
     segments: int = Field(0, description="segments of the live commit")
@@ -237,4 +241,5 @@ class OptimizeResponse(BaseModel):
     segments: int
     documents: int
     passages: int
-    snapshot: str
+    commit: str = Field(description="the live commit point after the merges (segments_<generation>)")
+    snapshot: str = Field(description="the same as `commit` (its name in earlier versions)")

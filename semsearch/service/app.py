@@ -29,7 +29,7 @@ def create_app(
     embedder: Embedder | None = None,
     make_state: Callable[[Settings, Metrics], ServiceState] | None = None,
 ) -> FastAPI:
-    """A FastAPI app over `settings.index_dir`. The snapshot loads (or `settings.corpus` is indexed
+    """A FastAPI app over `settings.index_dir`. The live commit loads (or `settings.corpus` is indexed
     into an empty index) in the background when the app starts; /readyz answers 503 until then.
     Pass `embedder` to share an already loaded model, `make_state` to serve another ServiceState
     (the sharded one of `semsearch serve --ray`) behind the same routes and page."""

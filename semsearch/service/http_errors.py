@@ -1,7 +1,7 @@
 """Every HTTP error has one shape, `{"error": {"field": <name or null>, "message": <text>}}`.
 
 400 unreadable body (not UTF-8, not JSON), 401/403 write key, 404 unknown document or route,
-413 body or document count over the limit, 422 invalid field, 503 no snapshot loaded yet or a
+413 body or document count over the limit, 422 invalid field, 503 no commit loaded yet or a
 damaged index, 500 (generic, details only in the server log under the request id) for bugs.
 """
 

@@ -37,12 +37,12 @@ class Metrics:
             buckets=_LATENCY_BUCKETS,
             registry=self.registry,
         )
-        self.documents = Gauge("semsearch_index_documents", "Documents in the live snapshot", registry=self.registry)
-        self.passages = Gauge("semsearch_index_passages", "Passages in the live snapshot", registry=self.registry)
+        self.documents = Gauge("semsearch_index_documents", "Documents in the live commit", registry=self.registry)
+        self.passages = Gauge("semsearch_index_passages", "Passages in the live commit", registry=self.registry)
         self.segments = Gauge("semsearch_index_segments", "Segments of the live commit", registry=self.registry)
         self.deleted = Gauge("semsearch_index_deleted_passages", "Deleted passages not yet purged by a merge", registry=self.registry)
-        self.ready = Gauge("semsearch_ready", "1 when a snapshot is loaded", registry=self.registry)
-        self.swaps = Counter("semsearch_snapshot_swaps", "Snapshots loaded and swapped in", registry=self.registry)
+        self.ready = Gauge("semsearch_ready", "1 when a commit is loaded", registry=self.registry)
+        self.swaps = Counter("semsearch_snapshot_swaps", "Readers of new commits swapped in", registry=self.registry)
         self.writes = Counter("semsearch_writes", "Write requests applied to the index", ["kind"], registry=self.registry)
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:

@@ -31,5 +31,5 @@ class ShardedServiceState(ServiceState):
     def _open_generation(self, generation: int) -> ShardedView:  # type: ignore[override]
         return open_view(self.layout, self.pool, generation)
 
-    def _build_searcher(self, snapshot: ShardedView) -> ShardedSearcher:  # type: ignore[override]
-        return ShardedSearcher(snapshot, self.embedder, self.settings.search_config(), self.cache, self.passages)
+    def _build_searcher(self, reader: ShardedView) -> ShardedSearcher:  # type: ignore[override]
+        return ShardedSearcher(reader, self.embedder, self.settings.search_config(), self.cache, self.passages)

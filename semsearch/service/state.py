@@ -3,11 +3,11 @@
 Consistency rules:
 
 - a request takes `service.searcher` once and uses only that object, so it sees exactly one
-  snapshot from start to end, whatever is published meanwhile;
+  reader from start to end, whatever is published meanwhile;
 - writes are serialized by a lock here (and across processes by IndexWriter's file lock); a write
-  returns only after IndexWriter has published and fsynced the new snapshot, and after the new
+  returns only after IndexWriter has published and fsynced the new reader, and after the new
   Searcher is swapped in, so the next request sees it;
-- a new Searcher shares the embedder and the query-vector cache of the old one; the old snapshot
+- a new Searcher shares the embedder and the query-vector cache of the old one; the old reader
   is released when the last request using it finishes.
 """
 
@@ -40,14 +40,14 @@ log = logging.getLogger(__name__)
 
 
 class NotReadyError(SemsearchError):
-    """No snapshot is loaded yet (starting, indexing the corpus, or an empty index)."""
+    """No reader is loaded yet (starting, indexing the corpus, or an empty index)."""
 
 
 @dataclass
 class Phase:
-    """What the service is doing, for /readyz while no snapshot is loaded."""
+    """What the service is doing, for /readyz while no reader is loaded."""
 
-    name: str = "starting"  # starting | loading model | indexing corpus | loading snapshot | ready | empty | failed
+    name: str = "starting"  # starting | loading model | indexing corpus | loading reader | ready | empty | failed
     message: str = "starting"
     since: float = field(default_factory=time.time)
 
@@ -73,7 +73,7 @@ class ServiceState:
 
     def _make_open_segments(self) -> OpenSegments | None:
         """What this process's merges share with its readers (None where readers live elsewhere: shards)."""
-        return OpenSegments(self.layout, lambda: self._searcher.snapshot.segments if self._searcher is not None else [])
+        return OpenSegments(self.layout, lambda: self._searcher.reader.segments if self._searcher is not None else [])
 
     # -- the model, loaded once per process ----------------------------------------------------
 
@@ -117,22 +117,22 @@ class ServiceState:
 
     def _open(self) -> IndexReader:
         """The live commit, reusing the segments the current reader has open."""
-        current = self._searcher.snapshot if self._searcher is not None else None
+        current = self._searcher.reader if self._searcher is not None else None
         return open_index(self.layout.root, previous=current, opened=self._warmed())
 
     def _open_generation(self, generation: int) -> IndexReader:
         """The commit just written (write's hook; a sharded state opens it on its shards)."""
-        current = self._searcher.snapshot if self._searcher is not None else None
+        current = self._searcher.reader if self._searcher is not None else None
         return open_commit(self.layout, generation, previous=current, opened=self._warmed())
 
-    def _build_searcher(self, snapshot: IndexReader) -> Searcher:
-        return build_searcher(snapshot, self.embedder, self.settings.search_config(), self.cache)
+    def _build_searcher(self, reader: IndexReader) -> Searcher:
+        return build_searcher(reader, self.embedder, self.settings.search_config(), self.cache)
 
     def refresh(self) -> bool:
         """Serve the newest commit if it is newer than the one served (written by any process, or by a
         merge); True if it swapped. A generation that failed to open is not retried until a newer one."""
         generation = self.layout.generation()
-        current = self._searcher.snapshot if self._searcher is not None else None
+        current = self._searcher.reader if self._searcher is not None else None
         if generation == 0 or generation == self._seen_generation or (current is not None and generation <= current.generation):
             return False
         if current is None and self.phase.name not in ("empty", "failed", "ready"):
@@ -141,32 +141,32 @@ class ServiceState:
         self._swap(self._open())
         return True
 
-    def _swap(self, snapshot: IndexReader) -> None:
-        check_model(snapshot.manifest, self.embedder, snapshot.path)
-        searcher = self._build_searcher(snapshot)
+    def _swap(self, reader: IndexReader) -> None:
+        check_model(reader.summary, self.embedder, reader.path)
+        searcher = self._build_searcher(reader)
         warm_seconds = warm_up(searcher, first=self._searcher is None)  # before it serves: no request pays for first use
         with self._swap_lock:
-            current = self._searcher.snapshot if self._searcher is not None else None
-            if current is not None and snapshot.generation <= current.generation:
+            current = self._searcher.reader if self._searcher is not None else None
+            if current is not None and reader.generation <= current.generation:
                 return  # already serving this commit or a newer one
             self._searcher = searcher
             if self.open_segments is not None:
-                self.open_segments.served({s.name for s in snapshot.segments})
-        stats = snapshot.segment_stats()
-        self.metrics.documents.set(snapshot.manifest.documents)
-        self.metrics.passages.set(snapshot.manifest.passages)
+                self.open_segments.served({s.name for s in reader.segments})
+        stats = reader.segment_stats()
+        self.metrics.documents.set(reader.summary.documents)
+        self.metrics.passages.set(reader.summary.passages)
         self.metrics.segments.set(len(stats))
         self.metrics.deleted.set(sum(x.deleted for x in stats))
         self.metrics.swaps.inc()
         self.metrics.ready.set(1)
-        self.phase = Phase("ready", f"serving snapshot {snapshot.path.name}")
+        self.phase = Phase("ready", f"serving reader {reader.path.name}")
         self._ready.set()
         log.info(
-            "snapshot loaded",
+            "reader loaded",
             extra={
-                "event": "snapshot",
-                "snapshot": snapshot.path.name,
-                "documents": snapshot.manifest.documents,
+                "event": "reader",
+                "reader": reader.path.name,
+                "documents": reader.summary.documents,
                 "warm_up_ms": round(warm_seconds * 1000, 1),
             },
         )
@@ -184,7 +184,7 @@ class ServiceState:
         self.maintenance.stop()
 
     def bootstrap(self, corpus: Path | None = None) -> None:
-        """Load the model and the live snapshot; index `corpus` first when the index has no snapshot."""
+        """Load the model and the live reader; index `corpus` first when the index has no reader."""
         try:
             with self._write_lock:
                 self._remove_leftovers()
@@ -195,7 +195,7 @@ class ServiceState:
                 if self.layout.is_empty():
                     self._set_phase("empty", "the index is empty: add documents with POST /documents (or start with --corpus)")
                     return
-                self._set_phase("loading snapshot", f"loading the index at {self.layout.root}")
+                self._set_phase("loading reader", f"loading the index at {self.layout.root}")
                 self._swap(self._open())
         except SemsearchError as exc:
             self._set_phase("failed", str(exc))
@@ -205,7 +205,7 @@ class ServiceState:
             log.exception("start-up failed", extra={"event": "startup_failed"})
 
     def _remove_leftovers(self) -> None:
-        """What a write killed mid-way left behind (.tmp-* folders, a never-published snapshot),
+        """What a write killed mid-way left behind (.tmp-* folders, a never-published reader),
         under the writer lock; skipped while another process writes (its next write cleans up)."""
         with self.layout.try_writer_lock() as locked:
             if not locked:
@@ -274,7 +274,7 @@ class ServiceState:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             self.refresh()
-            current = self._searcher.snapshot if self._searcher is not None else None
+            current = self._searcher.reader if self._searcher is not None else None
             if current is None or current.generation >= target:
                 return
             time.sleep(0.02)

@@ -17,7 +17,7 @@ import functools
 import logging
 import weakref
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +28,6 @@ from .commit import CommitPoint
 from .layout import IndexDirectory
 from .lexical import LexicalStats, LiveSegment, bm25_plus, length_norm, lexical_stats
 from .live_rows import LiveRows, identity_keys
-from .manifest import Manifest
 from .segment import RowTable, Segment, SentenceTable, load_deletes
 from .vectors import collection_nprobe, search_parameters, search_single_thread
 
@@ -98,6 +97,21 @@ class SegmentStats:
     index_type: str
 
 
+@dataclass(frozen=True)
+class IndexSummary:
+    """What a reader of a commit tells about the whole index: model, counts, languages, sources."""
+
+    model: str
+    dim: int
+    documents: int
+    passages: int
+    index_type: str
+    built_at: str
+    chunking: dict = field(default_factory=dict)
+    languages: list[str] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+
+
 class IndexReader:
     def __init__(self, path: Path, commit: CommitPoint, segments: list[Segment], deletes: list[np.ndarray]) -> None:
         self.path = path  # the commit point file: path.name says which commit a search saw
@@ -106,7 +120,7 @@ class IndexReader:
         self.deletes = deletes
         self._norm_cache: tuple[tuple[int, float], np.ndarray] | None = None
         self._build_rows()
-        self.manifest = Manifest(
+        self.summary = IndexSummary(
             model=commit.model,
             dim=commit.dim,
             documents=len(self.rows.doc_ids),
@@ -116,7 +130,6 @@ class IndexReader:
             chunking=commit.chunking,
             languages=sorted(x for x in self.rows.langs if x),
             sources=sorted(self.rows.sources),
-            format_version=commit.format_version,
         )
         for segment in segments:
             segment.users += 1

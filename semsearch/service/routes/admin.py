@@ -20,12 +20,13 @@ def optimize(
     is served. Searches and writes go on meanwhile."""
     service.searcher  # noqa: B018 - 503 while no index is loaded
     reports = service.optimize(max_segments)
-    reader = service.searcher.snapshot
+    reader = service.searcher.reader
     return OptimizeResponse(
         merges=len(reports),
         purged=sum(r.purged for r in reports),
         segments=len(reader.segments),
-        documents=reader.manifest.documents,
-        passages=reader.manifest.passages,
+        documents=reader.summary.documents,
+        passages=reader.summary.passages,
+        commit=reader.path.name,
         snapshot=reader.path.name,
     )

@@ -62,7 +62,7 @@ def _doc_id(doc_id: str) -> str:
 @router.post("/documents", response_model=DocumentsResponse, responses=WRITE_RESPONSES, dependencies=[Depends(require_key)])
 def add_documents(body: DocumentsRequest, service: ServiceState = Depends(get_service)) -> DocumentsResponse:
     """Add or replace documents (same id = replace). Valid documents are written even when others fail;
-    answers once the new snapshot is on disk and served."""
+    answers once the new commit is on disk and served."""
     limit = service.settings.max_documents_per_request
     if len(body.documents) > limit:
         message = f"documents: {len(body.documents)} in one request; at most {limit} (SEMSEARCH_MAX_DOCUMENTS_PER_REQUEST)"
@@ -90,6 +90,7 @@ def add_documents(body: DocumentsRequest, service: ServiceState = Depends(get_se
         failed=failed,
         documents=report.documents,
         passages=report.passages,
+        commit=report.commit,
         snapshot=report.snapshot,
     )
 
@@ -98,7 +99,7 @@ def add_documents(body: DocumentsRequest, service: ServiceState = Depends(get_se
 def get_document(doc_id: str, service: ServiceState = Depends(get_service)) -> DocumentOut:
     """A document and its passages. Ids may contain `/`."""
     doc_id = _doc_id(doc_id)
-    found = service.searcher.snapshot.fetch_document(doc_id)
+    found = service.searcher.reader.fetch_document(doc_id)
     if found is None:
         raise ApiError(404, "doc_id", f"doc_id: no document {doc_id!r} in the index")
     doc, passages = found
@@ -122,10 +123,13 @@ def get_document(doc_id: str, service: ServiceState = Depends(get_service)) -> D
     dependencies=[Depends(require_key)],
 )
 def delete_document(doc_id: str, service: ServiceState = Depends(get_service)) -> DeleteResponse:
-    """Remove a document and its passages; answers once the new snapshot is on disk and served."""
+    """Remove a document and its passages; answers once the new commit is on disk and served."""
     doc_id = _doc_id(doc_id)
     report = service.write(delete_ids=[doc_id])
     if report.not_found:
         raise ApiError(404, "doc_id", f"doc_id: no document {doc_id!r} in the index")
     service.metrics.writes.labels("delete").inc()
-    return DeleteResponse(deleted=report.deleted, doc_id=doc_id, documents=report.documents, passages=report.passages, snapshot=report.snapshot)
+    return DeleteResponse(
+        deleted=report.deleted, doc_id=doc_id, documents=report.documents, passages=report.passages,
+        commit=report.commit, snapshot=report.snapshot,
+    )

@@ -23,19 +23,19 @@ async def healthz() -> HealthResponse:
 
 @router.get("/readyz", response_model=ReadyResponse, responses={503: {"model": ErrorBody}})
 async def readyz(service: ServiceState = Depends(get_service)) -> Any:
-    """200 once a snapshot is loaded; 503 (with what the service is doing) before."""
+    """200 once a commit is loaded; 503 (with what the service is doing) before."""
     if not service.ready:
         return JSONResponse({"ready": False, "error": {"field": None, "message": f"not ready: {service.phase.message}"}}, status_code=503)
-    snapshot = service.searcher.snapshot
-    return ReadyResponse(ready=True, snapshot=snapshot.path.name, documents=snapshot.manifest.documents)
+    reader = service.searcher.reader
+    return ReadyResponse(ready=True, snapshot=reader.path.name, commit=reader.path.name, documents=reader.summary.documents)
 
 
 @router.get("/stats", response_model=StatsResponse, responses={503: {"model": ErrorBody}})
 async def stats(service: ServiceState = Depends(get_service)) -> StatsResponse:
-    """What the live snapshot holds."""
-    snapshot = service.searcher.snapshot
-    m = snapshot.manifest
-    segments = snapshot.segment_stats()
+    """What the live commit holds."""
+    reader = service.searcher.reader
+    m = reader.summary
+    segments = reader.segment_stats()
     return StatsResponse(
         documents=m.documents,
         passages=m.passages,
@@ -43,12 +43,13 @@ async def stats(service: ServiceState = Depends(get_service)) -> StatsResponse:
         dimension=m.dim,
         index_type=m.index_type,
         built_at=m.built_at,
-        snapshot=snapshot.path.name,
+        snapshot=reader.path.name,
+        commit=reader.path.name,
         languages=m.languages,
         sources=m.sources,
         segments=len(segments),
         deleted_passages=sum(s.deleted for s in segments),
-        merges=snapshot.commit.merges,
+        merges=reader.commit.merges,
         merging=bool(service.maintenance.merging),
         merging_segments=len(service.maintenance.merging),
     )

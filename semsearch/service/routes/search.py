@@ -115,7 +115,7 @@ def run_search(
     except InvalidInputError as exc:
         raise renamed(exc, {"query": query_field}) from None
     search_filters = _filters(filters, filter_prefix)
-    searcher = service.searcher  # one Searcher, so one snapshot, for the whole request
+    searcher = service.searcher  # one Searcher, so one commit, for the whole request
     return searcher.search(query, k=k, mode=mode, filters=search_filters, collapse=collapse, per_doc=per_doc, options=options)
 
 

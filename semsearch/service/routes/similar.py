@@ -40,10 +40,10 @@ def similar(
     search filters; one hit per article (its best-matching passage), the document itself excluded."""
     doc_id = _doc_id(doc_id)
     filters = _filters(FiltersIn.model_construct(date_from=date_from, date_to=date_to, source=source, lang=lang), "")
-    searcher = service.searcher  # one snapshot for the whole request
+    searcher = service.searcher  # one commit for the whole request
     result = similar_documents(searcher, doc_id, k, filters)
     if result is None:
-        if searcher.snapshot.fetch_document(f"{doc_id}/similar") is not None:
+        if searcher.reader.fetch_document(f"{doc_id}/similar") is not None:
             return get_document(f"{doc_id}/similar", service)
         raise ApiError(404, "doc_id", f"doc_id: no document {doc_id!r} in the index")
     return SimilarResponse(doc_id=result.doc_id, title=result.title, took_ms=result.took_ms, results=[hit_out(h) for h in result.results])
