@@ -41,12 +41,40 @@ def append_section(title: str, body: str) -> None:
     print(text)
 
 
+def drop_previous_sections(text: str, script: str) -> str:
+    """`text` without the "### " sections (and their "#### " parts) whose command ran `script`: BENCHMARKS.md
+    keeps one latest section per script, git the history."""
+    out: list[str] = []
+    section: list[str] = []
+
+    def flush() -> None:
+        if not any(line.startswith(f"Command: `python bench/{script}") for line in section):
+            out.extend(section)
+        section.clear()
+
+    for line in text.split("\n"):
+        if line.startswith(("## ", "# ")):
+            flush()
+            out.append(line)
+        elif line.startswith("### "):
+            flush()
+            section.append(line)
+        elif section:
+            section.append(line)
+        else:
+            out.append(line)
+    flush()
+    return "\n".join(out)
+
+
 def publish(title: str, body: str, no_write: bool, part: str | None = None) -> None:
-    """Print the section (`--no-write`) or add it to BENCHMARKS.md: at the end of `part` (a "## " heading)
-    when given and present, else at the end of the file."""
+    """Print the section (`--no-write`) or write it to BENCHMARKS.md in place of this script's previous one:
+    at the end of `part` (a "## " heading) when given and present, else at the end of the file."""
     if no_write:
         print(body)
-    elif part is None or part not in BENCHMARKS.read_text():
+        return
+    BENCHMARKS.write_text(drop_previous_sections(BENCHMARKS.read_text(), Path(sys.argv[0]).name))
+    if part is None or part not in BENCHMARKS.read_text():
         append_section(title, body)
     else:
         text = BENCHMARKS.read_text()

@@ -20,7 +20,7 @@ A search counts as "during a merge" when it overlaps a poll interval with `mergi
 merges seen so are counted beside the merges committed: a merge shorter than a poll can be missed).
 Reported: write p50/p99 (per kind), search p50/p99 overall, during merges and outside them, segment
 count (start, max, final), deleted passages, merges, load average, duration;
-bench/sustained_ingest.png plots segments and write latency over time.
+artifacts/sustained_ingest.png plots segments and write latency over time.
 Appends a section to BENCHMARKS.md under "Index writes and segments" (--no-write prints it instead).
 """
 
@@ -323,6 +323,7 @@ def plot(path: Path, run: Run, windows: list[tuple[float, float]], title: str) -
     bottom.set_xlabel("minutes since the first write")
     bottom.legend(fontsize=7, loc="upper left", ncol=2)
     fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
 
 
@@ -346,7 +347,7 @@ def main() -> int:
     parser.add_argument("--query-cache", type=int, default=0, help="SEMSEARCH_QUERY_CACHE_SIZE of the server")
     parser.add_argument("--settle", type=float, default=600.0, help="after the last write, wait up to this for merges to end")
     parser.add_argument("--max-hours", type=float, default=3.0, help="the writer stops after this")
-    parser.add_argument("--plot", default=str(ROOT / "bench" / "sustained_ingest.png"))
+    parser.add_argument("--plot", default=str(ROOT / "artifacts" / "sustained_ingest.png"))
     parser.add_argument("--title", default=None)
     parser.add_argument("--no-write", action="store_true", help="print the section instead of adding it to BENCHMARKS.md")
     args = parser.parse_args()

@@ -11,7 +11,7 @@ searched with `search_parameters`, one query at a time with one FAISS thread, as
 
     python bench/vector_scale.py                      # 100k and 1M, ~15 min on 2 cores
     python bench/vector_scale.py --sizes 100000 --queries 300
-    python bench/vector_scale.py --append BENCHMARKS.md --plot bench/vector_scale.png --json bench/vector_scale.json
+    python bench/vector_scale.py --append BENCHMARKS.md --plot artifacts/vector_scale.png --json artifacts/vector_scale.json
 """
 
 from __future__ import annotations
@@ -447,6 +447,7 @@ def draw(results: list[dict], path: Path) -> None:
         ax.legend(fontsize=7, loc="lower right")
         ax.grid(alpha=0.3)
     fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
 
 

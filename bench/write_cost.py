@@ -130,6 +130,7 @@ def plot(path: Path, results: list[dict]) -> None:
     ax.set_title("Write cost against collection size (segments)")
     ax.legend(fontsize=8)
     fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
 
 
@@ -139,7 +140,7 @@ def main() -> int:
     parser.add_argument("--writes", type=int, default=3)
     parser.add_argument("--child", nargs=2, metavar=("INDEX_DIR", "DOC_ID"))
     parser.add_argument("--delete", action="store_true")
-    parser.add_argument("--plot", default=str(ROOT / "bench" / "write_cost.png"))
+    parser.add_argument("--plot", default=str(ROOT / "artifacts" / "write_cost.png"))
     parser.add_argument("--title", default="Write cost against collection size (segments)")
     parser.add_argument("--no-write", action="store_true", help="print the section instead of appending it to BENCHMARKS.md")
     args = parser.parse_args()

@@ -16,17 +16,6 @@ SEEDS = ROOT / "seeds"
 SHARED = ROOT.parent / "shared"
 
 
-def load_bench(name: str):
-    """A bench/ script as a module, for tests that run its code (bounded) rather than copy it."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(f"bench_{name}", ROOT / "bench" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
-
-
 def run_cli(*args: str, env: dict | None = None, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess:
     """Run the installed console script in a subprocess, as a user would."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("SEMSEARCH_")}

@@ -1,7 +1,7 @@
 """A bounded soak in the suite: 16 client threads search a real `semsearch serve` on loopback while a
 writer adds and deletes documents. Zero errors, no result whose deletion was acknowledged before the
 search was sent, every acknowledged add visible to the next search, and the server's RSS flat after
-warm-up. The same code runs for longer from bench/soak.py (not in the suite)."""
+warm-up. The same load runs for longer from bench/soak.py (not in the suite)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from semsearch.store.commit_writer import live_commit
 from semsearch.store.layout import IndexDirectory
 from semsearch.text.analyzer import analyze
 
-from .conftest import load_bench
+from . import soak_load as soak
 from .service_helpers import API_KEY, AUTH, SEED_IDS, Server
 
 DURATION_S = 30
@@ -30,7 +30,6 @@ def open_files(pid: int) -> list[str]:
 
 
 def test_soak_searches_while_writing_zero_errors_consistent_results_flat_memory(seed_index, tmp_path):
-    soak = load_bench("soak")
     tokens = [soak.token(i) for i in range(2000)]  # read-your-writes searches one token: no stemmer may change it
     assert len(set(tokens)) == len(tokens) and all(analyze(t, "fr") == analyze(t, "en") == [t] for t in tokens)
     server = Server(seed_index, tmp_path, tmp_path / "serve.log")
