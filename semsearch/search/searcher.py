@@ -11,11 +11,11 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
+from cachetools import LRUCache
 
 from ..dates import date_bounds
 from ..embedding import Embedder
@@ -43,8 +43,8 @@ class QueryVectorCache:
 
     def __init__(self, size: int = 1024) -> None:
         self.size = size
-        self._items: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
-        self._lock = threading.Lock()
+        self._items: LRUCache[tuple[str, str], np.ndarray] = LRUCache(maxsize=max(size, 1))
+        self._lock = threading.Lock()  # searches run on several threads; cachetools' caches are not thread-safe
 
     def get(self, embedder: Embedder, query: str) -> np.ndarray:
         return self.submit(embedder, query)()
@@ -53,18 +53,16 @@ class QueryVectorCache:
         """Start embedding `query` (unless cached); the returned call waits for its vector."""
         key = (embedder.spec, query)
         with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                cached = self._items[key]
-                return lambda: cached
+            cached = self._items.get(key)
+        if cached is not None:
+            return lambda: cached
         future = embedder.submit_queries([query])
 
         def vector() -> np.ndarray:
             result = future.result()[0]
-            with self._lock:
-                self._items[key] = result
-                while len(self._items) > self.size:
-                    self._items.popitem(last=False)
+            if self.size:
+                with self._lock:
+                    self._items[key] = result
             return result
 
         return vector

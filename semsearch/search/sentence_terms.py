@@ -10,9 +10,9 @@ reader, in a bounded LRU, and a cached passage is not read from SQLite at all.
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 
 import numpy as np
+from cachetools import LRUCache
 
 from ..store.database import PassageRow
 from ..text.analyzer import analyze
@@ -25,17 +25,15 @@ class SentenceTerms:
     def __init__(self, reader: IndexView, size: int = DEFAULT_SIZE) -> None:
         self.reader = reader
         self.size = size
-        self._items: OrderedDict[int, list[frozenset[str]]] = OrderedDict()
-        self._lock = threading.Lock()
+        self._items: LRUCache[int, list[frozenset[str]]] = LRUCache(maxsize=max(size, 1))
+        self._lock = threading.Lock()  # cachetools' caches are not thread-safe
 
     def of_rows(self, rows: np.ndarray, read: dict[int, PassageRow]) -> list[list[frozenset[str]]]:
         """Per row, the term set of each of its sentences. Passages read from SQLite go into `read`."""
         reader = self.reader
         vids = reader.rows.vids
         with self._lock:
-            found = {int(r): self._items[int(r)] for r in rows if int(r) in self._items}
-            for r in found:
-                self._items.move_to_end(r)
+            found = {int(r): self._items[int(r)] for r in rows if int(r) in self._items}  # a read marks it used
         missing = [int(r) for r in rows if int(r) not in found]
         if missing:
             read.update(reader.fetch_passages([int(vids[r]) for r in missing if int(vids[r]) not in read]))
@@ -48,6 +46,4 @@ class SentenceTerms:
             with self._lock:
                 for r in missing:
                     self._items[r] = found[r]
-                while len(self._items) > self.size:
-                    self._items.popitem(last=False)
         return [found[int(r)] for r in rows]

@@ -14,11 +14,11 @@ Ray: semsearch/distributed/serving.py runs a `ShardIndex` per shard deployment.
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from cachetools import LRUCache
 
 from ..store.commit import CommitPoint
 from ..store.database import DocumentRow, PassageRow
@@ -112,19 +112,18 @@ class ShardIndex:
     def __init__(self, index_dir: str | Path, shard: int, shards: int) -> None:
         self.layout = IndexDirectory(index_dir)
         self.shard, self.shards = shard, shards
-        self._parts: OrderedDict[int, _Part] = OrderedDict()
+        self._parts: LRUCache[int, _Part] = LRUCache(maxsize=READERS_KEPT)  # an evicted reader is released
+        self._latest: _Part | None = None  # once the last request using it ends
         self._lock = threading.Lock()
 
     def _part(self, generation: int) -> _Part:
         with self._lock:
             part = self._parts.get(generation)
             if part is None:
-                previous = next(reversed(self._parts.values())).reader if self._parts else None
+                previous = self._latest.reader if self._latest is not None else None  # its unchanged segments are reused
                 reader = open_commit(self.layout, generation, previous, only=lambda c: assign_segments(c, self.shards)[self.shard])
                 part = self._parts[generation] = _Part(reader, Searcher(reader, None), _global_base(reader))
-                while len(self._parts) > READERS_KEPT:
-                    self._parts.popitem(last=False)  # released once the last request using it ends
-            self._parts.move_to_end(generation)
+            self._latest = part
             return part
 
     def summary(self, generation: int) -> ShardSummary:

@@ -16,12 +16,12 @@ from __future__ import annotations
 import functools
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
+from cachetools import LRUCache
 
 from ..dates import date_bounds
 from ..embedding import Embedder
@@ -210,8 +210,8 @@ class PassageCache:
 
     def __init__(self, size: int = 8192) -> None:
         self.size = size
-        self._items: OrderedDict[int, PassageRow] = OrderedDict()
-        self._lock = threading.Lock()
+        self._items: LRUCache[int, PassageRow] = LRUCache(maxsize=max(size, 1))
+        self._lock = threading.Lock()  # cachetools' caches are not thread-safe
 
     def get(self, vids: list[int]) -> tuple[dict[int, PassageRow], list[int]]:
         """The cached rows, and the vids that are not cached."""
@@ -219,19 +219,16 @@ class PassageCache:
         missing: list[int] = []
         with self._lock:
             for vid in vids:
-                row = self._items.get(vid)
+                row = self._items.get(vid)  # a read marks it used
                 if row is None:
                     missing.append(vid)
                 else:
-                    self._items.move_to_end(vid)
                     found[vid] = row
         return found, missing
 
     def put(self, rows: dict[int, PassageRow]) -> None:
         with self._lock:
             self._items.update(rows)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
 
 
 def _concat(parts: Sequence[Candidates]) -> Callable[[str, Any], np.ndarray]:
