@@ -573,12 +573,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--replicas", type=int, metavar="M", help="with --ray: replicas of each shard deployment (default 1)")
     p.add_argument(
         "--ray-ingress-cpus", type=float, default=0.5, metavar="C",
-        help="with --ray: CPUs the ingress reserves (default 0.5, which packs on small nodes; Ray gives it that many "
-        "threads, which the query model uses: 1 or more on real nodes)",
+        help="with --ray: CPUs the ingress reserves (default 0.5, like a shard replica: they pack on any node; "
+        "the query model runs on max(1, floor(C)) threads)",
     )
     p.add_argument(
-        "--ray-start-timeout", type=float, default=60.0, metavar="S",
-        help="with --ray: give up, naming what Ray could not place, when a replica waits this long for CPUs (default 60)",
+        "--ray-start-timeout", type=float, default=120.0, metavar="S",
+        help="with --ray: give up (saying what Ray could not place) when the application is not running after S seconds (default 120)",
     )
     p.set_defaults(func=cmd_serve)
     return parser

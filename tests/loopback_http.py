@@ -2,7 +2,7 @@
 listen: `python tests/loopback_http.py JSON` waits for each server's /readyz, sends the requests and
 prints their answers as JSON. Shared by tests/test_ray_serve.py and bench/ray_serving.py.
 
-JSON: {"wait": [base URLs], "wait_s": 300, "requests": [{"method", "url", "params", "json", "headers"}],
+JSON: {"wait": [base URLs], "wait_s": 300, "probe_s": 10, "requests": [{"method", "url", "params", "json", "headers"}],
        "repeat": {"url", "params", "seconds", "clients"}}   (repeat: a load run, for the benchmark)
 """
 
@@ -16,19 +16,22 @@ import time
 import httpx
 
 
-def wait_ready(client: httpx.Client, base: str, timeout: float) -> dict:
+def wait_ready(client: httpx.Client, base: str, timeout: float, probe_timeout: float = 10) -> dict:
+    """/readyz's answer once it is 200, with `seen`: each probe's status (or error's name, a ReadTimeout being
+    a request held past probe_timeout), seconds to its answer, and a 503's message."""
     deadline = time.monotonic() + timeout
     last = "no answer"
-    seen: list[int | str] = []  # each answer's status, or the error's name (a ReadTimeout is a hang)
+    seen: list[list] = []
     while time.monotonic() < deadline:
+        started = time.monotonic()
         try:
-            answer = client.get(f"{base}/readyz", timeout=10)
-            seen.append(answer.status_code)
+            answer = client.get(f"{base}/readyz", timeout=probe_timeout)
+            seen.append([answer.status_code, round(time.monotonic() - started, 1), answer.text[:300]])
             if answer.status_code == 200:
                 return {**answer.json(), "seen": seen}
             last = answer.text[:300]
         except httpx.HTTPError as exc:
-            seen.append(type(exc).__name__)
+            seen.append([type(exc).__name__, round(time.monotonic() - started, 1), ""])
             last = repr(exc)
         time.sleep(1)
     raise SystemExit(f"{base} not ready within {timeout:.0f} s: {last}")
@@ -73,7 +76,7 @@ def main(argv: list[str]) -> int:
     spec = json.loads(argv[1])
     out: dict = {}
     with httpx.Client() as client:
-        out["ready"] = [wait_ready(client, base, spec.get("wait_s", 300)) for base in spec.get("wait", [])]
+        out["ready"] = [wait_ready(client, base, spec.get("wait_s", 300), spec.get("probe_s", 10)) for base in spec.get("wait", [])]
         out["answers"] = [send(client, r) for r in spec.get("requests", [])]
     if "repeat" in spec:
         out["load"] = load(spec["repeat"])

@@ -9,15 +9,21 @@
 
 Only the plumbing is here: what is searched and how lives in semsearch/service, tested without Ray.
 Every node must see the index folder at the same path (one machine, or a shared file system).
+
+Placement: Serve retries a replica that no node has the CPUs for, for ever, and its HTTP proxy holds every
+request to an ingress that has no replica. So the layout is checked against each node's free CPUs before
+anything is deployed (`fit_problem`), the wait for the application is bounded (`--ray-start-timeout`), and
+until the index is loaded the ingress answers 503 naming the deployments still pending.
 """
 
 from __future__ import annotations
 
+import math
 import signal
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from fastapi import FastAPI
@@ -30,20 +36,20 @@ from ..errors import SemsearchError
 from ..search.shard import Candidates, ShardIndex, ShardQuery, ShardSummary
 from ..service.app import create_app
 from ..service.sharded_state import ShardedServiceState
+from ..service.state import Phase
 from ..settings import Settings
 from ..store.database import DocumentRow, PassageRow
 from ..store.lexical import LexicalStats
 from .cluster import ClusterInfo, connect, disconnect
 
 APP_NAME = "semsearch"
-START_TIMEOUT_S = 300.0  # replicas placed and constructed (the model loads after, /readyz tells)
-PLACEMENT_TIMEOUT_S = 60.0  # a replica Ray cannot place this long: the layout does not fit, say so and stop
+START_TIMEOUT_S = 120.0  # replicas placed and constructed (the model loads after, /readyz tells); --ray-start-timeout
 SHARD_CALL_TIMEOUT_S = 120.0  # a shard's first call of a commit opens its segments
-# CPUs reserved per replica. Halves pack on any node with whole CPUs: a small cluster (two 1-CPU nodes) places
-# the ingress and two shards however Ray spreads them. On real nodes give the ingress a whole CPU or more
-# (the query model's threads) and a shard what its share of the index costs (README, "Sizing").
+# Equal halves pack in any order on nodes of whole CPUs. The ingress's query model runs on max(1, floor(CPUs))
+# OpenMP threads (Ray's rule), so 0.5 runs it like 1; more CPUs, more threads (README, "Sizing").
 INGRESS_CPUS = 0.5
 SHARD_CPUS = 0.5
+EPS = 1e-6  # Ray counts CPUs in 1/10000ths
 
 
 @dataclass(frozen=True)
@@ -52,7 +58,7 @@ class ServeOptions:
     shards: int = 1
     replicas: int = 1  # of each shard deployment
     ingress_cpus: float = INGRESS_CPUS  # Ray gives the replica as many threads, which the query model uses
-    placement_timeout: float = PLACEMENT_TIMEOUT_S
+    start_timeout: float = START_TIMEOUT_S
 
 
 class RayShards:
@@ -104,6 +110,36 @@ class Shard:
         return self.index.fetch_document(generation, doc_id)
 
 
+class RayServiceState(ShardedServiceState):
+    """ShardedServiceState whose not-ready message also names the Serve deployments that are not running
+    (a shard waiting for CPUs): /readyz says so at once, not when a shard call times out. A thread polls
+    Serve until the index is loaded; requests only read what it found."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._pending = ""
+        super().__init__(*args, **kwargs)
+        threading.Thread(target=self._poll_serve, name="semsearch-serve-status", daemon=True).start()
+
+    @property
+    def phase(self) -> Phase:
+        phase = self._phase
+        return replace(phase, message=f"{phase.message}; {self._pending}") if self._pending and phase.name != "ready" else phase
+
+    @phase.setter
+    def phase(self, value: Phase) -> None:
+        self._phase = value
+
+    def _poll_serve(self) -> None:
+        while self._phase.name != "ready":
+            try:
+                # The ingress answers, whatever Serve says of it yet: the shards are what it waits for.
+                self._pending = deployment_problems(serve.status().applications.get(APP_NAME), but=Ingress.name)
+            except Exception:  # noqa: BLE001 - a diagnostic: the controller may be busy or going away
+                self._pending = ""
+            time.sleep(2.0)
+        self._pending = ""
+
+
 @serve.deployment(ray_actor_options={"num_cpus": INGRESS_CPUS})
 @serve.ingress()
 class Ingress:
@@ -113,7 +149,7 @@ class Ingress:
         self.settings, self.pool = settings, RayShards(shards)
 
     def __serve_build_asgi_app__(self) -> FastAPI:
-        return create_app(self.settings, make_state=lambda s, m: ShardedServiceState(s, m, self.pool))
+        return create_app(self.settings, make_state=lambda s, m: RayServiceState(s, m, self.pool))
 
 
 def build_app(settings: Settings, options: ServeOptions) -> Application:
@@ -124,87 +160,86 @@ def build_app(settings: Settings, options: ServeOptions) -> Application:
 
 
 def fit_problem(free: Sequence[float], options: ServeOptions) -> str | None:
-    """Why the replicas may not all be placed on nodes with these free CPUs, or None. Two checks: a
-    first-fit-decreasing packing must exist at all, and the ingress must still find a node when Ray spreads
-    the shard replicas over the nodes first (its default for Serve replicas), as a 1-CPU ingress did not on
-    two 1-CPU nodes each holding a 0.5-CPU shard."""
-    shards = [SHARD_CPUS] * (options.shards * options.replicas)
-    left = sorted(free, reverse=True)
-    for item in sorted([options.ingress_cpus, *shards], reverse=True):
-        node = next((i for i, cpus in enumerate(left) if cpus + 1e-9 >= item), None)
-        if node is None:
-            return (
-                f"{options.shards} shard(s) x {options.replicas} replica(s) x {SHARD_CPUS:g} CPU and the ingress's "
-                f"{options.ingress_cpus:g} CPU (--ray-ingress-cpus) cannot be packed on nodes with "
-                f"{_cpus(free)} CPU free"
-            )
-        left[node] -= item
-    spread = sorted(free, reverse=True)
-    for _ in shards:
-        fits = [i for i, cpus in enumerate(spread) if cpus + 1e-9 >= SHARD_CPUS]
-        spread[max(fits, key=lambda i: spread[i])] -= SHARD_CPUS  # the node with the most CPU free
-    if max(spread) + 1e-9 < options.ingress_cpus:
+    """Why the replicas may not all be placed on nodes with these CPUs free, or None. Serve starts them in no
+    fixed order and spreads them, so a packing that exists is not enough: the ingress must still find a node
+    whatever nodes the shard replicas took first (a 1-CPU ingress after two 0.5-CPU shards on two 1-CPU nodes
+    never did), and the shards must fit whatever node the ingress took."""
+    ingress, count = options.ingress_cpus, options.shards * options.replicas
+    shards = f"{count} shard replica(s) of {SHARD_CPUS:g} CPU (--shards {options.shards} x --replicas {options.replicas})"
+    nodes = f"nodes with {' + '.join(f'{f:g}' for f in sorted(free, reverse=True)) or 'no'} CPU free"
+    hosts = [i for i, f in enumerate(free) if f + EPS >= ingress]
+    if not hosts:
+        return f"no node has the {ingress:g} CPU the ingress reserves (--ray-ingress-cpus) free: {nodes}"
+    slots = [math.floor((f + EPS) / SHARD_CPUS) for f in free]
+    beside = min(sum(slots) - slots[i] + math.floor((free[i] - ingress + EPS) / SHARD_CPUS) for i in hosts)
+    if beside < count:
+        return f"{shards} and the ingress's {ingress:g} CPU do not fit on {nodes}: at most {beside} shard replica(s) fit"
+    # Shard replicas placed to leave no node with the ingress's CPUs: floor(...) + 1 on each node that has them.
+    needed = [math.floor((free[i] - ingress + EPS) / SHARD_CPUS) + 1 for i in hosts]
+    if all(n * SHARD_CPUS <= free[i] + EPS for n, i in zip(needed, hosts)) and sum(needed) <= count:
         return (
-            f"once Ray has spread the {len(shards)} shard replica(s) ({SHARD_CPUS:g} CPU each) over nodes with "
-            f"{_cpus(free)} CPU free, no node keeps the ingress's {options.ingress_cpus:g} CPU (at most "
-            f"{max(spread):g}): lower --ray-ingress-cpus to {max(SHARD_CPUS, max(spread)):g}"
+            f"{shards}, spread by Ray Serve, can leave no node with the {ingress:g} CPU the ingress reserves on {nodes}: "
+            f"lower --ray-ingress-cpus to {SHARD_CPUS:g} (the shards' size packs in any order)"
         )
     return None
 
 
-def _cpus(free: Sequence[float]) -> str:
-    return " + ".join(f"{cpus:g}" for cpus in sorted(free, reverse=True))
-
-
-def free_cpus_per_node() -> list[float]:
-    """CPUs free on each alive node now (Ray's per-node availability; its totals where that is unknown)."""
+def free_cpus() -> tuple[list[float], list[str]]:
+    """Each live node's free CPUs, and the resource demands Ray cannot place yet (what `ray status` shows
+    as pending), from the autoscaler's view of the cluster. Without it: the cluster's free CPUs as one node."""
     import ray
 
     try:
-        from ray._private.state import available_resources_per_node  # not public in every Ray release
+        from ray.autoscaler.v2.sdk import get_cluster_status
 
-        return [float(r.get("CPU", 0)) for r in available_resources_per_node().values()]
-    except (ImportError, AttributeError):
-        return [float(n["Resources"].get("CPU", 0)) for n in ray.nodes() if n.get("Alive")]
-
-
-def _pending_replicas() -> list[str]:
-    """Serve replicas Ray has not placed yet, with what each asks for (from Ray's state API)."""
-    from ray.util.state import list_actors
-
-    try:
-        pending = list_actors(filters=[("state", "=", "PENDING_CREATION")], timeout=10, raise_on_missing_output=False)
-    except Exception:  # noqa: BLE001 - the state API is diagnostics: its failure must not hide the real error
-        return []
-    return [
-        f"{(a.class_name or '?').removeprefix('ServeReplica:')} needs {a.required_resources}"
-        for a in pending if (a.class_name or "").startswith("ServeReplica:")
+        status = get_cluster_status(ray.get_runtime_context().gcs_address)
+    except Exception:  # noqa: BLE001 - not in every Ray release; the total still makes a coarser check
+        return [float(ray.available_resources().get("CPU", 0.0))], []
+    free = [
+        sum(u.total - u.used for u in node.resource_usage.usage if u.resource_name == "CPU")
+        for node in [*status.active_nodes, *status.idle_nodes]
     ]
+    demands = [
+        f"{r.bundle} x {r.count}" for demand in status.resource_demands.ray_task_actor_demand for r in demand.bundles_by_count
+    ]
+    return free, demands
+
+
+def deployment_problems(app: Any, but: str = "") -> str:
+    """The deployments of the application that are not healthy (but `but`), with Serve's message (it names a
+    replica that waits to be scheduled, and the resources it asks for)."""
+    if app is None:
+        return "the application is not deployed yet"
+    parts = []
+    for name, d in app.deployments.items():
+        status = getattr(d.status, "value", d.status)
+        if status == "HEALTHY" or name == but:
+            continue
+        replicas = ", ".join(f"{n} {state}" for state, n in (d.replica_states or {}).items())
+        message = d.message or ""
+        parts.append(f"{name} {status}" + (f" ({replicas})" if replicas else "") + (f": {message}" if message else ""))
+    return "Ray Serve: " + "; ".join(parts) if parts else ""
 
 
 def _wait_running(stop: threading.Event, options: ServeOptions) -> bool:
-    """Until the application runs (True), the user stops (False), or one clear error: Serve itself
-    retries a replica that cannot be placed (not enough CPUs on any node) or fails to start, for ever."""
+    """Until the application runs (True), the user stops (False), or one clear error within
+    --ray-start-timeout: Serve itself retries, for ever, a replica that cannot be placed or fails to start."""
     started = time.monotonic()
-    pending_since: float | None = None
     while not stop.wait(1.0):
         app = serve.status().applications.get(APP_NAME)
-        if app is not None and app.status == "RUNNING":
+        status = getattr(app.status, "value", app.status) if app is not None else None
+        if status == "RUNNING":
             return True
-        pending = _pending_replicas()
-        pending_since = (pending_since or time.monotonic()) if pending else None
-        stuck = pending_since is not None and time.monotonic() - pending_since > options.placement_timeout
-        if stuck or (app is not None and app.status == "DEPLOY_FAILED") or time.monotonic() - started > START_TIMEOUT_S:
-            waiting = "; ".join(
-                f"{name}: {d.message or d.status}" for name, d in (app.deployments.items() if app else ()) if d.status != "HEALTHY"
-            )
+        waited = time.monotonic() - started
+        if status == "DEPLOY_FAILED" or waited > options.start_timeout:
+            free, demands = free_cpus()
             raise SemsearchError(
-                f"the Ray Serve application is not running after {time.monotonic() - started:.0f} s "
-                f"({app.status if app else 'not deployed'}"
-                + (f"; not placed: {', '.join(pending)}" if pending else "")
-                + (f"; {waiting}" if waiting and not pending else "")
-                + f"); nodes have {_cpus(free_cpus_per_node())} CPU free: lower --ray-ingress-cpus "
-                f"({options.ingress_cpus:g}), --shards or --replicas ({SHARD_CPUS:g} CPU a shard replica), or add nodes"
+                f"the Ray Serve application is {'not running' if status != 'DEPLOY_FAILED' else 'failed'} after "
+                f"{waited:.0f} s (--ray-start-timeout {options.start_timeout:g}): {deployment_problems(app) or status}; "
+                f"pending resource demands: {', '.join(demands) or 'none'}; nodes have "
+                f"{' + '.join(f'{f:g}' for f in sorted(free, reverse=True))} CPU free. The replicas reserve: ingress "
+                f"{options.ingress_cpus:g} CPU (--ray-ingress-cpus), {options.shards} shard(s) x {options.replicas} "
+                f"replica(s) x {SHARD_CPUS:g} CPU (--shards, --replicas); add nodes, lower those, or wait longer"
             )
     return False
 
@@ -217,11 +252,13 @@ def serve_on_ray(settings: Settings, options: ServeOptions, on_ready: Callable[[
         raise SemsearchError(f"--replicas {options.replicas}: must be at least 1")
     if options.ingress_cpus <= 0:
         raise SemsearchError(f"--ray-ingress-cpus {options.ingress_cpus:g}: must be more than 0")
+    if options.start_timeout <= 0:
+        raise SemsearchError(f"--ray-start-timeout {options.start_timeout:g}: must be more than 0")
     info = connect(options.address)
-    problem = fit_problem(free_cpus_per_node(), options)
+    problem = fit_problem(free_cpus()[0], options)
     if problem is not None:
-        disconnect()
-        raise SemsearchError(f"the application does not fit the Ray cluster: {problem} (or add nodes)")
+        disconnect()  # before Serve starts: nothing to undo
+        raise SemsearchError(f"the application does not fit the Ray cluster's free CPUs: {problem}; or add nodes")
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
