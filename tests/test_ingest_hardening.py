@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 
-from semsearch.ingest import fetcher as fetcher_module
 from semsearch.ingest.fetcher import FetchConfig, Fetcher, FetchError, Validators, canonical_url, refused_address
 from semsearch.ingest.watch import WatchState, state_path
 
@@ -74,14 +73,37 @@ def test_loopback_and_private_addresses_are_refused_unless_allowed(tmp_path, sit
         assert refused_address(ip) == why, ip
 
 
-def test_a_redirect_to_a_refused_address_is_refused_at_that_hop(site, monkeypatch):
-    # 127.0.0.1 plays a public host here; 127.0.0.2 (the same loopback, where nothing listens) an internal one.
-    monkeypatch.setattr(fetcher_module, "refused_address", lambda ip: "loopback" if ip == "127.0.0.2" else None)
-    port = site.base.rsplit(":", 1)[1]
-    site.redirects["/go"] = f"http://127.0.0.2:{port}/secret.html"
-    with Fetcher(FetchConfig(delay=0)) as fetcher, pytest.raises(FetchError, match=r"refused: 127\.0\.0\.2 is at 127\.0\.0\.2 \(loopback\)"):
-        fetcher.get(f"{site.base}/go")
-    assert site.requested["/go"] == 1
+def test_a_feed_on_an_allowed_host_cannot_reach_a_refused_one_by_link_or_redirect(tmp_path, site):
+    # Two real servers: 127.0.0.2 plays the public feed host (allowed by the explicit list, as a feed
+    # server you run would be), 127.0.0.1 (`site`) an internal one that must never be asked for anything.
+    with serve_site("127.0.0.2") as public:
+        public.put("/port.html", "text/html; charset=utf-8", article_page("Port", PORT))
+        public.redirects["/go"] = f"{site.base}/secret.html"
+        site.put("/secret.html", "text/html; charset=utf-8", article_page("Secret", DOCKS))
+        items = [("/port.html", "Port", "Tue, 06 Feb 2024 07:00:00 GMT", "Résumé."), ("/go", "Go", "Tue, 06 Feb 2024 07:00:00 GMT", "Résumé.")]
+        public.put("/feed.xml", "application/rss+xml", rss(items, "x").replace(
+            b"</channel>", f"<item><title>Direct</title><link>{site.base}/secret.html</link></item></channel>".encode()))
+        index_dir = tmp_path / "index"
+        done = run_cli("index", f"{public.base}/feed.xml", "--index-dir", str(index_dir), "--delay", "0", "--json",
+                       env={"SEMSEARCH_FETCH_ALLOW_ADDRESSES": "127.0.0.2"})
+        failed = {f["origin"]: f["reason"] for f in json.loads(done.stdout)["failed"]}
+        refusal = "refused: 127.0.0.1 is at 127.0.0.1 (loopback), not a public address"
+        assert failed[f"{public.base}/go"].startswith(refusal) and failed[f"{site.base}/secret.html"].startswith(refusal), failed
+        assert sum(site.requested.values()) == 0 and public.requested["/go"] == 1
+        assert list(stored_documents(index_dir)) == [f"{public.base}/port.html"]
+        # The same hop with the internal host on the list: the refusal above was the check, nothing else.
+        with Fetcher(FetchConfig(delay=0, allow_addresses=("127.0.0.2", "127.0.0.0/8"))) as fetcher:
+            assert fetcher.get(f"{public.base}/go").url == f"{site.base}/secret.html"
+        with Fetcher(FetchConfig(delay=0)) as fetcher, pytest.raises(FetchError, match=r"^refused: localhost is at .*127\.0\.0\.1 \(loopback\)"):
+            fetcher.get(site.base.replace("127.0.0.1", "localhost") + "/secret.html")
+        assert sum(site.requested.values()) == 1
+
+
+def test_a_typo_in_the_allowed_addresses_stops_the_command_with_the_value_named(tmp_path):
+    done = run_cli("index", "http://news.example/a.html", "--index-dir", str(tmp_path / "i"), check=False,
+                   env={"SEMSEARCH_FETCH_ALLOW_ADDRESSES": "10.0.0.0/8, 192.168.1.300"})
+    assert done.returncode != 0 and "'192.168.1.300' is not an IP address or network" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
 
 
 def test_credentials_in_a_link_never_become_the_document_id(tmp_path, site):

@@ -124,13 +124,14 @@ def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
 
 
 @contextlib.contextmanager
-def serve_site() -> Iterator[Site]:
-    """A threaded http.server on 127.0.0.1, an ephemeral port, serving a Site until the block ends."""
+def serve_site(host: str = "127.0.0.1") -> Iterator[Site]:
+    """A threaded http.server on `host` (a loopback address: all of 127.0.0.0/8 is), an ephemeral port,
+    serving a Site until the block ends."""
     site = Site()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(site))
+    server = ThreadingHTTPServer((host, 0), _handler(site))
     server.daemon_threads = True
     server.handle_error = lambda request, address: None  # the client hanging up on /slow.html is expected
-    site.base = f"http://127.0.0.1:{server.server_address[1]}"
+    site.base = f"http://{host}:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
     thread.start()
     try:

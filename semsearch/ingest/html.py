@@ -91,7 +91,15 @@ def extract_article(html: str | bytes, url: str | None = None) -> Article:
 
 
 MAX_DEPTH = 200  # libxml2 parses no deeper than 256 levels; wrappers below this depth are unwrapped
-_WRAPPERS = {"div", "span", "section", "font", "center", "b", "i", "u", "em", "strong", "small", "big", "main", "aside", "header"}
+# Elements that only hold others (layout, lists, tables, quotes, inline formatting): unwrapped, their text
+# and children stay. Paragraphs, headings and line breaks stay (they shape the text); so does <article>
+# (trafilatura's best clue), and <script>/<style> (their content is no text).
+_WRAPPERS = {
+    "div", "span", "section", "font", "center", "b", "i", "u", "em", "strong", "small", "big", "main", "aside", "header",
+    "footer", "nav", "blockquote", "q", "cite", "figure", "figcaption", "details", "summary", "table", "thead", "tbody",
+    "tfoot", "tr", "td", "th", "caption", "ul", "ol", "li", "dl", "dt", "dd", "form", "fieldset", "label", "a", "abbr",
+    "mark", "sub", "sup", "s", "del", "ins", "tt", "code", "kbd", "var", "time", "address", "hgroup",
+}
 _WRAPPER_TAGS = re.compile("</?(?:" + "|".join(sorted(_WRAPPERS)) + r")(?:\s[^>]*)?>", re.IGNORECASE)
 
 
