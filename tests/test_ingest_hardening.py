@@ -142,3 +142,25 @@ def test_sigterm_mid_round_commits_what_was_fetched_and_the_next_round_fetches_t
     site.delays.clear()
     run_cli("watch", feed, "--once", "--index-dir", str(index_dir), "--delay", "0", env=LOOPBACK)
     assert {f"{site.base}/{p}.html" for p in ("port", "docks", "trams")} <= set(stored_documents(index_dir))
+
+
+def test_a_page_that_makes_the_extractor_throw_costs_that_item_only(site, monkeypatch):
+    # The crash is faked (no real page is known to crash trafilatura today); the feed, pages and fetching are real.
+    from semsearch.documents import ReadBatch
+    from semsearch.ingest import web
+
+    feed = _feed(site, "feed", {"/port.html": PORT, "/docks.html": DOCKS})
+    real = web.extract_article
+    monkeypatch.setattr(web, "extract_article", lambda html, url: (_ for _ in ()).throw(RecursionError("too deep")) if "port" in url else real(html, url))
+    batch = ReadBatch()
+    with Fetcher(FetchConfig(delay=0, allow_private=True)) as fetcher:
+        reader = web.WebReader(fetcher)
+        reader.read_url(feed, batch)
+        monkeypatch.setattr(web, "parse_feed", lambda data, base: {}["no such key"])
+        site.put("/plain.xml", "application/rss+xml", rss([], "x"))
+        reader.read_url(f"{site.base}/plain.xml", batch)  # a feed whose parser throws: reported, not raised
+    assert [d.doc_id for d in batch.documents] == [f"{site.base}/docks.html"]
+    assert [(p.origin, p.reason) for p in batch.problems] == [
+        (f"{site.base}/port.html", "could not be extracted (RecursionError: too deep)"),
+        (f"{site.base}/plain.xml", "could not be read (KeyError: 'no such key')"),
+    ]

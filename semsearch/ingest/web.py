@@ -6,6 +6,7 @@ fill what the page lacks. Every failure is one ReadProblem naming the URL, and t
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,7 @@ from .fetcher import Fetched, Fetcher, FetchError, Validators, canonical_url
 from .html import MIN_PARAGRAPH_WORDS, Article, NoArticleError, article_document, extract_article
 from .validation import has_visible_text, validate_doc_id
 
+log = logging.getLogger(__name__)
 ACCEPT_ANY = "application/rss+xml, application/atom+xml, text/html;q=0.9, application/xhtml+xml;q=0.9, application/xml;q=0.8, */*;q=0.5"
 ACCEPT_PAGE = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
 
@@ -34,7 +36,15 @@ class WebReader:
     _done: set[str] = field(default_factory=set)  # article URLs read in this run
 
     def read_url(self, url: str, batch: ReadBatch) -> None:
-        """A page (one article, id: its URL) or a feed (its items' articles)."""
+        """A page (one article, id: its URL) or a feed (its items' articles). Never raises: what a hostile
+        or broken server makes a parser throw is that URL's problem, and the other URLs are read."""
+        try:
+            self._read_url(url, batch)
+        except Exception as exc:  # noqa: BLE001 (third-party parsers on anyone's bytes)
+            log.debug("reading %s failed", url, exc_info=True)
+            batch.problems.append(ReadProblem(canonical_url(url), f"could not be read ({type(exc).__name__}: {exc})"))
+
+    def _read_url(self, url: str, batch: ReadBatch) -> None:
         url = canonical_url(url)
         page = self._fetch(url, ACCEPT_ANY, batch)
         if page is None:
@@ -102,6 +112,10 @@ class WebReader:
             article = _article(page, item)
         except InvalidInputError as exc:
             batch.problems.append(ReadProblem(doc_id, str(exc)))
+            return False
+        except Exception as exc:  # noqa: BLE001 (one item's page must not cost the feed's other items)
+            log.debug("extracting %s failed", doc_id, exc_info=True)
+            batch.problems.append(ReadProblem(doc_id, f"could not be extracted ({type(exc).__name__}: {exc})"))
             return False
         if article.author:
             batch.authors[doc_id] = article.author
