@@ -59,6 +59,7 @@ class Site:
     full: Counter = field(default_factory=Counter)
     not_modified: Counter = field(default_factory=Counter)
     user_agents: set[str] = field(default_factory=set)
+    authorizations: dict[str, str | None] = field(default_factory=dict)  # path -> the last Authorization header
     base: str = ""
     headers: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # path -> extra response headers
     redirects: dict[str, str] = field(default_factory=dict)  # path -> Location (302)
@@ -76,6 +77,7 @@ def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
 
         def do_GET(self) -> None:  # noqa: N802 (http.server's name)
             site.user_agents.add(self.headers.get("User-Agent", ""))
+            site.authorizations[self.path] = self.headers.get("Authorization")
             site.requested[self.path] += 1
             time.sleep(site.delays.get(self.path, 0))
             if self.path in site.redirects:

@@ -121,7 +121,11 @@ class Watcher:
         state_file: Path,
         stop: threading.Event | None = None,
     ) -> None:
-        self.feeds = [canonical_url(f) for f in dict.fromkeys(feeds)]
+        # As given (a private feed's credentials are sent), once each: the reader names them without credentials.
+        once: dict[str, str] = {}
+        for feed in feeds:
+            once.setdefault(canonical_url(feed), feed.strip())
+        self.feeds = list(once.values())
         self.writer = writer
         self.fetcher = fetcher
         self.state_file = state_file

@@ -10,6 +10,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urldefrag
 
 from ..documents import ReadBatch, ReadProblem
 from ..errors import InvalidInputError
@@ -45,8 +46,9 @@ class WebReader:
             batch.problems.append(ReadProblem(canonical_url(url), f"could not be read ({type(exc).__name__}: {exc})"))
 
     def _read_url(self, url: str, batch: ReadBatch) -> None:
-        url = canonical_url(url)
-        page = self._fetch(url, ACCEPT_ANY, batch)
+        # A URL given by the operator may carry its own credentials (a private feed): sent, never an id or a key.
+        given, url = urldefrag(url.strip())[0], canonical_url(url)
+        page = self._fetch(url, ACCEPT_ANY, batch, given)
         if page is None:
             return
         if looks_like_feed(page.content, page.content_type):
@@ -93,11 +95,11 @@ class WebReader:
                 self.fetched[link] = page.validators
         return len(batch.problems) - before
 
-    def _fetch(self, url: str, accept: str, batch: ReadBatch) -> Fetched | None:
+    def _fetch(self, url: str, accept: str, batch: ReadBatch, fetch_url: str | None = None) -> Fetched | None:
         """The page, conditionally on what the last visit got; None when it failed (reported) or
-        has not changed since (counted)."""
+        has not changed since (counted). `url` names it; `fetch_url`, when given, is what is requested."""
         try:
-            page = self.fetcher.get(url, self.known.get(url), accept=accept)
+            page = self.fetcher.get(fetch_url or url, self.known.get(url), accept=accept)
         except FetchError as exc:
             batch.problems.append(ReadProblem(url, str(exc)))
             return None
