@@ -69,7 +69,8 @@ def test_loopback_and_private_addresses_are_refused_unless_allowed(tmp_path, sit
     run_cli("index", f"{site.base}/page.html", "--index-dir", str(tmp_path / "b"), "--delay", "0", env=LOOPBACK)
     assert site.requested["/page.html"] == 1
     for ip, why in (("10.1.2.3", "private"), ("169.254.169.254", "link-local"), ("::1", "loopback"), ("::ffff:192.168.0.1", "private"),
-                    ("0.0.0.0", "reserved"), ("240.0.0.1", "reserved"), ("93.184.216.34", None)):
+                    ("0.0.0.0", "reserved"), ("240.0.0.1", "reserved"), ("93.184.216.34", None), ("2002:7f00:1::1", "loopback, tunnelled"),
+                    ("2001:0:4136:e378:8000:63bf:f5ff:fffe", "private, tunnelled"), ("fec0::1", "private"), ("2002:5db8:d822::1", None)):
         assert refused_address(ip) == why, ip
 
 

@@ -7,7 +7,7 @@ import pytest
 from semsearch.errors import InvalidInputError
 from semsearch.ingest.html import NoArticleError, extract_article
 from semsearch.ingest.readers import read_paths
-from semsearch.ingest.validation import has_visible_text, validate_doc_id
+from semsearch.ingest.validation import has_visible_text, has_words, validate_doc_id
 
 from .conftest import run_cli
 from .service_helpers import AUTH, client_for, server_errors
@@ -19,6 +19,19 @@ def test_text_of_spaces_zero_width_and_bidi_controls_is_no_text():
     assert not has_visible_text(" \u200b\u200c\u200d\u2060\ufeff\u202e\u2066\n\t\u00a0")
     assert not has_visible_text("\u3164\u115f\uffa0\u2800\u00ad\u034f\ufe0f\u0301")  # fillers, blank Braille, lone marks
     assert has_visible_text("\u200bIrak\u200b") and has_visible_text("١٢٣") and has_visible_text("日本")
+    # An article's text needs a letter or a digit: "." ranked first (0.85) for "recette de la tarte aux pommes".
+    assert not any(has_words(t) for t in (".", "— — —", "🙂 !", "\u3164" * 9, "\u200b" * 9))
+    assert all(has_words(t) for t in ("2024", "Irak", "日本", "١٢٣", "ça"))
+
+
+def test_texts_with_no_letter_or_digit_are_refused_over_http_by_field(seed_index, embedder):
+    with client_for(seed_index, embedder) as client:
+        before = client.get("/stats").json()
+        for text in (".", "— — — …", "\u3164 " * 50, "\u200b\u200c\u200d\ufeff" * 50):
+            answer = client.post("/documents", json={"documents": [{"id": "junk", "text": text}]}, headers=AUTH)
+            assert answer.status_code == 422 and answer.json()["error"]["field"] == "documents.0.text", answer.text
+            assert "no letter or digit" in answer.json()["error"]["message"]
+        assert client.get("/stats").json() == before and server_errors(client) == []
 
 
 @pytest.mark.parametrize("bad", ["a\u200bb", "\u202eevil", "x\u2066y", "\ufeffid", "seed\u31641", "a\u2800", "a\u00adb"])
@@ -60,4 +73,4 @@ def test_a_text_file_of_zero_width_characters_is_reported_and_skipped(tmp_path):
     (tmp_path / "real.txt").write_text("Les soldats américains quittent la base de Bagdad après le vote du Parlement.\n")
     batch = read_paths([tmp_path])
     assert [d.doc_id for d in batch.documents] == ["real.txt"]
-    assert [(p.origin.endswith("blank.txt"), "no visible characters" in p.reason) for p in batch.problems] == [(True, True)]
+    assert [(p.origin.endswith("blank.txt"), "no letter or digit" in p.reason) for p in batch.problems] == [(True, True)]

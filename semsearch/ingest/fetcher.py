@@ -103,8 +103,15 @@ def canonical_url(url: str) -> str:
 def refused_address(ip: str) -> str | None:
     """Why an address may not be fetched by default, or None for a public one."""
     address = ipaddress.ip_address(ip.split("%", 1)[0])
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        else:  # an IPv4 address carried in IPv6 (6to4, Teredo) is where the packets end up
+            for embedded in (address.sixtofour, address.teredo[1] if address.teredo else None):
+                if embedded is not None and refused_address(str(embedded)):
+                    return f"{refused_address(str(embedded))}, tunnelled"
+            if address.is_site_local:
+                return "private"
     for what, hit in (
         ("loopback", address.is_loopback), ("link-local", address.is_link_local),
         ("reserved", address.is_reserved or address.is_unspecified), ("multicast", address.is_multicast),

@@ -17,7 +17,7 @@ from ..dates import normalize_date
 from ..documents import Document
 from ..errors import InvalidInputError
 from .clean import clean_article, lede_title
-from .validation import has_visible_text
+from .validation import has_words
 
 MIN_PARAGRAPH_WORDS = 8  # a page whose every line is shorter (menus, link lists) holds no article
 HTML_SUFFIXES = {".html", ".htm"}
@@ -72,7 +72,7 @@ def extract_article(html: str | bytes, url: str | None = None) -> Article:
         raise NoArticleError(f"not an HTML page ({exc})", "html") from None
     if found is None or not found.text:
         found = _extract_flattened(html, url)  # libxml2 stops at 256 levels of nesting: wrappers removed
-    if found is None or not found.text or not has_visible_text(found.text):
+    if found is None or not found.text or not has_words(found.text):
         raise NoArticleError("no article text found in the page", "html")
     title = _one_line(found.title)
     cleaned = clean_article(found.text, title=title or None)

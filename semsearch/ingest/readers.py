@@ -19,7 +19,7 @@ from ..errors import InvalidInputError
 from .clean import clean_article, lede_title
 from .feeds import FEED_SUFFIXES
 from .html import HTML_SUFFIXES
-from .validation import NO_TEXT, check_unicode, has_visible_text, validate_doc_id, validate_text
+from .validation import NO_TEXT, check_unicode, has_visible_text, has_words, validate_doc_id, validate_text
 
 if TYPE_CHECKING:
     from .fetcher import FetchConfig
@@ -141,7 +141,7 @@ def read_text_file(path: Path, doc_id: str, notes: list[ReadProblem] | None = No
         notes.append(ReadProblem(str(path), note))
     if not text.strip():
         raise ValueError("empty file")
-    if not has_visible_text(text):
+    if not has_words(text):
         raise ValueError(NO_TEXT)
     cleaned = clean_article(text)
     if not cleaned.text:

@@ -2,8 +2,8 @@
 
 Invisible characters (Unicode's default-ignorable code points: zero-width spaces and joiners,
 bidirectional controls, soft hyphens, Hangul fillers; and the blank Braille pattern) look like nothing:
-an id made with them looks like another id and can impersonate it, and a text made only of them is no
-text (it embeds to a vector near everything and ranks first for unrelated questions). A lone surrogate
+an id made with them looks like another id and can impersonate it, and a text made only of them, or of
+punctuation, is no text (it embeds to a vector near everything and ranks first for unrelated questions). A lone surrogate
 (a JSON "\\ud800" escape) is no Unicode at all: nothing downstream can encode it.
 """
 
@@ -24,7 +24,7 @@ _SURROGATE = regex.compile(r"\p{Cs}")
 # What shows nothing alone: controls, format, unassigned, private use, surrogates, separators, and
 # combining marks (they need a letter to sit on).
 _NOT_SEEN = frozenset({"Cc", "Cf", "Cn", "Co", "Cs", "Zl", "Zp", "Zs", "Mn", "Me"})
-NO_TEXT = "no visible characters (only spaces, zero-width, bidirectional-control or filler characters)"
+NO_TEXT = "no letter or digit (only spaces, punctuation, symbols, zero-width, bidirectional-control or filler characters)"
 
 
 def _code_point(ch: str) -> str:
@@ -32,10 +32,17 @@ def _code_point(ch: str) -> str:
 
 
 def has_visible_text(text: str) -> bool:
-    """Whether `text` holds at least one character a reader sees."""
+    """Whether `text` holds at least one character a reader sees (a title, a source)."""
     return any(
         not ch.isspace() and unicodedata.category(ch) not in _NOT_SEEN and not _INVISIBLE.match(ch) for ch in text
     )
+
+
+def has_words(text: str) -> bool:
+    """Whether `text` holds at least one visible letter or digit: an article's text must. A text of
+    punctuation alone (".", "— — —") embeds, like one of zero-width characters, to a vector that
+    ranks first for unrelated questions; and there is nothing in it to search for."""
+    return any(ch.isalnum() and not _INVISIBLE.match(ch) for ch in text)
 
 
 def check_unicode(value: str, name: str) -> str:
@@ -51,7 +58,7 @@ def check_unicode(value: str, name: str) -> str:
 def validate_text(text: str, name: str = "text") -> str:
     """An article's text, refused when a reader would see nothing in it."""
     check_unicode(text, name)
-    if not has_visible_text(text):
+    if not has_words(text):
         raise InvalidInputError(f"{name}: {NO_TEXT}", name)
     return text
 

@@ -17,7 +17,7 @@ from ..errors import InvalidInputError
 from .feeds import FeedItem, NotAFeedError, looks_like_feed, looks_like_html, parse_feed
 from .fetcher import Fetched, Fetcher, FetchError, Validators, canonical_url
 from .html import MIN_PARAGRAPH_WORDS, Article, NoArticleError, article_document, extract_article
-from .validation import has_visible_text, validate_doc_id
+from .validation import has_words, validate_doc_id
 
 log = logging.getLogger(__name__)
 ACCEPT_ANY = "application/rss+xml, application/atom+xml, text/html;q=0.9, application/xhtml+xml;q=0.9, application/xml;q=0.8, */*;q=0.5"
@@ -138,7 +138,7 @@ def _article(page: Fetched, item: FeedItem | None) -> Article:
     try:
         article = extract_article(html, page.url)
     except NoArticleError:
-        if item is None or not item.summary or len(item.summary.split()) < MIN_PARAGRAPH_WORDS or not has_visible_text(item.summary):
+        if item is None or not item.summary or len(item.summary.split()) < MIN_PARAGRAPH_WORDS or not has_words(item.summary):
             raise
         article = Article(text=item.summary)
     if item is not None:
