@@ -10,7 +10,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from .embedding.base import DEFAULT_MODEL
 from .index.chunking import ChunkingConfig
-from .ingest.fetcher import DEFAULT_USER_AGENT, FetchConfig
+from .ingest.fetcher import DEFAULT_USER_AGENT, FetchConfig, allowed_networks
 from .search.collapse import CollapseConfig
 from .search.fusion import FusionConfig
 from .search.searcher import SearchConfig
@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     fetch_max_redirects: int = Field(5, ge=0, le=30)
     # Loopback, private, link-local and reserved addresses are refused (a feed's links are anyone's to write)
     fetch_allow_private: bool = False
+    # ... except these addresses or networks (comma or space separated: 10.1.2.0/24, 192.168.1.5): feeds you run
+    fetch_allow_addresses: Annotated[list[str], NoDecode] = []
     feeds: Annotated[list[str], NoDecode] = []  # `semsearch watch` with no URL: these (comma or space separated)
     watch_every: str = "15m"
 
@@ -92,6 +94,14 @@ class Settings(BaseSettings):
             return [url for url in value.replace(",", " ").split() if url]
         return value
 
+    @field_validator("fetch_allow_addresses", mode="before")
+    @classmethod
+    def _networks(cls, value: object) -> object:
+        values = value.replace(",", " ").split() if isinstance(value, str) else value
+        if isinstance(values, list):
+            allowed_networks([str(v) for v in values])  # a typo stops the command with the value named
+        return values
+
     @field_validator("watch_every")
     @classmethod
     def _duration(cls, value: str) -> str:
@@ -103,7 +113,7 @@ class Settings(BaseSettings):
     def fetch_config(self) -> FetchConfig:
         return FetchConfig(
             self.fetch_timeout, self.fetch_max_bytes, self.fetch_delay, self.fetch_max_redirects, self.user_agent,
-            self.fetch_allow_private,
+            self.fetch_allow_private, tuple(self.fetch_allow_addresses),
         )
 
     def chunking(self) -> ChunkingConfig:

@@ -33,7 +33,10 @@ INDEX_DIR = "/data/index"
 # Settings the compose commands set with flags, so the services do not take them from the environment.
 SET_BY_COMMANDS = {"index_dir", "host", "port", "corpus"}
 # Settings of fetching web pages and feeds: the watcher's; the api never fetches.
-WATCHER_ONLY = {"feeds", "watch_every", "user_agent", "fetch_timeout", "fetch_max_bytes", "fetch_delay", "fetch_max_redirects"}
+WATCHER_ONLY = {
+    "feeds", "watch_every", "user_agent", "fetch_timeout", "fetch_max_bytes", "fetch_delay", "fetch_max_redirects",
+    "fetch_allow_private", "fetch_allow_addresses",
+}
 
 
 # ---------------------------------------------------------------- reading the files

@@ -151,13 +151,19 @@ def test_post_documents_accepts_html_extracted_server_side_and_never_fetches_its
         assert server_errors(client) == []
 
 
-@pytest.mark.parametrize("depth", [300, 5_000])
-def test_a_page_nested_past_the_parsers_depth_limit_keeps_its_article(depth):
+@pytest.mark.parametrize(
+    ("depth", "wrapper"),
+    [(300, "div class=w"), (5_000, "div class=w"), (300, "table><tr><td"), (300, "blockquote"), (3_000, "ul><li"), (300, "section><a href=#x")],
+)
+def test_a_page_nested_past_the_parsers_depth_limit_keeps_its_article(depth, wrapper):
     paragraphs = [
         "Le conseil municipal de Marseille a voté mardi soir le budget des écoles pour l'année 2024.",
         "Les travaux commenceront en septembre dans douze écoles du centre-ville, selon la mairie.",
     ]
     body = "".join(f"<p>{p}</p>" for p in paragraphs)
-    page = f"<html><head><title>Budget</title></head><body>{'<div class=w>' * depth}<article>{body}</article>{'</div>' * depth}</body></html>"
+    tags = wrapper.split("><")
+    opening = "".join(f"<{t}>" for t in tags) * depth
+    closing = "".join(f"</{t.split()[0]}>" for t in reversed(tags)) * depth
+    page = f"<html><head><title>Budget</title></head><body>{opening}<article>{body}</article>{closing}</body></html>"
     article = extract_article(page)
     assert article.text.split("\n\n") == paragraphs

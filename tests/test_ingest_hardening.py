@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 
-from semsearch.ingest import fetcher as fetcher_module
 from semsearch.ingest.fetcher import FetchConfig, Fetcher, FetchError, Validators, canonical_url, refused_address
 from semsearch.ingest.watch import WatchState, state_path
 
@@ -70,18 +69,42 @@ def test_loopback_and_private_addresses_are_refused_unless_allowed(tmp_path, sit
     run_cli("index", f"{site.base}/page.html", "--index-dir", str(tmp_path / "b"), "--delay", "0", env=LOOPBACK)
     assert site.requested["/page.html"] == 1
     for ip, why in (("10.1.2.3", "private"), ("169.254.169.254", "link-local"), ("::1", "loopback"), ("::ffff:192.168.0.1", "private"),
-                    ("0.0.0.0", "reserved"), ("240.0.0.1", "reserved"), ("93.184.216.34", None)):
+                    ("0.0.0.0", "reserved"), ("240.0.0.1", "reserved"), ("93.184.216.34", None), ("2002:7f00:1::1", "loopback, tunnelled"),
+                    ("2001:0:4136:e378:8000:63bf:f5ff:fffe", "private, tunnelled"), ("fec0::1", "private"), ("2002:5db8:d822::1", None)):
         assert refused_address(ip) == why, ip
 
 
-def test_a_redirect_to_a_refused_address_is_refused_at_that_hop(site, monkeypatch):
-    # 127.0.0.1 plays a public host here; 127.0.0.2 (the same loopback, where nothing listens) an internal one.
-    monkeypatch.setattr(fetcher_module, "refused_address", lambda ip: "loopback" if ip == "127.0.0.2" else None)
-    port = site.base.rsplit(":", 1)[1]
-    site.redirects["/go"] = f"http://127.0.0.2:{port}/secret.html"
-    with Fetcher(FetchConfig(delay=0)) as fetcher, pytest.raises(FetchError, match=r"refused: 127\.0\.0\.2 is at 127\.0\.0\.2 \(loopback\)"):
-        fetcher.get(f"{site.base}/go")
-    assert site.requested["/go"] == 1
+def test_a_feed_on_an_allowed_host_cannot_reach_a_refused_one_by_link_or_redirect(tmp_path, site):
+    # Two real servers: 127.0.0.2 plays the public feed host (allowed by the explicit list, as a feed
+    # server you run would be), 127.0.0.1 (`site`) an internal one that must never be asked for anything.
+    with serve_site("127.0.0.2") as public:
+        public.put("/port.html", "text/html; charset=utf-8", article_page("Port", PORT))
+        public.redirects["/go"] = f"{site.base}/secret.html"
+        site.put("/secret.html", "text/html; charset=utf-8", article_page("Secret", DOCKS))
+        items = [("/port.html", "Port", "Tue, 06 Feb 2024 07:00:00 GMT", "Résumé."), ("/go", "Go", "Tue, 06 Feb 2024 07:00:00 GMT", "Résumé.")]
+        public.put("/feed.xml", "application/rss+xml", rss(items, "x").replace(
+            b"</channel>", f"<item><title>Direct</title><link>{site.base}/secret.html</link></item></channel>".encode()))
+        index_dir = tmp_path / "index"
+        done = run_cli("index", f"{public.base}/feed.xml", "--index-dir", str(index_dir), "--delay", "0", "--json",
+                       env={"SEMSEARCH_FETCH_ALLOW_ADDRESSES": "127.0.0.2"})
+        failed = {f["origin"]: f["reason"] for f in json.loads(done.stdout)["failed"]}
+        refusal = "refused: 127.0.0.1 is at 127.0.0.1 (loopback), not a public address"
+        assert failed[f"{public.base}/go"].startswith(refusal) and failed[f"{site.base}/secret.html"].startswith(refusal), failed
+        assert sum(site.requested.values()) == 0 and public.requested["/go"] == 1
+        assert list(stored_documents(index_dir)) == [f"{public.base}/port.html"]
+        # The same hop with the internal host on the list: the refusal above was the check, nothing else.
+        with Fetcher(FetchConfig(delay=0, allow_addresses=("127.0.0.2", "127.0.0.0/8"))) as fetcher:
+            assert fetcher.get(f"{public.base}/go").url == f"{site.base}/secret.html"
+        with Fetcher(FetchConfig(delay=0)) as fetcher, pytest.raises(FetchError, match=r"^refused: localhost is at .*127\.0\.0\.1 \(loopback\)"):
+            fetcher.get(site.base.replace("127.0.0.1", "localhost") + "/secret.html")
+        assert sum(site.requested.values()) == 1
+
+
+def test_a_typo_in_the_allowed_addresses_stops_the_command_with_the_value_named(tmp_path):
+    done = run_cli("index", "http://news.example/a.html", "--index-dir", str(tmp_path / "i"), check=False,
+                   env={"SEMSEARCH_FETCH_ALLOW_ADDRESSES": "10.0.0.0/8, 192.168.1.300"})
+    assert done.returncode != 0 and "'192.168.1.300' is not an IP address or network" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
 
 
 def test_credentials_in_a_link_never_become_the_document_id(tmp_path, site):
@@ -91,9 +114,13 @@ def test_credentials_in_a_link_never_become_the_document_id(tmp_path, site):
     site.put("/feed.xml", "application/rss+xml", rss([], "x").replace(
         b"</channel>", f"<item><title>Port</title><link>http://user:s3cret@{host}/port.html</link></item></channel>".encode()))
     index_dir = tmp_path / "index"
-    run_cli("index", f"{site.base}/feed.xml", "--index-dir", str(index_dir), "--delay", "0", env=LOOPBACK)
+    # The operator's own credentials for a private feed are sent to it; the feed's item link's are not.
+    done = run_cli("watch", f"http://reader:m1ne@{host}/feed.xml", "--once", "--index-dir", str(index_dir), "--delay", "0", env=LOOPBACK)
+    assert site.authorizations["/feed.xml"] == "Basic cmVhZGVyOm0xbmU=" and site.authorizations["/port.html"] is None
     docs = stored_documents(index_dir)
     assert list(docs) == [f"{site.base}/port.html"] and "s3cret" not in json.dumps(docs)
+    saved = state_path(index_dir).read_text()
+    assert f"{site.base}/feed.xml" in saved and "m1ne" not in saved + done.stderr and "s3cret" not in saved + done.stderr
 
 
 def test_sigterm_mid_round_commits_what_was_fetched_and_the_next_round_fetches_the_rest(tmp_path, site):
@@ -120,3 +147,31 @@ def test_sigterm_mid_round_commits_what_was_fetched_and_the_next_round_fetches_t
     site.delays.clear()
     run_cli("watch", feed, "--once", "--index-dir", str(index_dir), "--delay", "0", env=LOOPBACK)
     assert {f"{site.base}/{p}.html" for p in ("port", "docks", "trams")} <= set(stored_documents(index_dir))
+
+
+def test_a_page_that_makes_the_extractor_throw_costs_that_item_only(site, monkeypatch):
+    # The crash is faked (no real page is known to crash trafilatura today); the feed, pages and fetching are real.
+    from semsearch.documents import ReadBatch
+    from semsearch.ingest import web
+
+    feed = _feed(site, "feed", {"/port.html": PORT, "/docks.html": DOCKS})
+    real = web.extract_article
+
+    def extract(html, url):
+        if "port" in url:
+            raise RecursionError("too deep")
+        return real(html, url)
+
+    monkeypatch.setattr(web, "extract_article", extract)
+    batch = ReadBatch()
+    with Fetcher(FetchConfig(delay=0, allow_private=True)) as fetcher:
+        reader = web.WebReader(fetcher)
+        reader.read_url(feed, batch)
+        monkeypatch.setattr(web, "parse_feed", lambda data, base: {}["no such key"])
+        site.put("/plain.xml", "application/rss+xml", rss([], "x"))
+        reader.read_url(f"{site.base}/plain.xml", batch)  # a feed whose parser throws: reported, not raised
+    assert [d.doc_id for d in batch.documents] == [f"{site.base}/docks.html"]
+    assert [(p.origin, p.reason) for p in batch.problems] == [
+        (f"{site.base}/port.html", "could not be extracted (RecursionError: too deep)"),
+        (f"{site.base}/plain.xml", "could not be read (KeyError: 'no such key')"),
+    ]

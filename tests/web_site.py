@@ -59,6 +59,7 @@ class Site:
     full: Counter = field(default_factory=Counter)
     not_modified: Counter = field(default_factory=Counter)
     user_agents: set[str] = field(default_factory=set)
+    authorizations: dict[str, str | None] = field(default_factory=dict)  # path -> the last Authorization header
     base: str = ""
     headers: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # path -> extra response headers
     redirects: dict[str, str] = field(default_factory=dict)  # path -> Location (302)
@@ -76,6 +77,7 @@ def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
 
         def do_GET(self) -> None:  # noqa: N802 (http.server's name)
             site.user_agents.add(self.headers.get("User-Agent", ""))
+            site.authorizations[self.path] = self.headers.get("Authorization")
             site.requested[self.path] += 1
             time.sleep(site.delays.get(self.path, 0))
             if self.path in site.redirects:
@@ -124,13 +126,14 @@ def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
 
 
 @contextlib.contextmanager
-def serve_site() -> Iterator[Site]:
-    """A threaded http.server on 127.0.0.1, an ephemeral port, serving a Site until the block ends."""
+def serve_site(host: str = "127.0.0.1") -> Iterator[Site]:
+    """A threaded http.server on `host` (a loopback address: all of 127.0.0.0/8 is), an ephemeral port,
+    serving a Site until the block ends."""
     site = Site()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(site))
+    server = ThreadingHTTPServer((host, 0), _handler(site))
     server.daemon_threads = True
     server.handle_error = lambda request, address: None  # the client hanging up on /slow.html is expected
-    site.base = f"http://127.0.0.1:{server.server_address[1]}"
+    site.base = f"http://{host}:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
     thread.start()
     try:

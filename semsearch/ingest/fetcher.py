@@ -37,6 +37,7 @@ class FetchConfig:
     max_redirects: int = 5
     user_agent: str = DEFAULT_USER_AGENT
     allow_private: bool = False  # fetch loopback, private, link-local and reserved addresses too
+    allow_addresses: tuple[str, ...] = ()  # these addresses or networks (CIDR) only, when not all are allowed
 
 
 log = logging.getLogger(__name__)
@@ -102,8 +103,15 @@ def canonical_url(url: str) -> str:
 def refused_address(ip: str) -> str | None:
     """Why an address may not be fetched by default, or None for a public one."""
     address = ipaddress.ip_address(ip.split("%", 1)[0])
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        else:  # an IPv4 address carried in IPv6 (6to4, Teredo) is where the packets end up
+            for embedded in (address.sixtofour, address.teredo[1] if address.teredo else None):
+                if embedded is not None and refused_address(str(embedded)):
+                    return f"{refused_address(str(embedded))}, tunnelled"
+            if address.is_site_local:
+                return "private"
     for what, hit in (
         ("loopback", address.is_loopback), ("link-local", address.is_link_local),
         ("reserved", address.is_reserved or address.is_unspecified), ("multicast", address.is_multicast),
@@ -114,9 +122,35 @@ def refused_address(ip: str) -> str | None:
     return None if address.is_global else "not public"
 
 
-def _public_backend(allow_private: bool):
-    """An httpcore network backend that connects only to addresses `refused_address` lets through."""
+def allowed_networks(values: tuple[str, ...] | list[str]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """Addresses or networks (`10.0.0.0/8`, `192.168.1.5`, `::1`); ValueError names the one that is neither."""
+    networks = []
+    for value in values:
+        try:
+            networks.append(ipaddress.ip_network(value.strip(), strict=False))
+        except ValueError:
+            raise ValueError(f"{value!r} is not an IP address or network (e.g. 10.0.0.0/8, 192.168.1.5)") from None
+    return tuple(networks)
+
+
+REFUSED = "refused:"  # how a refused connection's message starts (FetchError reports it as it is)
+
+
+def _public_backend(config: FetchConfig):
+    """An httpcore network backend that connects only to addresses `refused_address` lets through (or
+    the config allows), to the very address it checked: a name is resolved once per connection, so DNS
+    cannot answer a public address to the check and a private one to the connection."""
     import httpcore
+
+    allowed = allowed_networks(config.allow_addresses)
+
+    def why_refused(ip: str) -> str | None:
+        if config.allow_private:
+            return None
+        address = ipaddress.ip_address(ip.split("%", 1)[0])
+        if any(address in network for network in allowed):
+            return None
+        return refused_address(ip)
 
     class PublicOnlyBackend(httpcore.SyncBackend):
         def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
@@ -124,16 +158,22 @@ def _public_backend(allow_private: bool):
                 infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
             except OSError as exc:
                 raise httpcore.ConnectError(f"{host}: cannot be resolved ({exc})") from None
-            refused = []
+            refused, failure = [], None
             for *_, sockaddr in infos:
                 ip = str(sockaddr[0])
-                why = None if allow_private else refused_address(ip)
-                if why is None:
+                why = why_refused(ip)
+                if why is not None:
+                    refused.append(f"{ip} ({why})")
+                    continue
+                try:  # the next allowed address when this one does not answer (IPv6 first, then IPv4)
                     return super().connect_tcp(ip, port, timeout, local_address, socket_options)
-                refused.append(f"{ip} ({why})")
+                except httpcore.ConnectError as exc:
+                    failure = exc
+            if failure is not None:
+                raise failure
             raise httpcore.ConnectError(
-                f"refused: {host} is at {', '.join(dict.fromkeys(refused))}, not a public address "
-                "(SEMSEARCH_FETCH_ALLOW_PRIVATE=true allows it)"
+                f"{REFUSED} {host} is at {', '.join(dict.fromkeys(refused))}, not a public address "
+                "(SEMSEARCH_FETCH_ALLOW_PRIVATE=true allows every such address, SEMSEARCH_FETCH_ALLOW_ADDRESSES some)"
             )
 
     return PublicOnlyBackend()
@@ -149,8 +189,10 @@ class Fetcher:
 
         transport = httpx.HTTPTransport()
         # Every connection, redirects included, goes through the address check (httpx has no public hook
-        # for the network backend of its connection pool).
-        transport._pool._network_backend = _public_backend(config.allow_private)
+        # for the network backend of its connection pool: checked, so that an upgrade cannot skip it).
+        if not hasattr(transport._pool, "_network_backend"):
+            raise RuntimeError("this httpx/httpcore version has no connection-pool network backend: addresses cannot be checked")
+        transport._pool._network_backend = _public_backend(config)
         self._client = httpx.Client(
             headers={"User-Agent": config.user_agent, "Accept-Encoding": "gzip, deflate"},
             timeout=httpx.Timeout(config.timeout),
@@ -219,7 +261,8 @@ class Fetcher:
         except httpx.TimeoutException:
             raise FetchError(f"timed out after {self.config.timeout:g} s") from None
         except httpx.ConnectError as exc:
-            raise FetchError(f"unreachable ({_reason(exc)})") from None
+            reason = _reason(exc)
+            raise FetchError(reason if reason.startswith(REFUSED) else f"unreachable ({reason})") from None
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             raise FetchError(f"{type(exc).__name__}: {_reason(exc)}") from None
         except (UnicodeError, ValueError) as exc:  # a header or URL httpx cannot encode

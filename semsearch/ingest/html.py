@@ -17,6 +17,7 @@ from ..dates import normalize_date
 from ..documents import Document
 from ..errors import InvalidInputError
 from .clean import clean_article, lede_title
+from .validation import has_words
 
 MIN_PARAGRAPH_WORDS = 8  # a page whose every line is shorter (menus, link lists) holds no article
 HTML_SUFFIXES = {".html", ".htm"}
@@ -71,7 +72,7 @@ def extract_article(html: str | bytes, url: str | None = None) -> Article:
         raise NoArticleError(f"not an HTML page ({exc})", "html") from None
     if found is None or not found.text:
         found = _extract_flattened(html, url)  # libxml2 stops at 256 levels of nesting: wrappers removed
-    if found is None or not found.text:
+    if found is None or not found.text or not has_words(found.text):
         raise NoArticleError("no article text found in the page", "html")
     title = _one_line(found.title)
     cleaned = clean_article(found.text, title=title or None)
@@ -90,7 +91,15 @@ def extract_article(html: str | bytes, url: str | None = None) -> Article:
 
 
 MAX_DEPTH = 200  # libxml2 parses no deeper than 256 levels; wrappers below this depth are unwrapped
-_WRAPPERS = {"div", "span", "section", "font", "center", "b", "i", "u", "em", "strong", "small", "big", "main", "aside", "header"}
+# Elements that only hold others (layout, lists, tables, quotes, inline formatting): unwrapped, their text
+# and children stay. Paragraphs, headings and line breaks stay (they shape the text); so does <article>
+# (trafilatura's best clue), and <script>/<style> (their content is no text).
+_WRAPPERS = {
+    "div", "span", "section", "font", "center", "b", "i", "u", "em", "strong", "small", "big", "main", "aside", "header",
+    "footer", "nav", "blockquote", "q", "cite", "figure", "figcaption", "details", "summary", "table", "thead", "tbody",
+    "tfoot", "tr", "td", "th", "caption", "ul", "ol", "li", "dl", "dt", "dd", "form", "fieldset", "label", "a", "abbr",
+    "mark", "sub", "sup", "s", "del", "ins", "tt", "code", "kbd", "var", "time", "address", "hgroup",
+}
 _WRAPPER_TAGS = re.compile("</?(?:" + "|".join(sorted(_WRAPPERS)) + r")(?:\s[^>]*)?>", re.IGNORECASE)
 
 

@@ -19,7 +19,7 @@ from ..errors import InvalidInputError
 from .clean import clean_article, lede_title
 from .feeds import FEED_SUFFIXES
 from .html import HTML_SUFFIXES
-from .validation import has_visible_text, validate_doc_id
+from .validation import NO_TEXT, check_unicode, has_visible_text, has_words, validate_doc_id, validate_text
 
 if TYPE_CHECKING:
     from .fetcher import FetchConfig
@@ -75,8 +75,10 @@ def document_from_record(record: object, origin: str) -> Document:
         raise InvalidInputError("html: must be a non-empty string (a web page)", "html")
     if html is None and (not isinstance(text, str) or not text.strip()):
         raise InvalidInputError("text: missing or empty", "text")
-    if html is None and not has_visible_text(text):
-        raise InvalidInputError("text: no visible characters (only spaces, zero-width or control characters)", "text")
+    if html is None:
+        validate_text(text, "text")
+    else:
+        check_unicode(html, "html")
     if "id" not in record or record["id"] is None:
         raise InvalidInputError("id: missing", "id")
     doc_id = validate_doc_id(record["id"])
@@ -85,7 +87,9 @@ def document_from_record(record: object, origin: str) -> Document:
         value = record.get(name)
         if value is not None and not isinstance(value, str):
             raise InvalidInputError(f"{name}: must be a string", name)
-        fields[name] = _CONTROL.sub(" ", value).strip() or None if isinstance(value, str) else None
+        if isinstance(value, str):
+            check_unicode(value, name)
+        fields[name] = _CONTROL.sub(" ", value).strip() or None if isinstance(value, str) and has_visible_text(value) else None
     if fields["date"]:
         fields["date"] = normalize_date(fields["date"], "date")
     if html is not None:
@@ -137,8 +141,8 @@ def read_text_file(path: Path, doc_id: str, notes: list[ReadProblem] | None = No
         notes.append(ReadProblem(str(path), note))
     if not text.strip():
         raise ValueError("empty file")
-    if not has_visible_text(text):
-        raise ValueError("no visible characters (only spaces, zero-width or control characters)")
+    if not has_words(text):
+        raise ValueError(NO_TEXT)
     cleaned = clean_article(text)
     if not cleaned.text:
         raise ValueError("nothing left after removing boilerplate")

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..documents import ReadBatch, ReadProblem
+from ..documents import ReadBatch
 from .fetcher import Fetcher, Validators, canonical_url
 from .web import WebReader
 
@@ -121,7 +121,11 @@ class Watcher:
         state_file: Path,
         stop: threading.Event | None = None,
     ) -> None:
-        self.feeds = [canonical_url(f) for f in dict.fromkeys(feeds)]
+        # As given (a private feed's credentials are sent), once each: the reader names them without credentials.
+        once: dict[str, str] = {}
+        for feed in feeds:
+            once.setdefault(canonical_url(feed), feed.strip())
+        self.feeds = list(once.values())
         self.writer = writer
         self.fetcher = fetcher
         self.state_file = state_file
@@ -134,11 +138,7 @@ class Watcher:
         for feed in self.feeds:
             if self.stop.is_set():
                 break
-            try:
-                reader.read_url(feed, batch)
-            except Exception as exc:  # one feed's failure never stops the others, nor the next rounds
-                log.exception("feed %s failed", feed)
-                batch.problems.append(ReadProblem(feed, f"failed: {type(exc).__name__}: {exc}"))
+            reader.read_url(feed, batch)  # never raises: one feed's failure is its problem, the others go on
         stopped = self.stop.is_set()  # what was fetched before the signal is still written: a write finishes first
         for problem in batch.problems:
             log.warning("skipped %s", problem)

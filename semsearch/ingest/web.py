@@ -6,17 +6,20 @@ fill what the page lacks. Every failure is one ReadProblem naming the URL, and t
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urldefrag
 
 from ..documents import ReadBatch, ReadProblem
 from ..errors import InvalidInputError
 from .feeds import FeedItem, NotAFeedError, looks_like_feed, looks_like_html, parse_feed
 from .fetcher import Fetched, Fetcher, FetchError, Validators, canonical_url
 from .html import MIN_PARAGRAPH_WORDS, Article, NoArticleError, article_document, extract_article
-from .validation import validate_doc_id
+from .validation import has_words, validate_doc_id
 
+log = logging.getLogger(__name__)
 ACCEPT_ANY = "application/rss+xml, application/atom+xml, text/html;q=0.9, application/xhtml+xml;q=0.9, application/xml;q=0.8, */*;q=0.5"
 ACCEPT_PAGE = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
 
@@ -34,9 +37,18 @@ class WebReader:
     _done: set[str] = field(default_factory=set)  # article URLs read in this run
 
     def read_url(self, url: str, batch: ReadBatch) -> None:
-        """A page (one article, id: its URL) or a feed (its items' articles)."""
-        url = canonical_url(url)
-        page = self._fetch(url, ACCEPT_ANY, batch)
+        """A page (one article, id: its URL) or a feed (its items' articles). Never raises: what a hostile
+        or broken server makes a parser throw is that URL's problem, and the other URLs are read."""
+        try:
+            self._read_url(url, batch)
+        except Exception as exc:  # noqa: BLE001 (third-party parsers on anyone's bytes)
+            log.debug("reading %s failed", url, exc_info=True)
+            batch.problems.append(ReadProblem(canonical_url(url), f"could not be read ({type(exc).__name__}: {exc})"))
+
+    def _read_url(self, url: str, batch: ReadBatch) -> None:
+        # A URL given by the operator may carry its own credentials (a private feed): sent, never an id or a key.
+        given, url = urldefrag(url.strip())[0], canonical_url(url)
+        page = self._fetch(url, ACCEPT_ANY, batch, given)
         if page is None:
             return
         if looks_like_feed(page.content, page.content_type):
@@ -83,11 +95,11 @@ class WebReader:
                 self.fetched[link] = page.validators
         return len(batch.problems) - before
 
-    def _fetch(self, url: str, accept: str, batch: ReadBatch) -> Fetched | None:
+    def _fetch(self, url: str, accept: str, batch: ReadBatch, fetch_url: str | None = None) -> Fetched | None:
         """The page, conditionally on what the last visit got; None when it failed (reported) or
-        has not changed since (counted)."""
+        has not changed since (counted). `url` names it; `fetch_url`, when given, is what is requested."""
         try:
-            page = self.fetcher.get(url, self.known.get(url), accept=accept)
+            page = self.fetcher.get(fetch_url or url, self.known.get(url), accept=accept)
         except FetchError as exc:
             batch.problems.append(ReadProblem(url, str(exc)))
             return None
@@ -102,6 +114,10 @@ class WebReader:
             article = _article(page, item)
         except InvalidInputError as exc:
             batch.problems.append(ReadProblem(doc_id, str(exc)))
+            return False
+        except Exception as exc:  # noqa: BLE001 (one item's page must not cost the feed's other items)
+            log.debug("extracting %s failed", doc_id, exc_info=True)
+            batch.problems.append(ReadProblem(doc_id, f"could not be extracted ({type(exc).__name__}: {exc})"))
             return False
         if article.author:
             batch.authors[doc_id] = article.author
@@ -122,7 +138,7 @@ def _article(page: Fetched, item: FeedItem | None) -> Article:
     try:
         article = extract_article(html, page.url)
     except NoArticleError:
-        if item is None or not item.summary or len(item.summary.split()) < MIN_PARAGRAPH_WORDS:
+        if item is None or not item.summary or len(item.summary.split()) < MIN_PARAGRAPH_WORDS or not has_words(item.summary):
             raise
         article = Article(text=item.summary)
     if item is not None:
