@@ -97,6 +97,21 @@ class SegmentStats:
     index_type: str
 
 
+@dataclass
+class _RowParts:
+    """Each segment's live rows, column by column, laid end to end into the reader's row space."""
+
+    columns: dict[str, list[np.ndarray]] = field(default_factory=dict)
+
+    def add(self, **columns: np.ndarray) -> None:
+        for name, values in columns.items():
+            self.columns.setdefault(name, []).append(values)
+
+    def cat(self, name: str, dtype) -> np.ndarray:
+        parts = self.columns.get(name)
+        return np.concatenate(parts).astype(dtype, copy=False) if parts else np.zeros(0, dtype)
+
+
 @dataclass(frozen=True)
 class IndexSummary:
     """What a reader of a commit tells about the whole index: model, counts, languages, sources."""
@@ -151,8 +166,7 @@ class IndexReader:
     # -- the row space -------------------------------------------------------------------------
 
     def _build_rows(self) -> None:
-        keys = ("vids", "doc", "head", "lo", "hi", "lang", "src", "seg", "local", "slocal", "slen", "len", "ordinal")
-        cols: dict[str, list[np.ndarray]] = {k: [] for k in keys}
+        parts = _RowParts()
         doc_ids: list[str] = []
         langs: dict[str, int] = {}
         sources: dict[str, int] = {}
@@ -170,38 +184,28 @@ class IndexReader:
             self.offsets.append(self.offsets[-1] + len(live))
             self._live_rows.append(part)
             self._doc_offsets.append(len(doc_ids))
-            cols["doc"].append(part.doc + len(doc_ids))
-            doc_ids.extend(part.doc_ids)
             lang_map = np.array([langs.setdefault(x, len(langs)) for x in rows.langs] or [0], np.int16)
             src_map = np.array([sources.setdefault(x, len(sources)) for x in rows.sources] + [-1], np.int32)
             ptr = segment.sentences.ptr
-            cols["vids"].append(rows.vids[live])
-            cols["head"].append(rows.headline[live])
-            cols["lo"].append(rows.date_lo[live])
-            cols["hi"].append(rows.date_hi[live])
-            cols["lang"].append(lang_map[rows.lang[live]])
-            cols["src"].append(src_map[rows.source[live]])  # -1 indexes the appended -1
-            cols["seg"].append(np.full(len(live), s, np.int32))
-            cols["local"].append(live)
-            cols["slocal"].append(ptr[live])
-            cols["slen"].append(ptr[live + 1] - ptr[live])
-            cols["len"].append(segment.postings.lengths[live])
-            cols["ordinal"].append(part.ordinal)
-
-        def cat(key: str, dtype) -> np.ndarray:
-            return np.concatenate(cols[key]).astype(dtype, copy=False) if cols[key] else np.zeros(0, dtype)
-
+            parts.add(
+                vids=rows.vids[live], doc=part.doc + len(doc_ids), headline=rows.headline[live], date_lo=rows.date_lo[live],
+                date_hi=rows.date_hi[live], lang=lang_map[rows.lang[live]], source=src_map[rows.source[live]],  # -1: the appended -1
+                segment=np.full(len(live), s, np.int32), local=live, sentence=ptr[live], sentences=ptr[live + 1] - ptr[live],
+                length=segment.postings.lengths[live], ordinal=part.ordinal,
+            )
+            doc_ids.extend(part.doc_ids)
+        cat = parts.cat
         self.rows = RowTable(
-            cat("vids", np.int64), cat("doc", np.int32), doc_ids, cat("head", np.int64), cat("lo", np.int32),
-            cat("hi", np.int32), cat("lang", np.int16), list(langs), cat("src", np.int32), [x for x in sources],
+            cat("vids", np.int64), cat("doc", np.int32), doc_ids, cat("headline", np.int64), cat("date_lo", np.int32),
+            cat("date_hi", np.int32), cat("lang", np.int16), list(langs), cat("source", np.int32), [x for x in sources],
         )
-        self._row_seg = cat("seg", np.int32)
+        self._row_seg = cat("segment", np.int32)
         self._row_local = cat("local", np.int64)
-        self._row_sentence = cat("slocal", np.int64)
+        self._row_sentence = cat("sentence", np.int64)
         self._ordinals = cat("ordinal", np.int64)
-        self.lengths = cat("len", np.float32)
+        self.lengths = cat("length", np.float32)
         ptr = np.zeros(len(self._row_seg) + 1, np.int64)
-        np.cumsum(cat("slen", np.int64), out=ptr[1:])
+        np.cumsum(cat("sentences", np.int64), out=ptr[1:])
         self._vid_order = np.argsort(self.rows.vids, kind="stable")
         self._sorted_vids = self.rows.vids[self._vid_order]
         if len(self.segments) == 1 and not len(self.deletes[0]):
@@ -373,7 +377,7 @@ def open_commit(
     known.update({s.name: s for s in previous.segments} if previous is not None else {})
     segments: list[Segment] = []
     deletes: list[np.ndarray] = []
-    opened: list[Segment] = []
+    opened_here: list[Segment] = []  # closed again if the commit turns out damaged
     try:
         for entry in commit.segments:
             if wanted is not None and entry.name not in wanted:
@@ -382,7 +386,7 @@ def open_commit(
             segment = known.get(entry.name)
             if segment is None:
                 segment = Segment.open(folder, commit.dim)
-                opened.append(segment)
+                opened_here.append(segment)
             deleted = load_deletes(folder, entry.deletes)
             if len(deleted) != entry.deleted or segment.size != entry.passages:
                 raise IndexCorruptError(
@@ -392,7 +396,7 @@ def open_commit(
             segments.append(segment)
             deletes.append(deleted)
     except IndexCorruptError:
-        for segment in opened:
+        for segment in opened_here:
             segment.conn.close()
         raise
     return IndexReader(path, commit, segments, deletes)
