@@ -8,6 +8,7 @@ from typing import Annotated
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from .alerts.webhooks import WebhookConfig
 from .embedding.base import DEFAULT_MODEL
 from .index.chunking import ChunkingConfig
 from .ingest.fetcher import DEFAULT_USER_AGENT, FetchConfig, allowed_networks
@@ -64,6 +65,10 @@ class Settings(BaseSettings):
     fetch_allow_addresses: Annotated[list[str], NoDecode] = []
     feeds: Annotated[list[str], NoDecode] = []  # `semsearch watch` with no URL: these (comma or space separated)
     watch_every: str = "15m"
+    # Webhooks of saved searches (semsearch/alerts/webhooks.py)
+    webhook_timeout: float = Field(5.0, gt=0, le=60)
+    webhook_attempts: int = Field(5, ge=1, le=20)
+    webhook_backoff: float = Field(2.0, ge=0, le=3600)  # seconds before the first retry, doubled each time
 
     @field_validator("api_key", mode="before")
     @classmethod
@@ -115,6 +120,9 @@ class Settings(BaseSettings):
             self.fetch_timeout, self.fetch_max_bytes, self.fetch_delay, self.fetch_max_redirects, self.user_agent,
             self.fetch_allow_private, tuple(self.fetch_allow_addresses),
         )
+
+    def webhook_config(self) -> WebhookConfig:
+        return WebhookConfig(timeout=self.webhook_timeout, attempts=self.webhook_attempts, backoff=self.webhook_backoff)
 
     def chunking(self) -> ChunkingConfig:
         return ChunkingConfig(self.max_passage_tokens, self.min_passage_chars, self.overlap_sentences)

@@ -233,6 +233,8 @@ class StatsResponse(BaseModel):
     merges: int = Field(0, description="merges committed since the index was created")
     merging: bool = Field(False, description="segments are being merged in this server now (not while it only looks for merges)")
     merging_segments: int = Field(0, description="how many segments the running merge combines (0: none)")
+    alerts: int = Field(0, description="saved searches (GET /alerts lists them)")
+    alert_names: list[str] = Field(default_factory=list, description="their names, the first 100 in name order")
 
 
 class OptimizeResponse(BaseModel):

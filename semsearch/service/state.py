@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..alerts.runtime import AlertsRuntime
 from ..documents import Document
 from ..embedding import Embedder, load_embedder
 from ..errors import SemsearchError
@@ -69,6 +70,7 @@ class ServiceState:
         self.open_segments = self._make_open_segments()
         merger = Merger(self.layout.root, settings.index_type, open_segments=self.open_segments)
         self.maintenance = IndexMaintenance(merger, self.refresh)
+        self.alerts = AlertsRuntime(self.layout.root, settings.webhook_config())  # saved searches: matched at each new commit
         self.phase = Phase()
 
     def _make_open_segments(self) -> OpenSegments | None:
@@ -161,6 +163,7 @@ class ServiceState:
         self.metrics.ready.set(1)
         self.phase = Phase("ready", f"serving reader {reader.path.name}")
         self._ready.set()
+        self.alerts.on_commit(snapshot)  # whoever committed it: its new documents against the saved searches
         log.info(
             "reader loaded",
             extra={
@@ -179,9 +182,11 @@ class ServiceState:
             self._bootstrap = threading.Thread(target=self.bootstrap, args=(corpus,), name="semsearch-bootstrap", daemon=True)
             self._bootstrap.start()
             self.maintenance.start()
+            self.alerts.start()
 
     def stop(self) -> None:
         self.maintenance.stop()
+        self.alerts.stop()
 
     def bootstrap(self, corpus: Path | None = None) -> None:
         """Load the model and the live reader; index `corpus` first when the index has no reader."""

@@ -52,6 +52,8 @@ async def stats(service: ServiceState = Depends(get_service)) -> StatsResponse:
         merges=reader.commit.merges,
         merging=bool(service.maintenance.merging),
         merging_segments=len(service.maintenance.merging),
+        alerts=service.alerts.store.count(),
+        alert_names=service.alerts.store.names(100),
     )
 
 
