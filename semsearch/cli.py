@@ -91,11 +91,27 @@ def cmd_index(args: argparse.Namespace) -> int:
     settings = _model_for_index(settings, bool(args.model))
     writer = IndexWriter(settings.index_dir, _embedder(settings), settings.chunking(), settings.index_type, settings.embed_batch_size)
     report = writer.write(batch.documents, progress=_progress(args))
+    _match_alerts(settings)
     report.failed = batch.problems
     report.notes = batch.notes
     # authors of web articles are extracted but not stored (the index has no column for them)
     _print_index_report(report, {**report.to_dict(), "authors": batch.authors}, settings, args.json)
     return 0
+
+
+def _match_alerts(settings: Settings) -> None:
+    """Saved searches against what this process just committed (a running server would match it too, when it
+    opens the commit; hits are recorded once). A failure is reported, never fatal: the write is done."""
+    from .alerts.consumer import catch_up
+
+    try:
+        result = catch_up(settings.index_dir)
+    except Exception as exc:  # noqa: BLE001 - the next process to look (the server, the next index) matches it
+        log.warning("saved searches: matching the new documents failed (%s); the server or the next write will", exc)
+        return
+    if result is not None and result.hits:
+        names = sorted({hit.alert for hit in result.hits})
+        print(f"semsearch: saved searches: {len(result.hits)} new hit(s) for {', '.join(names)}", file=sys.stderr)
 
 
 def _progress(args: argparse.Namespace) -> bool:
@@ -141,6 +157,7 @@ def _index_on_ray(args: argparse.Namespace) -> int:
     with contextlib.redirect_stdout(sys.stderr):  # Ray prints cluster events (a node lost...) on stdout: keep it for the summary
         result = index_on_ray(args.paths, settings, _embedder(settings), options, progress=_progress(args))
     report = result.write
+    _match_alerts(settings)
     _print_read_problems(report.failed, report.notes)
     if not (report.added or report.updated or report.unchanged):
         print("semsearch: error: nothing could be indexed", file=sys.stderr)
@@ -182,7 +199,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
             watcher = Watcher(feeds, writer, fetcher, Path(args.state) if args.state else state_path(settings.index_dir), stop)
             every = "one round" if args.once else f"every {settings.watch_every}"
             log.warning("watching %d feed(s), %s, into %s", len(watcher.feeds), every, settings.index_dir)
-            watcher.run(parse_duration(settings.watch_every), once=args.once)
+            watcher.run(parse_duration(settings.watch_every), once=args.once, on_round=lambda _report: _match_alerts(settings))
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -217,7 +234,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     from .search.results import SearchFilters
     from .search.search_options import search_options
 
-    options = search_options(args.sort, args.recency, args.offset, args.facets)
+    options = search_options(args.sort, args.recency, args.offset, args.facets, args.histogram)
     settings = _model_for_index(_settings(args), bool(args.model))
     searcher = _open_searcher(settings)
     filters = SearchFilters(date_from=args.date_from, date_to=args.date_to, source=args.source, lang=args.lang)
@@ -241,7 +258,110 @@ def cmd_search(args: argparse.Namespace) -> int:
     )
     for name, counts in result.facets.items():
         print(f"  {name}: " + (", ".join(f"{c.value} ({c.count})" for c in counts) or "-"))
+    if result.histogram is not None:
+        _print_histogram(result.histogram)
     _print_hits(result.results)
+    return 0
+
+
+def _print_histogram(histogram) -> None:
+    peak = max((b.count for b in histogram.buckets), default=0)
+    print(f"  per {histogram.interval}:" + ("" if histogram.buckets else " no dated result"))
+    for bucket in histogram.buckets:
+        bar = "#" * (round(40 * bucket.count / peak) if peak else 0)
+        print(f"    {bucket.key:<10} {bucket.count:>5} {bar}")
+    if histogram.undated:
+        print(f"    undated    {histogram.undated:>5}")
+
+
+def cmd_alerts(args: argparse.Namespace) -> int:
+    """`semsearch alerts add|list|remove|hits`: saved searches stored with the index."""
+    from .alerts.store import (
+        AlertExistsError,
+        AlertNotFoundError,
+        AlertStore,
+        validate_name,
+    )
+
+    settings = _settings(args)
+    store = AlertStore(settings.index_dir)
+    try:
+        if args.action == "add":
+            return _alerts_add(args, settings, store)
+        if args.action == "list":
+            counts = store.hit_counts()
+            searches = store.list()
+            if args.json:
+                print(json.dumps([{**_alert_dict(s), "hits": counts.get(s.name, (0, None))[0]} for s in searches], ensure_ascii=False, indent=2))
+                return 0
+            if not searches:
+                print("no saved search; add one with: semsearch alerts add NAME QUESTION")
+            for s in searches:
+                n, last = counts.get(s.name, (0, None))
+                filters = " ".join(f"{k}={v}" for k, v in vars(s.filters).items() if v)
+                print(f"{s.name}: {s.query!r} [{s.mode}{', ' + filters if filters else ''}] {n} hit(s)"
+                      + (f", last {last}" if last else "") + (f", webhook {s.webhook_url}" if s.webhook_url else ""))
+            return 0
+        if args.action == "remove":
+            store.remove(validate_name(args.name))
+            print(f"removed saved search {args.name!r}")
+            return 0
+        total, hits = store.hits(validate_name(args.name), args.n)
+        if args.json:
+            print(json.dumps({"name": args.name, "hits": total, "recent": [h.to_dict() for h in hits]}, ensure_ascii=False, indent=2))
+            return 0
+        print(f"{total} hit(s) for {args.name!r}, newest first")
+        for hit in hits:
+            print(f"- {hit.matched_at}  {hit.title or hit.doc_id}  [{', '.join(x for x in (hit.date, hit.source, hit.lang) if x)}]")
+            print(f"  {hit.answer}")
+            print(f"  {hit.doc_id}" + (f"  {hit.url}" if hit.url else ""))
+        return 0
+    except (AlertNotFoundError, AlertExistsError) as exc:
+        print(f"semsearch: error: {exc}", file=sys.stderr)
+        return 1
+
+
+def _alert_dict(search) -> dict:
+    return {
+        "name": search.name, "query": search.query, "mode": search.mode, "filters": vars(search.filters),
+        "query_lang": search.query_lang, "created_at": search.created_at, "webhook_url": search.webhook_url,
+    }
+
+
+def _alerts_add(args: argparse.Namespace, settings: Settings, store) -> int:
+    from .alerts.consumer import AlertsConsumer
+    from .alerts.store import SavedSearch, validate_filters, validate_name, validate_secret, validate_webhook_url
+    from .errors import InvalidInputError
+    from .search.relevance import DENSE_FLOORS
+    from .search.searcher import query_language, validate_query
+    from .store.reader import open_index
+
+    name = validate_name(args.name)
+    query = validate_query(args.query, 1, args.mode)
+    filters = validate_filters(args.date_from, args.date_to, args.source, args.lang)
+    url = validate_webhook_url(args.webhook_url, "--webhook-url")
+    if args.webhook_secret and not url:
+        raise InvalidInputError("--webhook-secret: given without --webhook-url", "webhook_secret")
+    secret = validate_secret(args.webhook_secret, "--webhook-secret") if url else None
+    settings = _model_for_index(settings, bool(args.model))
+    reader = open_index(settings.index_dir)
+    model = reader.manifest.model
+    vector = None
+    if args.mode != "lexical":
+        if DENSE_FLOORS.get(model) is None:
+            raise InvalidInputError(
+                f"--mode: {args.mode} alerts need a model with a measured relevance floor; {model!r} has none: use --mode lexical"
+            )
+        vector = _embedder(settings).embed_queries([query])[0]
+    search = SavedSearch(name, query, args.mode, filters, query_language(query, reader.manifest.languages), model, url)
+    AlertsConsumer(settings.index_dir, store).start_cursor(reader)
+    saved = store.add(search, vector, secret)
+    if args.json:
+        print(json.dumps({**_alert_dict(saved), "webhook_secret": secret}, ensure_ascii=False, indent=2))
+    else:
+        print(f"saved search {saved.name!r} ({saved.mode}, question in {saved.query_lang}); feed: /alerts/{saved.name}/feed.atom")
+        if secret:
+            print(f"webhook secret (HMAC-SHA256 of X-Semsearch-Signature), shown once: {secret}")
     return 0
 
 
@@ -516,11 +636,39 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--recency", metavar="HALF_LIFE", help="boost recent articles: half-life such as 12h, 30d, 2w, 1y")
     p.add_argument("--offset", type=int, default=0, help="relevant results to skip (paging)")
     p.add_argument("--facets", help="counts over the relevant results: source,lang,month")
+    p.add_argument("--histogram", choices=["day", "week", "month"], help="counts of the relevant results per interval")
     output = p.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true")
     output.add_argument("--csv", action="store_true", help="the results as CSV (UTF-8 with a byte-order mark, for Excel)")
     common(p)
     p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("alerts", help="saved searches: new documents that answer them are their hits (feed, webhook)")
+    alerts = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    a = alerts.add_parser("add", help="save a search: new documents that answer it from now on become its hits")
+    a.add_argument("name", metavar="NAME", help="letters, digits, '.', '_' or '-'")
+    a.add_argument("query", metavar="QUESTION")
+    a.add_argument("--mode", default="hybrid", choices=["hybrid", "dense", "lexical"])
+    a.add_argument("--date-from", help="YYYY, YYYY-MM or YYYY-MM-DD")
+    a.add_argument("--date-to", help="YYYY, YYYY-MM or YYYY-MM-DD")
+    a.add_argument("--source")
+    a.add_argument("--lang")
+    a.add_argument("--webhook-url", help="http(s) URL POSTed each commit's new hits (sent by `semsearch serve`)")
+    a.add_argument("--webhook-secret", help="HMAC-SHA256 key of the signature header (16+ characters; made up when absent)")
+    a.add_argument("--json", action="store_true")
+    common(a)
+    a = alerts.add_parser("list", help="the saved searches and how many hits each has")
+    a.add_argument("--json", action="store_true")
+    common(a, model=False)
+    a = alerts.add_parser("remove", help="remove a saved search and its hits")
+    a.add_argument("name", metavar="NAME")
+    common(a, model=False)
+    a = alerts.add_parser("hits", help="a saved search's hits, newest first")
+    a.add_argument("name", metavar="NAME")
+    a.add_argument("-n", type=int, default=20, help="how many (default 20)")
+    a.add_argument("--json", action="store_true")
+    common(a, model=False)
+    p.set_defaults(func=cmd_alerts)
 
     p = sub.add_parser("similar", help="other articles covering the same story as a document")
     p.add_argument("id", metavar="ID", help="document id")

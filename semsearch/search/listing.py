@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from .facets import FacetCount, facet_counts
+from .histogram import Histogram, date_histogram
 from .recency import article_days, boost_scores, newest_day, recency_factors
 from .relevance import DENSE_FLOORS, relevant_mask
 from .results import Ranking
@@ -22,6 +23,7 @@ class ResultPage:
     total: int  # relevant results
     total_relation: str  # "eq", or "gte" when the candidate pool ended before the relevant results did
     facets: dict[str, list[FacetCount]] = field(default_factory=dict)
+    histogram: Histogram | None = None
 
 
 def relevant_ranking(
@@ -55,19 +57,22 @@ def relevant_ranking(
 def result_page(
     chosen: list[tuple[int, list[int]]], ranking: Ranking, rows, options: SearchOptions, k: int, exhausted: bool
 ) -> ResultPage:
-    """Sort (by date if asked), count facets over all relevant results, cut the page."""
+    """Sort (by date if asked), count facets and the date histogram over all relevant results, cut the page."""
     if options.sort == "date" and chosen:
         picked = ranking.rows[[pos for pos, _ in chosen]]
         days = article_days(rows.date_lo[picked], rows.date_hi[picked])
         # newest first, undated last; equal dates keep the relevance order (stable sort)
         key = np.where(np.isnan(days), -np.inf, days)
         chosen = [chosen[i] for i in np.argsort(-key, kind="stable")]
-    facets = facet_counts(rows, ranking.rows[[pos for pos, _ in chosen]], options.facets) if options.facets else {}
+    relevant = ranking.rows[[pos for pos, _ in chosen]]
+    facets = facet_counts(rows, relevant, options.facets) if options.facets else {}
+    histogram = date_histogram(rows, relevant, options.histogram, options.histogram_by_source) if options.histogram else None
     return ResultPage(
         chosen=chosen[options.offset : options.offset + k],
         total=len(chosen),
         total_relation="gte" if exhausted else "eq",
         facets=facets,
+        histogram=histogram,
     )
 
 

@@ -8,6 +8,7 @@ import numpy as np
 
 from ..store.database import PassageRow
 from .facets import FacetCount
+from .histogram import Histogram
 
 
 @dataclass
@@ -56,6 +57,7 @@ class SearchResult:
     total_relation: str = "eq"  # "gte": the candidate pool ended before the relevant results did
     offset: int = 0
     facets: dict[str, list[FacetCount]] = field(default_factory=dict)
+    histogram: Histogram | None = None  # when asked (histogram.py)
 
 
 @dataclass

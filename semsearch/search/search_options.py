@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass
 
 from ..errors import InvalidInputError
+from .histogram import validate_interval
 
 SORTS = ("relevance", "date")
 FACETS = ("source", "lang", "month")
@@ -25,6 +26,8 @@ class SearchOptions:
     offset: int = 0  # results skipped before the k shown
     facets: tuple[str, ...] = ()  # counts wanted, among FACETS
     relevant_only: bool = True  # False: every candidate of the pool counts (tests of retrieval itself)
+    histogram: str | None = None  # "day", "week" or "month": counts per interval (histogram.py); None: none
+    histogram_by_source: bool = False  # each interval's counts per source too
 
 
 def parse_half_life(value: str | None, field: str = "recency") -> float | None:
@@ -58,10 +61,19 @@ def parse_facets(value: str | list[str] | tuple[str, ...] | None, field: str = "
     return tuple(names)
 
 
-def search_options(sort: str = "relevance", recency: str | None = None, offset: int = 0, facets=None) -> SearchOptions:
+def search_options(
+    sort: str = "relevance", recency: str | None = None, offset: int = 0, facets=None, histogram: str | None = None,
+    histogram_by_source: bool = False,
+) -> SearchOptions:
     """SearchOptions from user input, or InvalidInputError naming the field at fault."""
     if sort not in SORTS:
         raise InvalidInputError(f"sort: {str(sort)[:40]!r} is not one of {', '.join(SORTS)}", "sort")
     if not isinstance(offset, int) or isinstance(offset, bool) or not 0 <= offset <= MAX_OFFSET:
         raise InvalidInputError(f"offset: must be an integer from 0 to {MAX_OFFSET}", "offset")
-    return SearchOptions(sort=sort, half_life_days=parse_half_life(recency), offset=offset, facets=parse_facets(facets))
+    interval = validate_interval(histogram)
+    if histogram_by_source and interval is None:
+        raise InvalidInputError("histogram_by_source: needs histogram (day, week or month)", "histogram_by_source")
+    return SearchOptions(
+        sort=sort, half_life_days=parse_half_life(recency), offset=offset, facets=parse_facets(facets), histogram=interval,
+        histogram_by_source=bool(histogram_by_source),
+    )

@@ -378,6 +378,7 @@ class Searcher:
         return SearchResult(
             query=query, query_lang=ranking.query_lang, mode=mode, took_ms=round(took, 2), results=hits,
             total=page.total, total_relation=page.total_relation, offset=options.offset, facets=page.facets,
+            histogram=page.histogram,
         )
 
 

@@ -11,6 +11,11 @@ from ..search.searcher import MAX_K, MAX_QUERY_CHARS
 
 Mode = Literal["hybrid", "dense", "lexical"]
 Sort = Literal["relevance", "date"]
+Interval = Literal["day", "week", "month"]
+HISTOGRAM_HELP = (
+    "counts of the relevant results per day, week or month (an article counts in each interval its date overlaps,"
+    " as a date filter on that interval finds it)"
+)
 RECENCY_HELP = "half-life of a recency boost: 12h, 30d, 2w or 1y; recent articles count up to twice, undated ones once"
 FACETS_HELP = f"counts over the relevant results for these facets: {', '.join(FACETS)} (comma-separated)"
 MAX_FILTER_CHARS = 200
@@ -69,6 +74,8 @@ class SearchRequest(BaseModel):
     recency: str | None = Field(None, max_length=32, description=RECENCY_HELP, examples=["30d"])
     offset: int = Field(0, ge=0, le=MAX_OFFSET, strict=True, description="relevant results skipped before the k returned")
     facets: list[str] | str | None = Field(None, description=FACETS_HELP, examples=[["source", "month"]])
+    histogram: Interval | None = Field(None, description=HISTOGRAM_HELP)
+    histogram_by_source: bool = Field(False, strict=True, description="each interval's counts per source too")
 
 
 class Span(BaseModel):
@@ -104,6 +111,20 @@ class FacetOut(BaseModel):
     count: int
 
 
+class BucketOut(BaseModel):
+    key: str = Field(description="YYYY-MM-DD of the interval's first day (day, week: weeks start on Monday), YYYY-MM (month)")
+    start: str = Field(description="first day, YYYY-MM-DD: the interval is date_from=start&date_to=end")
+    end: str
+    count: int
+    sources: list[FacetOut] | None = Field(None, description="per source, with histogram_by_source")
+
+
+class HistogramOut(BaseModel):
+    interval: Interval
+    buckets: list[BucketOut] = Field(description="oldest first, from the first to the last non-empty interval")
+    undated: int = Field(0, description="relevant results without a date")
+
+
 class SearchResponse(BaseModel):
     query: str
     query_lang: str
@@ -113,6 +134,7 @@ class SearchResponse(BaseModel):
     total_relation: Literal["eq", "gte"] = Field("eq", description="gte: the candidate pool ended before the relevant results did")
     offset: int = 0
     facets: dict[str, list[FacetOut]] = Field(default_factory=dict, description="counts per value, for the facets asked")
+    histogram: HistogramOut | None = Field(None, description="with histogram=day|week|month")
     results: list[HitOut]
 
 

@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import InvalidInputError, SemsearchError, UnsupportedError
+from ..search.histogram import INTERVALS
 from ..search.search_options import MAX_OFFSET, SORTS
 from ..search.searcher import MAX_K, MODES
 from .state import NotReadyError
@@ -48,7 +49,7 @@ def renamed(exc: InvalidInputError, names: dict[str, str]) -> InvalidInputError:
 
 
 _RANGES = {"k": (1, MAX_K), "offset": (0, MAX_OFFSET)}  # integer fields: their bounds, named in the message
-_CHOICES = {"mode": MODES, "sort": SORTS, "format": ("json", "csv")}  # fields with a fixed set of values
+_CHOICES = {"mode": MODES, "sort": SORTS, "format": ("json", "csv"), "histogram": INTERVALS}  # fields with a fixed set of values
 
 
 def _validation_message(error: dict[str, Any]) -> tuple[str, str, int]:

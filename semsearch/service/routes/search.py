@@ -14,12 +14,16 @@ from ...search.searcher import MAX_K, MAX_QUERY_CHARS, validate_query
 from ..api_models import (
     ERROR_RESPONSES,
     FACETS_HELP,
+    HISTOGRAM_HELP,
     MAX_FILTER_CHARS,
     RECENCY_HELP,
+    BucketOut,
     DuplicateOut,
     FacetOut,
     FiltersIn,
+    HistogramOut,
     HitOut,
+    Interval,
     Mode,
     SearchRequest,
     SearchResponse,
@@ -83,6 +87,22 @@ def hit_out(hit: SearchHit) -> HitOut:
     )
 
 
+def histogram_out(histogram) -> HistogramOut | None:
+    if histogram is None:
+        return None
+    return HistogramOut(
+        interval=histogram.interval,
+        undated=histogram.undated,
+        buckets=[
+            BucketOut(
+                key=b.key, start=b.start, end=b.end, count=b.count,
+                sources=[FacetOut(value=s.value, count=s.count) for s in b.sources] if histogram.by_source else None,
+            )
+            for b in histogram.buckets
+        ],
+    )
+
+
 def search_response(result: SearchResult) -> SearchResponse:
     return SearchResponse(
         query=result.query,
@@ -93,6 +113,7 @@ def search_response(result: SearchResult) -> SearchResponse:
         total_relation=result.total_relation,
         offset=result.offset,
         facets={name: [FacetOut(value=f.value, count=f.count) for f in counts] for name, counts in result.facets.items()},
+        histogram=histogram_out(getattr(result, "histogram", None)),
         results=[hit_out(hit) for hit in result.results],
     )
 
@@ -151,11 +172,13 @@ def search_get(
     offset: int = Query(0, ge=0, le=MAX_OFFSET, description="relevant results skipped before the k returned"),
     facets: str | None = Query(None, max_length=MAX_FILTER_CHARS, description=FACETS_HELP),
     format: Literal["json", "csv"] = Query("json", description="csv: the results as a CSV attachment"),
+    histogram: Interval | None = Query(None, description=HISTOGRAM_HELP),
+    histogram_by_source: bool = Query(False, description="each interval's counts per source too"),
     service: ServiceState = Depends(get_service),
 ) -> Response:
     """Search with query parameters."""
     filters = FiltersIn.model_construct(date_from=date_from, date_to=date_to, source=source, lang=lang)
-    options = search_options(sort, recency, offset, facets)
+    options = search_options(sort, recency, offset, facets, histogram, histogram_by_source)
     result = run_search(service, q, k, mode, filters, collapse, per_doc, options, query_field="q", filter_prefix="")
     return csv_response(result) if format == "csv" else json_response(result)
 
@@ -163,7 +186,7 @@ def search_get(
 @router.post("/search", response_model=SearchResponse, responses=ERROR_RESPONSES)
 def search_post(body: SearchRequest, service: ServiceState = Depends(get_service)) -> Response:
     """Search with a JSON body."""
-    options = search_options(body.sort, body.recency, body.offset, body.facets)
+    options = search_options(body.sort, body.recency, body.offset, body.facets, body.histogram, body.histogram_by_source)
     result = run_search(
         service, body.query, body.k, body.mode, body.filters, body.collapse, body.per_doc, options, query_field="query", filter_prefix="filters."
     )
