@@ -528,6 +528,7 @@
     $("facets").hidden = true;
     $("pager").hidden = true;
     for (const name of Object.values(FIELD_CONTROLS)) $(name).removeAttribute("aria-invalid");
+    document.dispatchEvent(new CustomEvent("semsearch:cleared"));
   }
 
   function showEmpty() {
@@ -564,6 +565,7 @@
     const query = params(state);
     if (!query.has("k")) query.set("k", String(PAGE_SIZE));
     query.set("facets", FACETS.join(","));
+    query.set("histogram", document.body.dataset.histogram || "month"); // drawn by coverage.js
     let response;
     let body = null;
     try {
@@ -594,11 +596,14 @@
     statusBox.textContent = fill(S.took, { count, ms: numbers.format(body.took_ms) });
     if (!body.results.length) {
       showEmpty();
+      document.dispatchEvent(new CustomEvent("semsearch:results", { detail: { state: { ...state }, body } }));
       return;
     }
     showRange(state, body);
     showFacets(state, body.facets);
     list.replaceChildren(...body.results.map(result));
+    // coverage.js (the chart) and alerts.js (save this search) draw from the same answer
+    document.dispatchEvent(new CustomEvent("semsearch:results", { detail: { state: { ...state }, body } }));
   }
 
   function finish(controller) {
