@@ -358,3 +358,21 @@ def test_the_page_draws_coverage_and_lists_saved_searches(server):
         browser.close()
     finally:
         playwright.stop()
+
+
+def test_search_histogram_over_http(server):
+    params = {"q": "La coalition internationale en Irak", "histogram": "month", "histogram_by_source": "true"}
+    body = server.client.get("/search", params=params).json()
+    buckets = {b["key"]: b for b in body["histogram"]["buckets"]}
+    assert body["histogram"]["interval"] == "month" and buckets["2024-01"]["count"] > 0
+    assert all(isinstance(b["sources"], list) for b in buckets.values())
+    for bucket in buckets.values():
+        filtered = server.client.get("/search", params={"q": params["q"], "date_from": bucket["start"], "date_to": bucket["end"]})
+        assert filtered.json()["total"] == bucket["count"]
+    posted = server.client.post("/search", json={"query": params["q"], "histogram": "week"}).json()
+    assert posted["histogram"]["interval"] == "week" and posted["histogram"]["undated"] == body["histogram"]["undated"]
+    assert server.client.get("/search", params={"q": "x"}).json()["histogram"] is None
+    bad = server.client.get("/search", params={"q": "x", "histogram": "hour"})
+    assert bad.status_code == 422 and bad.json()["error"]["field"] == "histogram"
+    bad = server.client.post("/search", json={"query": "x", "histogram_by_source": True})
+    assert bad.status_code == 422 and bad.json()["error"]["field"] == "histogram_by_source"

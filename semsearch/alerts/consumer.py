@@ -116,8 +116,7 @@ class AlertsConsumer:
         for alert_id, hit in found:
             ids.append(alert_id)
             hits.append(Hit(**{**hit.__dict__, "content_hash": hashes.get(hit.doc_id) or f"segment:{commit.generation}"}))
-        webhooks = {int(i) for i, w in zip(alerts.ids.tolist(), alerts.webhooks.tolist()) if w}
-        fresh = self.store.record(ids, hits, webhooks)
+        fresh = self.store.record(ids, hits, alerts.webhook_ids)
         save_cursor(self.index_dir, CONSUMER, cursor.advanced(commit))
         ms = (time.perf_counter() - started) * 1000
         if fresh:

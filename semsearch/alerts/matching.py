@@ -46,22 +46,27 @@ def segment_rows(reader: IndexReader, names: set[str]) -> np.ndarray:
     return np.concatenate(parts) if parts else np.zeros(0, np.int64)
 
 
-def _filter_mask(reader: IndexReader, rows: np.ndarray, alerts: AlertMatrix) -> np.ndarray:
-    """(passages, saved searches): whether each passage passes each saved search's filters."""
+def _codes(values: list, known: list[str], fold: bool = False) -> np.ndarray:
+    """Each distinct saved-search value as a code of the reader's table: -2 for "any" (None), -3 for a
+    value the table does not hold (nothing passes)."""
+    table = {(v.casefold() if fold else v): i for i, v in enumerate(known)}
+    return np.array([-2 if v is None else table.get(v, -3) for v in values], np.int64)
+
+
+def _filter_mask(reader: IndexReader, rows: np.ndarray, alerts: AlertMatrix, columns: np.ndarray) -> np.ndarray:
+    """(passages, columns): whether each passage passes the filters of each saved search in `columns`."""
     table = reader.rows
     lo, hi = table.date_lo[rows].astype(np.int64), table.date_hi[rows].astype(np.int64)
-    a_lo, a_hi = alerts.date_lo.astype(np.int64), alerts.date_hi.astype(np.int64)
+    a_lo, a_hi = alerts.date_lo[columns].astype(np.int64), alerts.date_hi[columns].astype(np.int64)
     mask = ((a_lo[None, :] == 0) | ((hi[:, None] >= a_lo[None, :]) & (hi[:, None] > 0))) & (
         (a_hi[None, :] == 0) | ((lo[:, None] <= a_hi[None, :]) & (lo[:, None] > 0))
     )
-    if any(alerts.sources):
-        codes = {s.casefold(): i for i, s in enumerate(table.sources)}
-        wanted = np.array([-2 if s is None else codes.get(s, -3) for s in alerts.sources], np.int64)
+    if any(v is not None for v in alerts.source_values):
+        wanted = _codes(alerts.source_values, table.sources, fold=True)[alerts.source_index[columns]]
         src = table.source[rows].astype(np.int64)
         mask &= (wanted[None, :] == -2) | (src[:, None] == wanted[None, :])
-    if any(alerts.langs):
-        codes = {lang: i for i, lang in enumerate(table.langs)}
-        wanted = np.array([-2 if x is None else codes.get(x, -3) for x in alerts.langs], np.int64)
+    if any(v is not None for v in alerts.lang_values):
+        wanted = _codes(alerts.lang_values, table.langs)[alerts.lang_index[columns]]
         lang = table.lang[rows].astype(np.int64)
         mask &= (wanted[None, :] == -2) | (lang[:, None] == wanted[None, :])
     return mask
@@ -80,42 +85,42 @@ def _gather(reader: IndexReader, rows: np.ndarray) -> tuple[np.ndarray, np.ndarr
 
 def dense_matches(reader: IndexReader, rows: np.ndarray, alerts: AlertMatrix, floor: DenseFloor | None) -> list[Match]:
     """Hybrid and dense saved searches answered by `rows`: best sentence over the floor, filters passed."""
-    columns = np.array([i for i, m in enumerate(alerts.modes) if m != "lexical"], np.int64)
+    columns = alerts.dense_columns
     if floor is None or not len(rows) or not len(columns):
         return []
     vectors, firsts, lengths = _gather(reader, rows)
     if not len(vectors):
         return []
-    queries = alerts.vectors[columns]
+    queries = alerts.vectors if len(columns) == len(alerts) else alerts.vectors[columns]
     scores = vectors @ queries.T  # (sentences, saved searches)
     best = np.maximum.reduceat(scores, firsts, axis=0)  # (passages, saved searches)
-    lang_codes = {lang: i for i, lang in enumerate(reader.rows.langs)}
-    query_lang = np.array([lang_codes.get(alerts.query_langs[c], -1) for c in columns], np.int64)
+    query_lang = _codes(alerts.query_lang_values, reader.rows.langs)[alerts.query_lang_index[columns]]
     same = reader.rows.lang[rows].astype(np.int64)[:, None] == query_lang[None, :]
     hit = best >= np.where(same, np.float32(floor.same_language), np.float32(floor.other_language))
     if not hit.any():
         return []
-    sub = AlertMatrix(
-        alerts.ids[columns], [], alerts.vectors[:0], [], [], [], alerts.date_lo[columns], alerts.date_hi[columns],
-        [alerts.sources[c] for c in columns], [alerts.langs[c] for c in columns],
-    )
-    hit &= _filter_mask(reader, rows, sub)
-    out = []
-    for p, c in zip(*np.nonzero(hit)):
-        block = scores[firsts[p]:firsts[p] + lengths[p], c]
-        out.append(Match(int(columns[c]), int(rows[p]), int(np.argmax(block)), float(best[p, c])))
-    return out
+    passages, cols = np.nonzero(hit)  # the filters are checked on the candidates alone
+    checked = np.unique(cols)
+    keep = _filter_mask(reader, rows, alerts, columns[checked])[passages, np.searchsorted(checked, cols)]
+    passages, cols = passages[keep], cols[keep]
+    if not len(passages):
+        return []
+    # each match's answering sentence: the best of its passage's sentences in its column
+    owner = np.repeat(np.arange(len(rows)), lengths)
+    candidates = np.where(owner[:, None] == passages[None, :], scores[:, cols], -np.inf)
+    sentence = np.argmax(candidates, axis=0) - firsts[passages]
+    return [
+        Match(int(columns[c]), int(rows[p]), int(j), float(best[p, c]))
+        for p, c, j in zip(passages.tolist(), cols.tolist(), sentence.tolist())
+    ]
 
 
 def lexical_matches(reader: IndexReader, rows: np.ndarray, alerts: AlertMatrix, texts: dict[int, str]) -> list[Match]:
     """Lexical saved searches answered by `rows` (every question term in the passage); `texts`: row -> text."""
-    columns = [i for i, m in enumerate(alerts.modes) if m == "lexical"]
+    columns = alerts.lexical_columns
     if not columns or not len(rows):
         return []
-    mask = _filter_mask(reader, rows, AlertMatrix(
-        alerts.ids[columns], [], alerts.vectors[:0], [], [], [], alerts.date_lo[columns], alerts.date_hi[columns],
-        [alerts.sources[c] for c in columns], [alerts.langs[c] for c in columns],
-    ))
+    mask = _filter_mask(reader, rows, alerts, np.array(columns, np.int64))
     table = reader.rows
     spans = reader.sentences.spans
     ptr = reader.sentences.ptr
@@ -143,7 +148,7 @@ def match_rows(reader: IndexReader, rows: np.ndarray, alerts: AlertMatrix, gener
         return []
     floor = DENSE_FLOORS.get(reader.commit.model)
     matches = dense_matches(reader, rows, alerts, floor)
-    need_texts = any(m == "lexical" for m in alerts.modes)
+    need_texts = bool(alerts.lexical_columns)
     passages = reader.fetch_passages(reader.rows.vids[rows].tolist()) if need_texts else {}
     texts = {int(r): passages[int(v)].text for r, v in zip(rows.tolist(), reader.rows.vids[rows].tolist()) if int(v) in passages}
     matches += lexical_matches(reader, rows, alerts, texts)

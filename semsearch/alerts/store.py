@@ -177,8 +177,25 @@ class AlertMatrix:
     langs: list[str | None]
     webhooks: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
 
+    def __post_init__(self) -> None:
+        # What matching needs per commit, computed once per set of saved searches: a loop over 10,000 saved
+        # searches in Python costs more than the matrix product itself.
+        self.dense_columns = np.array([i for i, m in enumerate(self.modes) if m != "lexical"], np.int64)
+        self.lexical_columns = [i for i, m in enumerate(self.modes) if m == "lexical"]
+        self.webhook_ids = frozenset(int(i) for i, w in zip(self.ids.tolist(), self.webhooks.tolist()) if w)
+        self.query_lang_values, self.query_lang_index = _factorize(self.query_langs)
+        self.source_values, self.source_index = _factorize(self.sources)
+        self.lang_values, self.lang_index = _factorize(self.langs)
+
     def __len__(self) -> int:
         return len(self.ids)
+
+
+def _factorize(values: list) -> tuple[list, np.ndarray]:
+    """The distinct values and each item's position among them."""
+    distinct: dict = {}
+    index = np.fromiter((distinct.setdefault(v, len(distinct)) for v in values), np.int64, len(values))
+    return list(distinct), index
 
 
 # -- validation ---------------------------------------------------------------------------------
@@ -405,7 +422,12 @@ class AlertStore:
         stamp = now_iso()
         conn.execute("BEGIN IMMEDIATE")
         try:
-            live = {r[0] for r in conn.execute("SELECT id FROM alerts")}
+            alert_ids = list(alert_ids)
+            wanted = sorted(set(alert_ids))
+            live: set[int] = set()
+            for i in range(0, len(wanted), 500):
+                chunk = wanted[i:i + 500]
+                live |= {r[0] for r in conn.execute(f"SELECT id FROM alerts WHERE id IN ({','.join('?' * len(chunk))})", chunk)}
             for alert_id, hit in zip(alert_ids, hits):
                 if alert_id not in live:
                     continue  # removed meanwhile
