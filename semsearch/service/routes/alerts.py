@@ -216,7 +216,11 @@ def delete_alert(name: str, service: ServiceState = Depends(get_service)) -> Ale
 @router.get(
     "/alerts/{name}/feed.atom",
     response_class=Response,
-    responses={200: {"content": {"application/atom+xml": {}}, "description": "Atom 1.0 feed of the hits, newest first"}, **NOT_FOUND},
+    responses={
+        200: {"content": {"application/atom+xml": {}}, "description": "Atom 1.0 feed of the hits, newest first"},
+        **ERROR_RESPONSES,
+        **NOT_FOUND,
+    },
 )
 def alert_feed(
     name: str,
