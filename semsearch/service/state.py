@@ -163,7 +163,7 @@ class ServiceState:
         self.metrics.ready.set(1)
         self.phase = Phase("ready", f"serving reader {reader.path.name}")
         self._ready.set()
-        self.alerts.on_commit(snapshot)  # whoever committed it: its new documents against the saved searches
+        self.alerts.on_commit(reader)  # whoever committed it: its new documents against the saved searches
         log.info(
             "reader loaded",
             extra={

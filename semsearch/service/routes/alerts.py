@@ -159,7 +159,7 @@ def create_alert(body: AlertIn, service: ServiceState = Depends(get_service)) ->
         raise InvalidInputError("webhook_secret: given without a webhook_url", "webhook_secret")
     secret = validate_secret(body.webhook_secret) if url else None
     searcher = service.searcher  # 503 until an index is served: the question's language is detected among its languages
-    reader = searcher.snapshot
+    reader = searcher.reader
     model = reader.manifest.model
     vector = None
     if body.mode != "lexical":
