@@ -18,7 +18,7 @@ from ..settings import Settings
 from .http_errors import REQUEST_ID_HEADER, install_error_handlers
 from .metrics import Metrics
 from .middleware import BodyLimitMiddleware, HeadMiddleware, RequestContextMiddleware, write_routes
-from .routes import admin, documents, operations, search, similar
+from .routes import admin, documents, operations, search, similar, stories
 from .state import ServiceState
 from .web import install_web_page
 
@@ -57,7 +57,7 @@ def create_app(
     app.state.service = service
     app.state.metrics = metrics
     install_error_handlers(app)
-    routers = [routes.router for routes in (search, similar, documents, operations, admin)]  # similar first: /documents/{id}/similar
+    routers = [routes.router for routes in (search, similar, documents, operations, admin, stories)]  # similar first: /documents/{id}/similar
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, writes=write_routes(routers))
     if settings.cors_origins:
         app.add_middleware(
