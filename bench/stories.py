@@ -30,7 +30,7 @@ from semsearch.store.reader import open_index  # noqa: E402
 from semsearch.stories.cluster import StoryClusterer, StoryConfig  # noqa: E402
 
 SEEDS_DIR = ROOT / "seeds"
-FLOORS = [(0.86, 0.90), (0.88, 0.92), (0.90, 0.93), (0.91, 0.94), (0.92, 0.95), (0.93, 0.95), (0.95, 0.97)]
+FLOORS = [(0.86, 0.90), (0.87, 0.91), (0.88, 0.91), (0.88, 0.92), (0.89, 0.92), (0.89, 0.93), (0.90, 0.93), (0.92, 0.95), (0.95, 0.97)]
 
 
 def ensure_index(index_dir: Path, documents: list[Document]) -> None:
