@@ -92,6 +92,8 @@ def cmd_index(args: argparse.Namespace) -> int:
     writer = IndexWriter(settings.index_dir, _embedder(settings), settings.chunking(), settings.index_type, settings.embed_batch_size)
     report = writer.write(batch.documents, progress=_progress(args))
     _match_alerts(settings)
+    if report.changed:
+        _annotate(settings)
     report.failed = batch.problems
     report.notes = batch.notes
     # authors of web articles are extracted but not stored (the index has no column for them)
@@ -112,6 +114,22 @@ def _match_alerts(settings: Settings) -> None:
     if result is not None and result.hits:
         names = sorted({hit.alert for hit in result.hits})
         print(f"semsearch: saved searches: {len(result.hits)} new hit(s) for {', '.join(names)}", file=sys.stderr)
+
+
+def _annotate(settings: Settings) -> None:
+    """Entities and stories of what this process just committed (annotations.py); a server catches up anyway,
+    so a failure here is a warning, not a failed index run."""
+    from .annotations import Annotator
+    from .store.reader import open_index
+
+    try:
+        reader = open_index(settings.index_dir)
+        try:
+            Annotator(settings.index_dir).catch_up(reader)
+        finally:
+            reader.close()
+    except Exception as exc:
+        log.warning("entities and stories not updated (%s: %s); a server updates them when it opens the index", type(exc).__name__, exc)
 
 
 def _progress(args: argparse.Namespace) -> bool:
@@ -158,6 +176,8 @@ def _index_on_ray(args: argparse.Namespace) -> int:
         result = index_on_ray(args.paths, settings, _embedder(settings), options, progress=_progress(args))
     report = result.write
     _match_alerts(settings)
+    if report.changed:
+        _annotate(settings)
     _print_read_problems(report.failed, report.notes)
     if not (report.added or report.updated or report.unchanged):
         print("semsearch: error: nothing could be indexed", file=sys.stderr)
@@ -199,7 +219,12 @@ def cmd_watch(args: argparse.Namespace) -> int:
             watcher = Watcher(feeds, writer, fetcher, Path(args.state) if args.state else state_path(settings.index_dir), stop)
             every = "one round" if args.once else f"every {settings.watch_every}"
             log.warning("watching %d feed(s), %s, into %s", len(watcher.feeds), every, settings.index_dir)
-            watcher.run(parse_duration(settings.watch_every), once=args.once, on_round=lambda _report: _match_alerts(settings))
+            def after_round(report) -> None:
+                _match_alerts(settings)
+                if report.write is not None and report.write.changed:
+                    _annotate(settings)
+
+            watcher.run(parse_duration(settings.watch_every), once=args.once, on_round=after_round)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -227,7 +252,9 @@ def _open_searcher(settings: Settings, embedder=None):
     reader = open_index(settings.index_dir)
     embedder = embedder or _embedder(settings)
     check_model(reader.summary, embedder, reader.path)
-    return build_searcher(reader, embedder, settings.search_config())
+    from .annotations import Annotator
+
+    return build_searcher(reader, embedder, settings.search_config(), annotations=Annotator(settings.index_dir).view(reader))
 
 
 def cmd_search(args: argparse.Namespace) -> int:

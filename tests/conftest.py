@@ -62,3 +62,11 @@ def seed_searcher(seed_index_master: Path, embedder):
     from semsearch.store.reader import open_index
 
     return Searcher(open_index(seed_index_master), embedder)
+
+
+@pytest.fixture(scope="session")
+def annotated_server(seed_index_master: Path, tmp_path_factory):
+    """A real server over the seeds with their entities and stories (tests/annotated_seeds.py)."""
+    from .annotated_seeds import annotated_server as start
+
+    yield from start(seed_index_master, tmp_path_factory.mktemp("annotated"))

@@ -18,6 +18,7 @@ import numpy as np
 class FacetCount:
     value: str
     count: int
+    label: str | None = None  # what to show when the value is an id (a story's title)
 
 
 def _month(lo: int, hi: int) -> str | None:
@@ -45,4 +46,22 @@ def facet_counts(rows, result_rows: np.ndarray, names: tuple[str, ...]) -> dict[
         else:
             raise ValueError(f"unknown facet {name!r}")
         out[name] = [FacetCount(v, c) for v, c in sorted(counts.items(), key=lambda item: (-item[1], item[0]))]
+    return out
+
+
+ANNOTATION_FACETS = ("person", "org", "place", "story")
+MAX_ANNOTATION_VALUES = 20  # an article names dozens of places: the facet lists the most frequent
+
+
+def annotation_facet_counts(view, result_rows: np.ndarray, names: tuple[str, ...]) -> dict[str, list[FacetCount]]:
+    """Counts of people, organisations, places (passages naming each) and stories (results in each) over the
+    relevant results; `view` is the reader's annotations.AnnotationView (None: nothing annotated, empty lists)."""
+    out: dict[str, list[FacetCount]] = {}
+    for name in names:
+        if view is None:
+            out[name] = []
+            continue
+        counts = view.story_counts(result_rows) if name == "story" else view.entity_counts(result_rows, name)
+        top = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:MAX_ANNOTATION_VALUES]
+        out[name] = [FacetCount(v, c, view.story_title(int(v)) if name == "story" else None) for v, c in top]
     return out

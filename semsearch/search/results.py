@@ -17,6 +17,14 @@ class SearchFilters:
     date_to: str | None = None
     source: str | None = None
     lang: str | None = None
+    entity: str | None = None  # passages naming this person, organisation or place (annotations.py)
+    story: int | None = None  # passages of this story's articles
+
+
+@dataclass
+class EntityRef:
+    kind: str  # person, org or place
+    name: str
 
 
 @dataclass
@@ -44,6 +52,8 @@ class SearchHit:
     end: int
     highlight: list[tuple[int, int]] = field(default_factory=list)  # offsets into `text`
     duplicates: list[DuplicateRef] = field(default_factory=list)
+    entities: list[EntityRef] = field(default_factory=list)  # named in this passage
+    story: int | None = None  # the story of its article
 
 
 @dataclass

@@ -12,7 +12,7 @@ from ..errors import InvalidInputError
 from .histogram import validate_interval
 
 SORTS = ("relevance", "date")
-FACETS = ("source", "lang", "month")
+FACETS = ("source", "lang", "month", "person", "org", "place", "story")
 MAX_OFFSET = 10_000
 _HALF_LIFE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([hdwy])\s*$")
 _UNIT_DAYS = {"h": 1 / 24, "d": 1.0, "w": 7.0, "y": 365.0}

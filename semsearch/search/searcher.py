@@ -12,7 +12,7 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from cachetools import LRUCache
@@ -24,6 +24,7 @@ from ..store.database import PassageRow
 from ..text.analyzer import analyze, salient_numbers
 from ..text.lang import detect_language
 from .collapse import CollapseConfig, Collapser
+from .facets import ANNOTATION_FACETS, annotation_facet_counts
 from .fusion import FusionConfig, fuse
 from .listing import relevant_ranking, result_page
 from .results import DuplicateRef, Ranking, SearchFilters, SearchHit, SearchResult
@@ -110,8 +111,10 @@ class Searcher:
         candidates: int = 100,
         per_doc: int = 2,
         collapse: CollapseConfig = CollapseConfig(),
+        annotations=None,  # annotations.AnnotationView of this reader: entities and stories (None: none)
     ) -> None:
         self.reader = reader
+        self.annotations = annotations
         self.embedder = embedder
         self.fusion = fusion
         self.cache = cache or QueryVectorCache()
@@ -140,6 +143,10 @@ class Searcher:
         if filters.source:
             wanted = filters.source.strip().casefold()
             mask &= np.isin(rows.source, [i for i, s in enumerate(rows.sources) if s.casefold() == wanted])
+        if filters.entity is not None:
+            mask &= self.annotations.entity_mask(filters.entity) if self.annotations is not None else False
+        if filters.story is not None:
+            mask &= self.annotations.story_mask(filters.story) if self.annotations is not None else False
         return mask
 
     # -- retrieval -------------------------------------------------------------------------
@@ -337,11 +344,19 @@ class Searcher:
         depth = pool_depth(self.reader.size, self.candidates, k)
         ranking = self.rank(query, depth, mode, filters)
         options = options or SearchOptions()
+        annotation_facets = tuple(f for f in options.facets if f in ANNOTATION_FACETS)
+        if annotation_facets:
+            options = replace(options, facets=tuple(f for f in options.facets if f not in ANNOTATION_FACETS))
         ranking, exhausted = relevant_ranking(
             ranking, self.reader.rows, mode, options, depth, self.embedder.spec, self.reader.size, self.reader.newest_date
         )
         read: dict[int, PassageRow] = dict(ranking.passages)
-        page = result_page(self._select(ranking, len(ranking.rows), collapse, per_doc, read), ranking, self.reader.rows, options, k, exhausted)
+        selected = self._select(ranking, len(ranking.rows), collapse, per_doc, read)
+        page = result_page(selected, ranking, self.reader.rows, options, k, exhausted)
+        if annotation_facets:
+            counted = annotation_facet_counts(self.annotations, ranking.rows[[pos for pos, _ in selected]], annotation_facets)
+            asked = (*options.facets, *annotation_facets)
+            page.facets = {name: ({**page.facets, **counted})[name] for name in asked}
         chosen = page.chosen
         vids = self.reader.rows.vids
         wanted = [int(vids[ranking.rows[p]]) for p, dups in chosen for p in [p, *dups]]
@@ -372,6 +387,8 @@ class Searcher:
                     end=row.end,
                     highlight=self._highlight(ranking, pos),
                     duplicates=duplicates,
+                    entities=self.annotations.row_entities(int(ranking.rows[pos])) if self.annotations is not None else [],
+                    story=self.annotations.row_story(int(ranking.rows[pos])) if self.annotations is not None else None,
                 )
             )
         took = (time.perf_counter() - started) * 1000
@@ -393,7 +410,9 @@ class SearchConfig:
     query_cache_size: int = 1024
 
 
-def build_searcher(reader: IndexView, embedder: Embedder, config: SearchConfig, cache: QueryVectorCache | None = None) -> Searcher:
+def build_searcher(
+    reader: IndexView, embedder: Embedder, config: SearchConfig, cache: QueryVectorCache | None = None, annotations=None
+) -> Searcher:
     return Searcher(
         reader,
         embedder,
@@ -402,4 +421,5 @@ def build_searcher(reader: IndexView, embedder: Embedder, config: SearchConfig, 
         candidates=config.candidates,
         per_doc=config.per_doc,
         collapse=config.collapse,
+        annotations=annotations,
     )

@@ -20,6 +20,8 @@ RECENCY_HELP = "half-life of a recency boost: 12h, 30d, 2w or 1y; recent article
 FACETS_HELP = f"counts over the relevant results for these facets: {', '.join(FACETS)} (comma-separated)"
 MAX_FILTER_CHARS = 200
 DATE_HELP = "YYYY, YYYY-MM or YYYY-MM-DD"
+ENTITY_HELP = "only passages naming this person, organisation or place (as the facets spell it; case and accents aside)"
+MAX_STORY_ID = 2**62
 
 
 # -- errors ------------------------------------------------------------------------------------
@@ -59,6 +61,8 @@ class FiltersIn(BaseModel):
     date_to: str | None = Field(None, max_length=32, description=f"latest date, {DATE_HELP}")
     source: str | None = Field(None, max_length=MAX_FILTER_CHARS, description="source, case-insensitive (e.g. AA)")
     lang: str | None = Field(None, max_length=MAX_FILTER_CHARS, description="document language code (fr, en...)")
+    entity: str | None = Field(None, max_length=MAX_FILTER_CHARS, description=ENTITY_HELP, examples=["Irak"])
+    story: int | None = Field(None, ge=1, le=MAX_STORY_ID, strict=True, description="only the passages of this story's articles")
 
 
 class SearchRequest(BaseModel):
@@ -91,6 +95,11 @@ class DuplicateOut(BaseModel):
     date: str | None = None
 
 
+class EntityOut(BaseModel):
+    kind: Literal["person", "org", "place"]
+    name: str
+
+
 class HitOut(BaseModel):
     rank: int
     score: float
@@ -104,11 +113,14 @@ class HitOut(BaseModel):
     text: str
     highlight: list[Span] = Field(default_factory=list, description="character offsets into `text` of the words that answer")
     duplicates: list[DuplicateOut] = Field(default_factory=list, description="other passages reporting the same fact")
+    entities: list[EntityOut] = Field(default_factory=list, description="people, organisations and places this passage names")
+    story: int | None = Field(None, description="the story of the article (GET /stories/{id}); null until it is placed")
 
 
 class FacetOut(BaseModel):
     value: str
     count: int
+    label: str | None = Field(None, description="the story's title, for the story facet (whose values are story ids)")
 
 
 class BucketOut(BaseModel):
@@ -143,6 +155,25 @@ class SimilarResponse(BaseModel):
     title: str | None = None
     took_ms: float
     results: list[HitOut] = Field(description="other articles, one hit each with its best-matching passage, best first")
+
+
+class StoryArticleOut(BaseModel):
+    doc_id: str
+    title: str | None = None
+    source: str | None = None
+    date: str | None = None
+    lang: str | None = None
+    url: str | None = None
+    first_seen: str = Field(description="when the article joined the story (UTC, ISO 8601)")
+    sentence: str = Field(description="the article's sentence closest to the story: what this outlet says of it")
+
+
+class StoryOut(BaseModel):
+    id: int = Field(description="the story's id (a story merged into another answers as that one)")
+    title: str | None = None
+    first_seen: str = Field(description="when its first live article was indexed (UTC, ISO 8601)")
+    last_updated: str = Field(description="when its latest live article was indexed")
+    articles: list[StoryArticleOut] = Field(description="the timeline: dated articles oldest first, then undated ones")
 
 
 # -- documents ---------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from ..settings import Settings
 from .http_errors import REQUEST_ID_HEADER, install_error_handlers
 from .metrics import Metrics
 from .middleware import BodyLimitMiddleware, HeadMiddleware, RequestContextMiddleware, write_routes
-from .routes import admin, alerts, documents, operations, search, similar
+from .routes import admin, alerts, documents, operations, search, similar, stories
 from .state import ServiceState
 from .web import install_web_page
 
@@ -57,7 +57,8 @@ def create_app(
     app.state.service = service
     app.state.metrics = metrics
     install_error_handlers(app)
-    routers = [routes.router for routes in (search, similar, documents, operations, admin, alerts)]  # similar first: /documents/{id}/similar
+    # similar before documents: /documents/{id}/similar
+    routers = [routes.router for routes in (search, similar, documents, operations, admin, alerts, stories)]
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, writes=write_routes(routers))
     if settings.cors_origins:
         app.add_middleware(

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..alerts.runtime import AlertsRuntime
+from ..annotations import AnnotationView, Annotator
 from ..documents import Document
 from ..embedding import Embedder, load_embedder
 from ..errors import SemsearchError
@@ -68,6 +69,7 @@ class ServiceState:
         self._swap_lock = threading.Lock()
         self._seen_generation = -1  # the newest commit this process tried to open
         self.open_segments = self._make_open_segments()
+        self.annotator = Annotator(self.layout.root)
         merger = Merger(self.layout.root, settings.index_type, open_segments=self.open_segments)
         self.maintenance = IndexMaintenance(merger, self.refresh)
         self.alerts = AlertsRuntime(self.layout.root, settings.webhook_config())  # saved searches: matched at each new commit
@@ -128,7 +130,16 @@ class ServiceState:
         return open_commit(self.layout, generation, previous=current, opened=self._warmed())
 
     def _build_searcher(self, reader: IndexReader) -> Searcher:
-        return build_searcher(reader, self.embedder, self.settings.search_config(), self.cache)
+        return build_searcher(reader, self.embedder, self.settings.search_config(), self.cache, annotations=self._annotations(reader))
+
+    def _annotations(self, reader: IndexReader) -> AnnotationView:
+        """Entities and stories of the commit about to be served: whatever process committed it, its new
+        documents are processed here if they were not yet (annotations.py); a failure leaves them to the next commit."""
+        try:
+            self.annotator.catch_up(reader)
+        except Exception:
+            log.exception("entities and stories not updated", extra={"event": "annotations_failed"})
+        return self.annotator.view(reader)
 
     def refresh(self) -> bool:
         """Serve the newest commit if it is newer than the one served (written by any process, or by a

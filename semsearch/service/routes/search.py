@@ -12,13 +12,16 @@ from ...search.results import SearchFilters, SearchHit, SearchResult
 from ...search.search_options import MAX_OFFSET, SearchOptions, search_options
 from ...search.searcher import MAX_K, MAX_QUERY_CHARS, validate_query
 from ..api_models import (
+    ENTITY_HELP,
     ERROR_RESPONSES,
     FACETS_HELP,
     HISTOGRAM_HELP,
     MAX_FILTER_CHARS,
+    MAX_STORY_ID,
     RECENCY_HELP,
     BucketOut,
     DuplicateOut,
+    EntityOut,
     FacetOut,
     FiltersIn,
     HistogramOut,
@@ -56,6 +59,8 @@ def _filters(filters: FiltersIn, prefix: str) -> SearchFilters:
         date_to=filters.date_to,
         source=(filters.source or "").strip() or None,
         lang=(filters.lang or "").strip() or None,
+        entity=(getattr(filters, "entity", None) or "").strip() or None,
+        story=getattr(filters, "story", None),
     )
 
 
@@ -84,6 +89,8 @@ def hit_out(hit: SearchHit) -> HitOut:
         text=hit.text,
         highlight=[_span(s) for s in getattr(hit, "highlight", None) or ()],
         duplicates=[_duplicate(d) for d in getattr(hit, "duplicates", None) or ()],
+        entities=[EntityOut(kind=e.kind, name=e.name) for e in getattr(hit, "entities", None) or ()],
+        story=getattr(hit, "story", None),
     )
 
 
@@ -112,7 +119,7 @@ def search_response(result: SearchResult) -> SearchResponse:
         total=result.total,
         total_relation=result.total_relation,
         offset=result.offset,
-        facets={name: [FacetOut(value=f.value, count=f.count) for f in counts] for name, counts in result.facets.items()},
+        facets={name: [FacetOut(value=f.value, count=f.count, label=f.label) for f in counts] for name, counts in result.facets.items()},
         histogram=histogram_out(getattr(result, "histogram", None)),
         results=[hit_out(hit) for hit in result.results],
     )
@@ -165,6 +172,8 @@ def search_get(
     date_to: str | None = Query(None, max_length=32, description="YYYY, YYYY-MM or YYYY-MM-DD"),
     source: str | None = Query(None, max_length=MAX_FILTER_CHARS),
     lang: str | None = Query(None, max_length=MAX_FILTER_CHARS),
+    entity: str | None = Query(None, max_length=MAX_FILTER_CHARS, description=ENTITY_HELP),
+    story: int | None = Query(None, ge=1, le=MAX_STORY_ID, description="only the passages of this story's articles"),
     collapse: bool = Query(True, description="group passages that report the same fact"),
     per_doc: int | None = Query(None, ge=1, le=MAX_K, description="at most this many passages per document (default 2)"),
     sort: Sort = Query("relevance", description="relevance, or date (newest first among the relevant results)"),
@@ -177,7 +186,7 @@ def search_get(
     service: ServiceState = Depends(get_service),
 ) -> Response:
     """Search with query parameters."""
-    filters = FiltersIn.model_construct(date_from=date_from, date_to=date_to, source=source, lang=lang)
+    filters = FiltersIn.model_construct(date_from=date_from, date_to=date_to, source=source, lang=lang, entity=entity, story=story)
     options = search_options(sort, recency, offset, facets, histogram, histogram_by_source)
     result = run_search(service, q, k, mode, filters, collapse, per_doc, options, query_field="q", filter_prefix="")
     return csv_response(result) if format == "csv" else json_response(result)

@@ -113,6 +113,8 @@
   const CSV_LIMIT = 100; // the CSV link exports up to this many results of the search, from the first
   const FACETS = ["source", "lang", "month"];
   const FILTERS = ["date_from", "date_to", "lang", "source"];
+  const URL_FILTERS = ["entity", "story"]; // set by clicks (entities.js), kept in the URL, not form controls
+  const ANNOTATION_FACETS = ["person", "org", "place", "story"]; // shown by entities.js
   const FIELD_CONTROLS = { q: "q", date_from: "date_from", date_to: "date_to", lang: "lang", source: "source" };
   const numbers = new Intl.NumberFormat(LOCALE, { maximumFractionDigits: 0 });
   const plurals = new Intl.PluralRules(LOCALE);
@@ -190,6 +192,7 @@
       k: urlState().k, // the page size of a shared URL is kept
     };
     for (const name of FILTERS) state[name] = $(name).value.trim();
+    for (const name of URL_FILTERS) state[name] = urlState()[name];
     return state;
   }
 
@@ -206,7 +209,7 @@
       offset: Number.isFinite(offset) && offset > 0 ? offset : 0,
       k: Number.isFinite(k) && k >= 1 && k <= 100 ? k : PAGE_SIZE,
     };
-    for (const name of FILTERS) state[name] = (params.get(name) || "").trim();
+    for (const name of [...FILTERS, ...URL_FILTERS]) state[name] = (params.get(name) || "").trim();
     return state;
   }
 
@@ -214,7 +217,7 @@
     const out = new URLSearchParams();
     if (state.q) out.set("q", state.q);
     if (state.mode && state.mode !== "hybrid") out.set("mode", state.mode);
-    for (const name of FILTERS) if (state[name]) out.set(name, state[name]);
+    for (const name of [...FILTERS, ...URL_FILTERS]) if (state[name]) out.set(name, state[name]);
     if (state.sort && state.sort !== "relevance") out.set("sort", state.sort);
     if (state.offset > 0) out.set("offset", String(state.offset));
     if (state.k && state.k !== PAGE_SIZE) out.set("k", String(state.k));
@@ -564,7 +567,7 @@
     statusBox.textContent = S.searching;
     const query = params(state);
     if (!query.has("k")) query.set("k", String(PAGE_SIZE));
-    query.set("facets", FACETS.join(","));
+    query.set("facets", [...FACETS, ...ANNOTATION_FACETS].join(","));
     query.set("histogram", document.body.dataset.histogram || "month"); // drawn by coverage.js
     let response;
     let body = null;
@@ -648,5 +651,6 @@
     if (state.q) run(state);
   }
 
+  window.semsearchPage = { navigate, urlState }; // for entities.js
   start();
 })();
