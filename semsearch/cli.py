@@ -372,7 +372,7 @@ def _alerts_add(args: argparse.Namespace, settings: Settings, store) -> int:
     secret = validate_secret(args.webhook_secret, "--webhook-secret") if url else None
     settings = _model_for_index(settings, bool(args.model))
     reader = open_index(settings.index_dir)
-    model = reader.manifest.model
+    model = reader.commit.model
     vector = None
     if args.mode != "lexical":
         if DENSE_FLOORS.get(model) is None:
@@ -380,7 +380,7 @@ def _alerts_add(args: argparse.Namespace, settings: Settings, store) -> int:
                 f"--mode: {args.mode} alerts need a model with a measured relevance floor; {model!r} has none: use --mode lexical"
             )
         vector = _embedder(settings).embed_queries([query])[0]
-    search = SavedSearch(name, query, args.mode, filters, query_language(query, reader.manifest.languages), model, url)
+    search = SavedSearch(name, query, args.mode, filters, query_language(query, reader.summary.languages), model, url)
     AlertsConsumer(settings.index_dir, store).start_cursor(reader)
     saved = store.add(search, vector, secret)
     if args.json:

@@ -160,7 +160,7 @@ def create_alert(body: AlertIn, service: ServiceState = Depends(get_service)) ->
     secret = validate_secret(body.webhook_secret) if url else None
     searcher = service.searcher  # 503 until an index is served: the question's language is detected among its languages
     reader = searcher.reader
-    model = reader.manifest.model
+    model = reader.commit.model
     vector = None
     if body.mode != "lexical":
         if DENSE_FLOORS.get(model) is None:
@@ -170,7 +170,7 @@ def create_alert(body: AlertIn, service: ServiceState = Depends(get_service)) ->
                 "mode",
             )
         vector = searcher.cache.get(service.embedder, query)  # embedded once, now
-    search = SavedSearch(name, query, body.mode, filters, query_language(query, reader.manifest.languages), model, url)
+    search = SavedSearch(name, query, body.mode, filters, query_language(query, reader.summary.languages), model, url)
     service.alerts.consumer.start_cursor(reader)
     try:
         saved = service.alerts.store.add(search, vector, secret)
