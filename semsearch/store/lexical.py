@@ -183,10 +183,14 @@ def _live_matches(parts: Sequence[LiveSegment], term: str) -> tuple[np.ndarray, 
     return np.concatenate(rows_list), np.concatenate(tf_list)
 
 
-def lexical_stats(parts: Sequence[LiveSegment], lengths: np.ndarray, terms: Sequence[str]) -> LexicalStats:
-    """The statistics of these live rows for `terms` (lengths are whole numbers: their float64 sum is exact)."""
+def lexical_stats(
+    parts: Sequence[LiveSegment], lengths: np.ndarray, terms: Sequence[str], total_length: float | None = None
+) -> LexicalStats:
+    """The statistics of these live rows for `terms` (lengths are whole numbers: their float64 sum is exact;
+    `total_length`: that sum, kept by the caller)."""
     df = {term: len(_live_matches(parts, term)[0]) for term in dict.fromkeys(terms)}
-    return LexicalStats(len(lengths), float(lengths.astype(np.float64).sum()), df)
+    total = float(lengths.astype(np.float64).sum()) if total_length is None else total_length
+    return LexicalStats(len(lengths), total, df)
 
 
 def length_norm(lengths: np.ndarray, avgdl: float) -> np.ndarray:
@@ -194,27 +198,82 @@ def length_norm(lengths: np.ndarray, avgdl: float) -> np.ndarray:
     return BM25_K1 * (1 - BM25_B + BM25_B * lengths.astype(np.float64) / avgdl)
 
 
-def bm25_plus(
+@dataclass(frozen=True)
+class SparseScores:
+    """BM25+ scores of a whole row space, held as what differs from BM25+'s constant: the rows that hold a
+    query term (ascending) with their scores, and `baseline`, the score of every other row (a query term
+    a passage lacks still adds idf * delta). A query then costs the postings of its terms, not a pass over
+    every row (Lucene scores postings the same way). Every score above `baseline` is in `values`."""
+
+    rows: np.ndarray  # int64, ascending, unique
+    values: np.ndarray  # float32, > baseline
+    baseline: np.float32
+    size: int
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __getitem__(self, rows) -> np.ndarray:
+        """Scores of these rows (an array of row positions), as a dense array would give them."""
+        rows = np.asarray(rows, dtype=np.int64)
+        out = np.full(rows.shape, self.baseline, np.float32)
+        if len(self.rows) and rows.size:
+            pos = np.minimum(np.searchsorted(self.rows, rows), len(self.rows) - 1)
+            hit = self.rows[pos] == rows
+            out[hit] = self.values[pos[hit]]
+        return out
+
+    def dense(self) -> np.ndarray:
+        """Every row's score (a row-sized array: for tests and small readers, not for a search)."""
+        out = np.full(self.size, self.baseline, np.float32)
+        out[self.rows] = self.values
+        return out
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        out = self.dense()
+        return out if dtype is None else out.astype(dtype)
+
+    @classmethod
+    def from_dense(cls, scores: np.ndarray) -> SparseScores:
+        """The sparse form of a dense score array: its minimum is the baseline (an all-equal array is all
+        baseline)."""
+        scores = np.asarray(scores, dtype=np.float32)
+        if not len(scores):
+            return cls(np.zeros(0, np.int64), np.zeros(0, np.float32), np.float32(0), 0)
+        floor = scores.min()
+        rows = np.flatnonzero(scores > floor)
+        return cls(rows, scores[rows], np.float32(floor), len(scores))
+
+
+def bm25_plus_sparse(
     parts: Sequence[LiveSegment],
     lengths: np.ndarray,
     terms: Sequence[str],
     stats: LexicalStats | None = None,
-    norm: np.ndarray | None = None,
-) -> np.ndarray:
-    """BM25+ score of every live row (`lengths`: their passage lengths, in global row order) for `terms`.
-    `stats`: the collection's statistics when these rows are only part of it (a shard); None: these rows.
-    `norm`: length_norm(lengths, avgdl) for that avgdl, kept by the caller (the same for every query of a
-    commit, and a row-sized computation)."""
-    scores = np.zeros(len(lengths), dtype=np.float64)
-    if len(lengths) == 0 or not terms:
-        return scores.astype(np.float32)
-    n = stats.passages if stats is not None else len(lengths)
-    if norm is None:
-        norm = length_norm(lengths, stats.total_length / n if stats is not None else float(lengths.astype(np.float64).mean()))
+    total_length: float | None = None,
+) -> SparseScores:
+    """BM25+ of the live rows (`lengths`: their passage lengths, in global row order) for `terms`, reading
+    only the postings of the terms. `stats`: the collection's statistics when these rows are only part of it
+    (a shard); None: these rows. `total_length`: the sum of `lengths`, kept by the caller (a row-sized sum).
+
+    Bit for bit what scoring every row gives: each row's terms are added in query order from 0.0 in
+    float64 (np.bincount adds in input order), then the baseline, then the cast to float32."""
+    size = len(lengths)
+    empty = SparseScores(np.zeros(0, np.int64), np.zeros(0, np.float32), np.float32(0), size)
+    if size == 0 or not terms:
+        return empty
+    if stats is not None:
+        if stats.passages <= 0:
+            return empty
+        n, avgdl = stats.passages, stats.total_length / stats.passages
+    else:
+        total = float(lengths.astype(np.float64).sum()) if total_length is None else total_length
+        n, avgdl = size, total / size
     repeats: dict[str, int] = {}
     for t in terms:
         repeats[t] = repeats.get(t, 0) + 1
     baseline = 0.0
+    matched_rows, contributions = [], []
     for term, times in repeats.items():
         rows, tf = _live_matches(parts, term)
         df = stats.df.get(term, 0) if stats is not None else len(rows)
@@ -223,6 +282,31 @@ def bm25_plus(
         idf = np.log((n + 1) / df)
         baseline += times * idf * BM25_DELTA
         if len(rows):
-            scores[rows] += times * idf * (BM25_K1 + 1) * tf / (norm[rows] + tf)
-    scores += baseline
-    return scores.astype(np.float32)
+            norm = length_norm(lengths[rows], avgdl)
+            matched_rows.append(rows)
+            contributions.append(times * idf * (BM25_K1 + 1) * tf / (norm + tf))
+    if not matched_rows:
+        return SparseScores(empty.rows, empty.values, np.float32(baseline), size)
+    rows = np.concatenate(matched_rows)
+    weights = np.concatenate(contributions)
+    # each term's rows ascend: a stable sort merges the runs; the sum per row keeps the terms' order
+    order = np.argsort(rows, kind="stable")
+    ordered = rows[order]
+    first = np.r_[True, ordered[1:] != ordered[:-1]]
+    group = np.empty(len(rows), np.int64)
+    group[order] = np.cumsum(first) - 1
+    sums = np.bincount(group, weights=weights)
+    values = (sums + baseline).astype(np.float32)
+    floor = np.float32(baseline)
+    above = values > floor  # a tiny contribution lost in the cast: the row scores the baseline
+    return SparseScores(ordered[first][above], values[above], floor, size)
+
+
+def bm25_plus(
+    parts: Sequence[LiveSegment],
+    lengths: np.ndarray,
+    terms: Sequence[str],
+    stats: LexicalStats | None = None,
+) -> np.ndarray:
+    """BM25+ score of every live row, as a dense array (bm25_plus_sparse, spread over the rows)."""
+    return bm25_plus_sparse(parts, lengths, terms, stats).dense()

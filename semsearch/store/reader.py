@@ -26,7 +26,7 @@ from ..errors import IndexCorruptError, IndexNotFoundError
 from . import database
 from .commit import CommitPoint
 from .layout import IndexDirectory
-from .lexical import LexicalStats, LiveSegment, bm25_plus, length_norm, lexical_stats
+from .lexical import LexicalStats, LiveSegment, SparseScores, bm25_plus_sparse, lexical_stats
 from .live_rows import LiveRows, identity_keys
 from .segment import RowTable, Segment, SentenceTable, load_deletes
 from .vectors import collection_nprobe, search_parameters, search_single_thread
@@ -133,7 +133,6 @@ class IndexReader:
         self.commit = commit
         self.segments = segments
         self.deletes = deletes
-        self._norm_cache: tuple[tuple[int, float], np.ndarray] | None = None
         self._build_rows()
         self.summary = IndexSummary(
             model=commit.model,
@@ -285,29 +284,18 @@ class IndexReader:
     def _total_length(self) -> float:
         return float(self.lengths.astype(np.float64).sum())
 
-    def _length_norm(self, stats: LexicalStats | None) -> np.ndarray | None:
-        """lexical.length_norm for the avgdl of `stats` (or of these rows), kept for the next query: one
-        avgdl per commit, or per shard's collection statistics. None for no rows."""
-        n, total = (stats.passages, stats.total_length) if stats is not None else (len(self.lengths), self._total_length)
-        if not n:
-            return None
-        cached = self._norm_cache
-        if cached is None or cached[0] != (n, total):
-            cached = ((n, total), length_norm(self.lengths, total / n))
-            self._norm_cache = cached
-        return cached[1]
-
     def _live_parts(self) -> list[LiveSegment]:
         return [LiveSegment(s.postings, g) for s, g in zip(self.segments, self._to_global)]
 
-    def lexical_scores(self, terms: list[str], stats: LexicalStats | None = None) -> np.ndarray:
+    def lexical_scores(self, terms: list[str], stats: LexicalStats | None = None) -> SparseScores:
         """BM25+ of every row, with the statistics of all live passages (or `stats`: those of the whole
-        collection when this reader holds only some of its segments)."""
-        return bm25_plus(self._live_parts(), self.lengths, terms, stats, self._length_norm(stats))
+        collection when this reader holds only some of its segments): the rows holding a query term, and
+        the score every other row shares. Its cost is the terms' postings, not the collection."""
+        return bm25_plus_sparse(self._live_parts(), self.lengths, terms, stats, self._total_length)
 
     def lexical_stats(self, terms: list[str]) -> LexicalStats:
         """This reader's part of the collection statistics for `terms` (summed over shards by the caller)."""
-        return lexical_stats(self._live_parts(), self.lengths, terms)
+        return lexical_stats(self._live_parts(), self.lengths, terms, self._total_length)
 
     @functools.cached_property
     def newest_date(self) -> int:
