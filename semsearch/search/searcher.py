@@ -21,7 +21,7 @@ from ..dates import date_bounds
 from ..embedding import Embedder
 from ..errors import InvalidInputError
 from ..store.database import PassageRow
-from ..store.lexical import SparseScores
+from ..store.lexical import Bm25Query, SparseScores
 from ..text.analyzer import analyze, salient_numbers
 from ..text.lang import detect_language
 from .collapse import CollapseConfig, Collapser
@@ -160,16 +160,20 @@ class Searcher:
         """Row positions of the n passages nearest to `vector` among the filtered ones (similar articles)."""
         return self._dense_top(vector, n, self.filter_mask(filters))
 
-    def top_rows(self, scores: SparseScores | np.ndarray, n: int, mask: np.ndarray | None, positive: bool = False) -> np.ndarray:
+    def top_rows(self, scores: Bm25Query | SparseScores | np.ndarray, n: int, mask: np.ndarray | None, positive: bool = False) -> np.ndarray:
         """The n best allowed rows, best first; equal scores in passage-identity order (the reader's
         `identity`), never row order, so an index grown by many writes ranks like one built in one write.
 
-        `scores`: a reader's lexical scores (sparse: the rows holding a query term, the others at BM25+'s
-        baseline) or a dense array. The rows above the baseline are ranked; only when they are fewer than n
-        do baseline rows fill up, least identity first (the one step that reads every row)."""
+        `scores`: a reader's lexical scores (its candidates for the top n: rows holding a query term, the
+        others at BM25+'s baseline or below the n-th best) or a dense array. The rows above the baseline are
+        ranked; only when they are fewer than n do baseline rows fill up, least identity first (the one step
+        that reads every row)."""
         if n <= 0 or not len(scores):
             return np.zeros(0, np.int64)
-        sparse = scores if isinstance(scores, SparseScores) else SparseScores.from_dense(scores)
+        if isinstance(scores, Bm25Query):
+            sparse = scores.top_candidates(n, mask)
+        else:
+            sparse = scores if isinstance(scores, SparseScores) else SparseScores.from_dense(scores)
         identity = self.reader.identity
         above, values = sparse.rows, sparse.values
         if mask is not None:
@@ -185,6 +189,8 @@ class Searcher:
             above = np.concatenate([above[better], top])
             values = np.concatenate([values[better], np.full(len(top), nth, values.dtype)])
         ranked = above[np.lexsort((identity[above], -values))]
+        if len(ranked) < n and not sparse.complete:  # pruned candidates always hold n; should they not, score them all
+            return self.top_rows(scores.sparse(), n, mask, positive)  # type: ignore[union-attr]
         if len(ranked) == n or (positive and sparse.baseline <= 0) or len(sparse.rows) == sparse.size:
             return ranked
         free = np.ones(sparse.size, bool)

@@ -18,7 +18,7 @@ A passage without any term counts as length 1 (bm25s indexes it with one inert t
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,6 +54,20 @@ class Postings:
         if self._ids is None:
             self._ids = {t: i for i, t in enumerate(self.vocab)}
         return self._ids
+
+    _bounds: tuple[np.ndarray, np.ndarray] | None = None
+
+    def term_bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per term id, its largest frequency and the shortest passage holding it: what bounds its BM25
+        contribution from above whatever the collection's average length (tf / (tf + norm(length)) grows with
+        tf and falls with length). Computed once, at the segment's first pruned query."""
+        if self._bounds is None:
+            if len(self.vocab) and len(self.rows):
+                starts = self.indptr[:-1]
+                self._bounds = (np.maximum.reduceat(self.tf, starts), np.minimum.reduceat(self.lengths[self.rows], starts))
+            else:
+                self._bounds = (np.zeros(len(self.vocab), np.float32), np.ones(len(self.vocab), np.float32))
+        return self._bounds
 
     def lookup(self, term: str) -> tuple[np.ndarray, np.ndarray]:
         i = self.term_ids.get(term)
@@ -143,10 +157,22 @@ class Postings:
 
 @dataclass
 class LiveSegment:
-    """A segment's postings as one search sees them: where each local row sits among all live rows (-1: deleted)."""
+    """A segment's postings as one search sees them: where each local row sits among all live rows (-1: deleted),
+    and (optionally) its deleted local rows, ascending, which let a term's live count skip its postings."""
 
     postings: Postings
     to_global: np.ndarray
+    dead: np.ndarray | None = None
+
+    def live_count(self, term_id: int) -> int:
+        """Live passages holding the term: its postings less the deleted ones among them."""
+        a, b = int(self.postings.indptr[term_id]), int(self.postings.indptr[term_id + 1])
+        dead = self.dead if self.dead is not None else np.flatnonzero(self.to_global < 0)
+        if not len(dead):
+            return b - a
+        rows = self.postings.rows[a:b]
+        pos = np.minimum(np.searchsorted(rows, dead), max(b - a - 1, 0))
+        return b - a - int(np.count_nonzero(rows[pos] == dead)) if b > a else 0
 
 
 @dataclass(frozen=True)
@@ -183,12 +209,22 @@ def _live_matches(parts: Sequence[LiveSegment], term: str) -> tuple[np.ndarray, 
     return np.concatenate(rows_list), np.concatenate(tf_list)
 
 
+def _live_count(parts: Sequence[LiveSegment], term: str) -> int:
+    """Live passages holding `term`, from its postings' lengths (deleted rows subtracted): no pass over them."""
+    total = 0
+    for part in parts:
+        i = part.postings.term_ids.get(term)
+        if i is not None:
+            total += part.live_count(i)
+    return total
+
+
 def lexical_stats(
     parts: Sequence[LiveSegment], lengths: np.ndarray, terms: Sequence[str], total_length: float | None = None
 ) -> LexicalStats:
     """The statistics of these live rows for `terms` (lengths are whole numbers: their float64 sum is exact;
     `total_length`: that sum, kept by the caller)."""
-    df = {term: len(_live_matches(parts, term)[0]) for term in dict.fromkeys(terms)}
+    df = {term: _live_count(parts, term) for term in dict.fromkeys(terms)}
     total = float(lengths.astype(np.float64).sum()) if total_length is None else total_length
     return LexicalStats(len(lengths), total, df)
 
@@ -209,6 +245,9 @@ class SparseScores:
     values: np.ndarray  # float32, > baseline
     baseline: np.float32
     size: int
+    # False: `rows` are only the candidates of a pruned top-n (Bm25Query.top_candidates); the rows left out
+    # score below the n-th best, not necessarily at the baseline
+    complete: bool = True
 
     def __len__(self) -> int:
         return self.size
@@ -310,3 +349,156 @@ def bm25_plus(
 ) -> np.ndarray:
     """BM25+ score of every live row, as a dense array (bm25_plus_sparse, spread over the rows)."""
     return bm25_plus_sparse(parts, lengths, terms, stats).dense()
+
+
+@dataclass(frozen=True)
+class _QueryTerm:
+    term: str
+    times: int
+    idf: float
+    ids: list[int]  # its id in each part's postings, -1 where absent
+
+
+class Bm25Query:
+    """BM25+ of one query over a reader's live rows, scored where it is needed rather than everywhere: the
+    scores of given rows (a dense candidate's lexical score) by looking them up in the terms' postings, and
+    the best n rows by MaxScore (Turtle and Flood 1995, as Lucene's MaxScoreBulkScorer): a row holding only
+    terms whose upper bounds sum below the n-th best score known so far cannot enter the top n, so only the
+    postings of the other terms ("essential") are read. Scores equal bm25_plus_sparse's bit for bit.
+
+    `locate`: global rows -> (part, local row), for the lookups."""
+
+    def __init__(
+        self,
+        parts: Sequence[LiveSegment],
+        lengths: np.ndarray,
+        terms: Sequence[str],
+        locate: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
+        stats: LexicalStats | None = None,
+        total_length: float | None = None,
+    ) -> None:
+        self.parts, self.lengths, self.locate, self.stats = parts, lengths, locate, stats
+        self.raw_terms = list(terms)
+        self.size = len(lengths)
+        self.total_length = float(lengths.astype(np.float64).sum()) if total_length is None else total_length
+        self.terms: list[_QueryTerm] = []
+        self.baseline = 0.0
+        if stats is not None:
+            self.n, self.avgdl = stats.passages, (stats.total_length / stats.passages if stats.passages else 1.0)
+        else:
+            self.n, self.avgdl = self.size, (self.total_length / self.size if self.size else 1.0)
+        if not self.size or (stats is not None and stats.passages <= 0):
+            return
+        repeats: dict[str, int] = {}
+        for t in terms:
+            repeats[t] = repeats.get(t, 0) + 1
+        for term, times in repeats.items():
+            ids = [part.postings.term_ids.get(term, -1) for part in parts]
+            df = stats.df.get(term, 0) if stats is not None else sum(p.live_count(i) for p, i in zip(parts, ids) if i >= 0)
+            if df == 0:
+                continue
+            idf = np.log((self.n + 1) / df)
+            self.baseline += times * idf * BM25_DELTA
+            self.terms.append(_QueryTerm(term, times, idf, ids))
+
+    def __len__(self) -> int:
+        return self.size
+
+    def _contribution(self, term: _QueryTerm, tf: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        norm = length_norm(self.lengths[rows], self.avgdl)
+        return term.times * term.idf * (BM25_K1 + 1) * tf / (norm + tf)
+
+    def __getitem__(self, rows) -> np.ndarray:
+        """Exact scores of these global rows (live rows; any order)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        matrix = np.zeros((len(rows), len(self.terms)), np.float64)
+        if len(rows) and self.terms:
+            seg, local = self.locate(rows)
+            for s in np.unique(seg):
+                sel = np.flatnonzero(seg == s)
+                here = local[sel]
+                postings = self.parts[int(s)].postings
+                for j, term in enumerate(self.terms):
+                    i = term.ids[int(s)]
+                    if i < 0:
+                        continue
+                    a, b = int(postings.indptr[i]), int(postings.indptr[i + 1])
+                    plist = postings.rows[a:b]
+                    pos = np.minimum(np.searchsorted(plist, here), b - a - 1)
+                    hit = plist[pos] == here
+                    found = sel[hit]
+                    matrix[found, j] = self._contribution(term, np.asarray(postings.tf[a + pos[hit]], np.float64), rows[found])
+        total = np.zeros(len(rows), np.float64)
+        for j in range(len(self.terms)):  # in query order, from 0.0: the sum bm25_plus_sparse makes
+            total += matrix[:, j]
+        return (total + self.baseline).astype(np.float32)
+
+    def sparse(self) -> SparseScores:
+        """Every row above the baseline (all the terms' postings read)."""
+        return bm25_plus_sparse(self.parts, self.lengths, self.raw_terms, self.stats, self.total_length)
+
+    def dense(self) -> np.ndarray:
+        return self.sparse().dense()
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        out = self.dense()
+        return out if dtype is None else out.astype(dtype)
+
+    def _upper_bound(self, term: _QueryTerm) -> float:
+        """The largest contribution `term` can make to a row, over every part."""
+        best = 0.0
+        for part, i in zip(self.parts, term.ids):
+            if i < 0:
+                continue
+            max_tf, min_len = (float(x[i]) for x in part.postings.term_bounds())
+            norm = float(length_norm(np.array([min_len], np.float32), self.avgdl)[0])
+            best = max(best, term.times * term.idf * (BM25_K1 + 1) * max_tf / (norm + max_tf))
+        return best
+
+    def _rows_of(self, term: _QueryTerm) -> np.ndarray:
+        """Global live rows holding `term`, ascending."""
+        found = []
+        for part, i in zip(self.parts, term.ids):
+            if i < 0:
+                continue
+            a, b = int(part.postings.indptr[i]), int(part.postings.indptr[i + 1])
+            rows = part.to_global[part.postings.rows[a:b]]
+            found.append(rows[rows >= 0])
+        return np.concatenate(found) if found else np.zeros(0, np.int64)
+
+    def _postings(self, term: _QueryTerm) -> int:
+        return sum(int(p.postings.indptr[i + 1] - p.postings.indptr[i]) for p, i in zip(self.parts, term.ids) if i >= 0)
+
+    def top_candidates(self, n: int, mask: np.ndarray | None = None) -> SparseScores:
+        """Allowed rows, exactly scored, among which the n best allowed rows are (MaxScore); every row above
+        the baseline when pruning cannot help (then `complete`)."""
+        if n <= 0 or len(self.terms) < 2:
+            return self.sparse()
+        rarest = sorted(self.terms, key=self._postings)
+        seed = np.zeros(0, np.int64)
+        read: dict[str, np.ndarray] = {}
+        for term in rarest[:-1]:  # the rarest terms' rows, until n allowed: their n-th best score bounds the top n's
+            read[term.term] = rows = self._rows_of(term)
+            seed = np.union1d(seed, rows)
+            allowed = seed if mask is None else seed[mask[seed]]
+            if len(allowed) >= n:
+                break
+        else:
+            return self.sparse()
+        seed_scores = self[allowed]
+        theta = float(np.partition(seed_scores, len(seed_scores) - n)[len(seed_scores) - n])
+        bounds = sorted(((self._upper_bound(t), k) for k, t in enumerate(self.terms)))
+        reach = self.baseline + np.cumsum([u for u, _ in bounds])
+        # a margin over float32 rounding: a row left out must score strictly below theta once cast
+        left_out = int(np.count_nonzero(reach * (1 + 1e-6) + 1e-6 < theta))
+        if left_out == 0:
+            return self.sparse()
+        essential = [self.terms[k] for _, k in bounds[left_out:]]
+        rows = [read[t.term] if t.term in read else self._rows_of(t) for t in essential]
+        candidates = np.union1d(np.unique(np.concatenate(rows)), allowed)
+        if mask is not None:
+            candidates = candidates[mask[candidates]]
+        values = self[candidates]
+        floor = np.float32(self.baseline)
+        above = values > floor
+        return SparseScores(candidates[above], values[above], floor, self.size, complete=False)

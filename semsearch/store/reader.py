@@ -26,7 +26,7 @@ from ..errors import IndexCorruptError, IndexNotFoundError
 from . import database
 from .commit import CommitPoint
 from .layout import IndexDirectory
-from .lexical import LexicalStats, LiveSegment, SparseScores, bm25_plus_sparse, lexical_stats
+from .lexical import Bm25Query, LexicalStats, LiveSegment, lexical_stats
 from .live_rows import LiveRows, identity_keys
 from .segment import RowTable, Segment, SentenceTable, load_deletes
 from .vectors import collection_nprobe, search_parameters, search_single_thread
@@ -284,14 +284,21 @@ class IndexReader:
     def _total_length(self) -> float:
         return float(self.lengths.astype(np.float64).sum())
 
-    def _live_parts(self) -> list[LiveSegment]:
-        return [LiveSegment(s.postings, g) for s, g in zip(self.segments, self._to_global)]
+    @functools.cached_property
+    def _dead_rows(self) -> list[np.ndarray]:
+        """Each segment's deleted local rows: a term's live count is its postings less those among them."""
+        return [np.flatnonzero(g < 0) for g in self._to_global]
 
-    def lexical_scores(self, terms: list[str], stats: LexicalStats | None = None) -> SparseScores:
+    def _live_parts(self) -> list[LiveSegment]:
+        return [LiveSegment(s.postings, g, d) for s, g, d in zip(self.segments, self._to_global, self._dead_rows)]
+
+    def lexical_scores(self, terms: list[str], stats: LexicalStats | None = None) -> Bm25Query:
         """BM25+ of every row, with the statistics of all live passages (or `stats`: those of the whole
-        collection when this reader holds only some of its segments): the rows holding a query term, and
-        the score every other row shares. Its cost is the terms' postings, not the collection."""
-        return bm25_plus_sparse(self._live_parts(), self.lengths, terms, stats, self._total_length)
+        collection when this reader holds only some of its segments), scored where asked: given rows, or
+        the best n (MaxScore). Its cost is the terms' postings (the essential ones'), not the collection."""
+        return Bm25Query(
+            self._live_parts(), self.lengths, terms, RowLocator(self._row_seg, self._row_local), stats, self._total_length
+        )
 
     def lexical_stats(self, terms: list[str]) -> LexicalStats:
         """This reader's part of the collection statistics for `terms` (summed over shards by the caller)."""
