@@ -167,17 +167,27 @@ def write_segment(folder: Path, chunks: range, vocab: Vocabulary, mixture: Mixtu
             postings.append(chunk_postings(words, vocab))
             print(f"  chunk {c}: {lo + size:,} of {n:,} passages", file=sys.stderr, flush=True)
         vids = np.arange(first, first + n, dtype=np.int64)
-        index_type = vectors.choose_index_type(n)
+        index_type = vectors.choose_index_type(n) if centroids is None else f"IVF{len(centroids)},SQ8"
         started = time.perf_counter()
         writer.finish(vids, passage_vectors, sentence_vectors, np.repeat(vids, SENTENCES), spans_all,
-                      concat_postings(postings, vocab), index_type)
+                      concat_postings(postings, vocab), index_type, centroids)
         return time.perf_counter() - started
     finally:
         writer.close()
 
 
-def build(index_dir: Path, passages: int, segment_passages: int) -> dict:
-    """The index: segments of `segment_passages` (a multiple of 100k) in one commit point."""
+def shared_centroids(passages: int, mixture: Mixture, vocab: Vocabulary) -> np.ndarray:
+    """IVF centroids for the whole collection (vectors.ivf_nlist of its size), trained once on the passage
+    vectors of its first chunks: every segment's index is built with them (one coarse quantizer)."""
+    nlist = vectors.ivf_nlist(passages)
+    wanted = vectors.TRAIN_PER_LIST * nlist
+    sample = [draw_chunk(c, CHUNK, vocab, mixture)[2] for c in range(min((wanted + CHUNK - 1) // CHUNK, (passages + CHUNK - 1) // CHUNK))]
+    return vectors.train_centroids(np.concatenate(sample)[:wanted], nlist)
+
+
+def build(index_dir: Path, passages: int, segment_passages: int, shared: bool = False) -> dict:
+    """The index: segments of `segment_passages` (a multiple of 100k) in one commit point; `shared`: their
+    IVF indexes share one coarse quantizer trained for the whole collection."""
     if segment_passages % CHUNK:
         raise SystemExit(f"--segment-passages must be a multiple of {CHUNK}")
     shutil.rmtree(index_dir, ignore_errors=True)
@@ -186,11 +196,13 @@ def build(index_dir: Path, passages: int, segment_passages: int) -> dict:
     chunks = range((passages + CHUNK - 1) // CHUNK)
     per = segment_passages // CHUNK
     started = time.perf_counter()
+    centroids = shared_centroids(passages, mixture, vocab) if shared else None
+    kmeans_s = time.perf_counter() - started
     faiss_s = 0.0
     folders = []
     for s in range(0, len(chunks), per):
         folder = index_dir / f"bulk-{s // per:04d}"
-        faiss_s += write_segment(folder, chunks[s:s + per], vocab, mixture, passages)
+        faiss_s += write_segment(folder, chunks[s:s + per], vocab, mixture, passages, centroids)
         folders.append(folder)
         print(f"segment {len(folders)} written, {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
     layout = IndexDirectory(index_dir)
@@ -205,7 +217,7 @@ def build(index_dir: Path, passages: int, segment_passages: int) -> dict:
     for segment in layout.segments.iterdir():
         for name, size in disk_usage(segment).items():
             sizes[name] = sizes.get(name, 0) + size
-    return {"passages": passages, "segments": len(folders), "seconds": seconds, "faiss_seconds": faiss_s,
+    return {"passages": passages, "segments": len(folders), "seconds": seconds, "faiss_seconds": faiss_s, "kmeans_seconds": kmeans_s,
             "peak_rss_mib": peak_rss_mib(), "disk": sizes}
 
 
@@ -214,12 +226,13 @@ def main() -> int:
     parser.add_argument("--passages", type=int, default=1_000_000)
     parser.add_argument("--segment-passages", type=int, default=1_000_000)
     parser.add_argument("--index-dir", required=True)
+    parser.add_argument("--shared-quantizer", action="store_true", help="one IVF coarse quantizer for every segment")
     args = parser.parse_args()
-    report = build(Path(args.index_dir), args.passages, args.segment_passages)
+    report = build(Path(args.index_dir), args.passages, args.segment_passages, args.shared_quantizer)
     total = sum(report["disk"].values())
     print(
         f"{report['passages']:,} passages in {report['segments']} segments: {report['seconds']:.0f} s"
-        f" (FAISS {report['faiss_seconds']:.0f} s), peak RSS {report['peak_rss_mib']:.0f} MiB,"
+        f" (FAISS {report['faiss_seconds']:.0f} s, shared k-means {report['kmeans_seconds']:.0f} s), peak RSS {report['peak_rss_mib']:.0f} MiB,"
         f" {total / report['passages']:.0f} bytes a passage: "
         + ", ".join(f"{k} {v / report['passages']:.0f}" for k, v in sorted(report["disk"].items(), key=lambda kv: -kv[1]))
     )

@@ -85,3 +85,43 @@ def test_a_segment_of_an_unknown_vector_format_is_refused_with_its_name(tmp_path
     (folder / "segment.json").write_text(json.dumps(manifest))
     with pytest.raises(IndexCorruptError, match="vector format 'int4'"):
         open_index(tmp_path)
+
+
+class _RandomEmbedder(FakeEmbedder):
+    """Unit vectors spread over the sphere (a seed from each text), so that IVF lists hold different vectors."""
+
+    dim = 16
+
+    def embed_passages(self, texts):
+        import hashlib
+
+        seeds = [int.from_bytes(hashlib.blake2b(t.encode(), digest_size=4).digest(), "little") for t in texts]
+        if not seeds:
+            return np.zeros((0, self.dim), np.float32)
+        out = np.stack([np.random.default_rng(s).standard_normal(self.dim) for s in seeds]).astype(np.float32)
+        return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+    embed_queries = embed_passages
+
+
+def test_segments_sharing_ivf_centroids_are_searched_with_one_coarse_search_and_the_same_results(tmp_path, monkeypatch):
+    from semsearch.documents import Document
+    from semsearch.store import reader as reader_module
+    from semsearch.store.segment import Segment
+
+    centroids = _unit(8, 16, seed=5)
+    monkeypatch.setattr(vectors, "train_centroids", lambda v, nlist: centroids[:nlist])  # one quantizer for all
+    writer = IndexWriter(tmp_path, _RandomEmbedder(), index_type="IVF8,Flat")
+    for w in range(3):
+        writer.write([Document(f"d{w}-{i}", f"Passage {w} {i} sur le sujet {i % 7}.", lang="fr") for i in range(400)])
+    reader = open_index(tmp_path)
+    assert len(reader.segments) == 3 and len({s.quantizer_key for s in reader.segments}) == 1
+    coarse = []
+    monkeypatch.setattr(reader_module, "coarse_search", lambda *a: coarse.append(1) or vectors.coarse_search(*a))
+    queries = _RandomEmbedder().embed_queries([f"question {i}" for i in range(20)])
+    mask = np.arange(reader.size) % 3 != 0
+    shared = [reader.dense_search_scored(q, 15, m) for q in queries for m in (None, mask)]
+    assert len(coarse) == len(shared)  # one coarse search a query, not one a segment
+    monkeypatch.setattr(Segment, "quantizer_key", property(lambda self: None))
+    for got, want in zip(shared, (reader.dense_search_scored(q, 15, m) for q in queries for m in (None, mask))):
+        assert np.array_equal(got[0], want[0]) and np.allclose(got[1], want[1])

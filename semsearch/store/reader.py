@@ -29,7 +29,7 @@ from .layout import IndexDirectory
 from .lexical import Bm25Query, LexicalStats, LiveSegment, lexical_stats
 from .live_rows import LiveRows, identity_keys
 from .segment import RowTable, Segment, SentenceTable, load_deletes
-from .vectors import collection_nprobe, search_parameters, search_single_thread
+from .vectors import coarse_search, collection_nprobe, search_assigned, search_parameters, search_single_thread
 
 log = logging.getLogger(__name__)
 
@@ -257,6 +257,7 @@ class IndexReader:
         found_scores, found_rows = [], []
         query = np.ascontiguousarray(qvec, dtype=np.float32)[None, :]
         collection = sum(entry.passages for entry in self.commit.segments)  # the whole commit's, also on a shard
+        searches = []
         for s, segment in enumerate(self.segments):
             lo, hi = self.offsets[s], self.offsets[s + 1]
             if hi == lo or segment.index.ntotal == 0:
@@ -269,7 +270,25 @@ class IndexReader:
             else:
                 excluded = self.deletes[s] if len(self.deletes[s]) else None
                 params = search_parameters(segment.index, excluded=excluded, nprobe=collection_nprobe(segment.index, collection))
-            scores, ids = search_single_thread(segment.index, query, min(n, segment.index.ntotal), params)
+            searches.append((s, segment, params))
+        # segments whose IVF indexes share their coarse centroids: one coarse search for all of them, each
+        # scanning its share of the probed lists (an index of all of them would probe the same lists)
+        shared: dict[bytes, int] = {}
+        for _, segment, params in searches:
+            key = segment.quantizer_key
+            if key is not None:
+                shared[key] = max(shared.get(key, 0), params.nprobe)
+        coarse = {
+            key: coarse_search(next(seg.index for _, seg, _ in searches if seg.quantizer_key == key), query, probes)
+            for key, probes in shared.items()
+            if sum(seg.quantizer_key == key for _, seg, _ in searches) > 1
+        }
+        for s, segment, params in searches:
+            key = segment.quantizer_key
+            if key in coarse:
+                scores, ids = search_assigned(segment.index, query, min(n, segment.index.ntotal), params, coarse[key])
+            else:
+                scores, ids = search_single_thread(segment.index, query, min(n, segment.index.ntotal), params)
             keep = ids[0] >= 0
             rows = self._to_global[s][segment.local_rows(ids[0][keep])]
             found_scores.append(scores[0][keep][rows >= 0])

@@ -16,6 +16,7 @@ readable by in-flight searches after a merge replaced it and its folder was remo
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import sqlite3
@@ -209,9 +210,11 @@ class SegmentWriter:
         spans: np.ndarray,
         postings: Postings,
         index_type: str,
+        centroids: np.ndarray | None = None,
     ) -> SegmentInfo:
         """Everything but the rows (committed here). Vector arrays from `vector_files` are in their files
-        already (flushed here), not saved again."""
+        already (flushed here), not saved again. `centroids`: an IVF index_type's coarse centroids, shared
+        with other segments (searched with one coarse search), instead of its own k-means."""
         folder, dim = self.folder, self.dim
         self.conn.commit()
         vectors_arr = np.ascontiguousarray(passage_vectors, dtype=np.float32).reshape(-1, dim)
@@ -230,7 +233,7 @@ class SegmentWriter:
                 np.save(folder / name, np.ascontiguousarray(array, dtype=np.float32).reshape(-1, dim))
         np.save(folder / vectors.VIDS_NAME, vids.astype(np.int64))
         vectors.save_sentence_ids(folder, sentence_vids, spans)
-        vectors.save_index(vectors.build_index(vectors_arr, vids, index_type), folder)
+        vectors.save_index(vectors.build_index(vectors_arr, vids, index_type, centroids), folder)
         postings.save(folder)
         for scratch in _SCRATCH.values():
             (folder / scratch).unlink(missing_ok=True)
@@ -306,6 +309,11 @@ class Segment:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     users: int = 0
     _live: LiveRows | None = None
+
+    @functools.cached_property
+    def quantizer_key(self) -> bytes | None:
+        """Which coarse centroids its IVF index was built with (vectors.shared_quantizer_key); None: not IVF."""
+        return vectors.shared_quantizer_key(self.index)
 
     def live_rows(self, deleted: np.ndarray) -> LiveRows:
         """Its live passages under these tombstones; kept for the next reader, whose commit most often

@@ -5,6 +5,7 @@ The figures behind the choices are in BENCHMARKS.md, section "Vector index scale
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import re
@@ -150,6 +151,53 @@ def train_centroids(vectors: np.ndarray, nlist: int) -> np.ndarray:
     clustering.max_points_per_centroid = TRAIN_PER_LIST  # already sampled: no second subsampling
     clustering.train(sample, faiss.IndexFlatIP(vectors.shape[1]))
     return faiss.vector_to_array(clustering.centroids).reshape(nlist, vectors.shape[1])
+
+
+def shared_quantizer_key(index: faiss.Index) -> bytes | None:
+    """A fingerprint of an IVF index's coarse centroids (None for other types): segments built with the same
+    centroids (build_index's `centroids`) are searched with one coarse search (search_preassigned), each
+    scanning only its share of the probed lists, as one index of all of them would."""
+    base = faiss.downcast_index(index)  # a plain IVF index only: no id map, no refine step around it
+    if not isinstance(base, faiss.IndexIVF) or base.quantizer.ntotal == 0:
+        return None
+    quantizer = faiss.downcast_index(base.quantizer)
+    if not isinstance(quantizer, faiss.IndexFlat):
+        return None
+    centroids = faiss.rev_swig_ptr(quantizer.get_xb(), quantizer.ntotal * quantizer.d)
+    return hashlib.blake2b(memoryview(centroids).cast("B"), digest_size=16).digest()
+
+
+def coarse_search(index: faiss.Index, queries: np.ndarray, nprobe: int) -> tuple[np.ndarray, np.ndarray]:
+    """The `nprobe` nearest lists of an IVF index's quantizer (scores, list ids), on the calling thread."""
+    base = _base(index)
+    return search_single_thread(base.quantizer, queries, min(nprobe, base.nlist), None)
+
+
+def search_assigned(
+    index: faiss.Index, queries: np.ndarray, n: int, params, lists: tuple[np.ndarray, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """An IVF search with its coarse search done (coarse_search on an index of the same centroids): the first
+    params.nprobe of `lists` are scanned."""
+    base = _base(index)
+    scores, ids = lists
+    probes = min(params.nprobe if params is not None else base.nprobe, ids.shape[1])
+    params = params or faiss.SearchParametersIVF()
+    params.nprobe = probes
+    threads = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    x = np.ascontiguousarray(queries, dtype=np.float32)
+    assign = np.ascontiguousarray(ids[:, :probes], dtype=np.int64)
+    dis = np.ascontiguousarray(scores[:, :probes], dtype=np.float32)
+    out_scores = np.empty((len(x), n), np.float32)
+    out_ids = np.empty((len(x), n), np.int64)
+    try:  # the C call: FAISS's Python wrapper of search_preassigned takes no parameters (nprobe, selector)
+        base.search_preassigned_c(
+            len(x), faiss.swig_ptr(x), n, faiss.swig_ptr(assign), faiss.swig_ptr(dis),
+            faiss.swig_ptr(out_scores), faiss.swig_ptr(out_ids), False, params,
+        )
+        return out_scores, out_ids
+    finally:
+        faiss.omp_set_num_threads(threads)
 
 
 def _base(index: faiss.Index) -> faiss.Index:
