@@ -455,50 +455,74 @@ class Bm25Query:
             best = max(best, term.times * term.idf * (BM25_K1 + 1) * max_tf / (norm + max_tf))
         return best
 
-    def _rows_of(self, term: _QueryTerm) -> np.ndarray:
-        """Global live rows holding `term`, ascending."""
-        found = []
+    def _term_scores(self, term: _QueryTerm) -> tuple[np.ndarray, np.ndarray]:
+        """Global live rows holding `term` (ascending) and its contribution to each."""
+        rows_list, tf_list = [], []
         for part, i in zip(self.parts, term.ids):
             if i < 0:
                 continue
             a, b = int(part.postings.indptr[i]), int(part.postings.indptr[i + 1])
             rows = part.to_global[part.postings.rows[a:b]]
-            found.append(rows[rows >= 0])
-        return np.concatenate(found) if found else np.zeros(0, np.int64)
+            live = rows >= 0
+            rows_list.append(rows[live])
+            tf_list.append(np.asarray(part.postings.tf[a:b], np.float64)[live])
+        if not rows_list:
+            return np.zeros(0, np.int64), np.zeros(0, np.float64)
+        rows = np.concatenate(rows_list)
+        return rows, self._contribution(term, np.concatenate(tf_list), rows)
 
     def _postings(self, term: _QueryTerm) -> int:
         return sum(int(p.postings.indptr[i + 1] - p.postings.indptr[i]) for p, i in zip(self.parts, term.ids) if i >= 0)
 
     def top_candidates(self, n: int, mask: np.ndarray | None = None) -> SparseScores:
-        """Allowed rows, exactly scored, among which the n best allowed rows are (MaxScore); every row above
-        the baseline when pruning cannot help (then `complete`)."""
+        """Allowed rows, exactly scored, among which the n best allowed rows are; every row above the
+        baseline when pruning cannot help (then `complete`). MaxScore in three vectorized steps:
+
+        1. theta, a lower bound of the n-th best score: the n-th best of baseline + one rare term's part
+           (a row's score is at least that);
+        2. the terms whose upper bounds, with the baseline, sum below theta are not essential: a row holding
+           only those cannot reach the top n; the essential terms' postings give each of their rows a
+           partial score, which raises theta, and bounds the row's score (partial + the other terms' bounds);
+        3. the rows whose bound reaches theta are scored exactly (lookups of every term, in query order)."""
         if n <= 0 or len(self.terms) < 2:
             return self.sparse()
-        rarest = sorted(self.terms, key=self._postings)
-        seed = np.zeros(0, np.int64)
-        read: dict[str, np.ndarray] = {}
-        for term in rarest[:-1]:  # the rarest terms' rows, until n allowed: their n-th best score bounds the top n's
-            read[term.term] = rows = self._rows_of(term)
-            seed = np.union1d(seed, rows)
-            allowed = seed if mask is None else seed[mask[seed]]
-            if len(allowed) >= n:
-                break
-        else:
+        margin = 1e-6  # above float rounding: a row left out must score strictly below theta once cast
+
+        def nth_best(rows: np.ndarray, scores: np.ndarray) -> float:
+            if mask is not None:
+                scores = scores[mask[rows]]
+            return float(np.partition(scores, len(scores) - n)[len(scores) - n]) if len(scores) >= n else -np.inf
+
+        by_rarity = sorted(self.terms, key=self._postings)
+        read: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        theta = -np.inf
+        for term in by_rarity[:2]:
+            read[term.term] = rows, part = self._term_scores(term)
+            theta = max(theta, nth_best(rows, self.baseline + part))
+        if theta == -np.inf:
             return self.sparse()
-        seed_scores = self[allowed]
-        theta = float(np.partition(seed_scores, len(seed_scores) - n)[len(seed_scores) - n])
-        bounds = sorted(((self._upper_bound(t), k) for k, t in enumerate(self.terms)))
+        bounds = sorted((self._upper_bound(t), k) for k, t in enumerate(self.terms))
         reach = self.baseline + np.cumsum([u for u, _ in bounds])
-        # a margin over float32 rounding: a row left out must score strictly below theta once cast
-        left_out = int(np.count_nonzero(reach * (1 + 1e-6) + 1e-6 < theta))
+        left_out = int(np.count_nonzero(reach * (1 + margin) + margin < theta))
         if left_out == 0:
             return self.sparse()
-        essential = [self.terms[k] for _, k in bounds[left_out:]]
-        rows = [read[t.term] if t.term in read else self._rows_of(t) for t in essential]
-        candidates = np.union1d(np.unique(np.concatenate(rows)), allowed)
+        rest = float(reach[left_out - 1] - self.baseline)  # what the left-out terms can add at most
+        found = [read[t.term] if t.term in read else self._term_scores(t) for t in (self.terms[k] for _, k in bounds[left_out:])]
+        if len(found) == 1:
+            rows, partial = found[0]
+        else:
+            rows = np.concatenate([r for r, _ in found])
+            order = np.argsort(rows, kind="stable")  # runs of ascending rows: a merge
+            rows, weights = rows[order], np.concatenate([w for _, w in found])[order]
+            starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
+            rows, partial = rows[starts], np.add.reduceat(weights, starts)
         if mask is not None:
-            candidates = candidates[mask[candidates]]
-        values = self[candidates]
+            keep = mask[rows]
+            rows, partial = rows[keep], partial[keep]
+        lower = self.baseline + partial
+        theta = max(theta, nth_best(rows, lower))
+        survivors = rows[(lower + rest) * (1 + margin) + margin >= theta]
+        values = self[survivors]
         floor = np.float32(self.baseline)
         above = values > floor
-        return SparseScores(candidates[above], values[above], floor, self.size, complete=False)
+        return SparseScores(survivors[above], values[above], floor, self.size, complete=False)
