@@ -70,11 +70,14 @@ def test_float32_segments_of_an_older_version_are_read_and_merged_with_int8_ones
     texts = {d.doc_id: d.text for d in _docs("a", "b", "c", "d")}
     exact = embedder.embed_passages([texts[d] for d in (reader.rows.doc_ids[i] for i in reader.rows.doc_index)])
     assert np.abs(np.asarray(reader.vectors[np.arange(reader.size)]) - exact).max() < 0.01
-    before = [h.doc_id for h in Searcher(reader, embedder).search("document c", k=4, collapse=False).results]
+    before = [h.doc_id for h in Searcher(reader, embedder).search("document c", k=4, mode="lexical", collapse=False).results]
     Merger(tmp_path).force_merge()
     merged = open_index(tmp_path)
     assert [s.info.vector_format for s in merged.segments] == ["int8"]
-    assert [h.doc_id for h in Searcher(merged, embedder).search("document c", k=4, collapse=False).results] == before
+    assert [h.doc_id for h in Searcher(merged, embedder).search("document c", k=4, mode="lexical", collapse=False).results] == before
+    exact = embedder.embed_passages([texts[d] for d in (merged.rows.doc_ids[i] for i in merged.rows.doc_index)])
+    assert np.abs(np.asarray(merged.vectors[np.arange(merged.size)]) - exact).max() < 0.01  # float32 -> int8: one rounding
+    assert Searcher(merged, embedder).search("document c", k=4).results  # the merged segment searches
 
 
 def test_a_segment_of_an_unknown_vector_format_is_refused_with_its_name(tmp_path):
