@@ -2,6 +2,8 @@
 
     python bench/bulk_index.py --passages 1000000 --segment-passages 100000 --index-dir data/bench/bulk-1m-10seg
     python bench/bulk_index.py --passages 1000000 --segment-passages 1000000 --index-dir data/bench/bulk-1m
+    python bench/bulk_index.py --passages 10000000 --segment-passages 1000000 --shared-quantizer --index-dir data/bench/bulk-10m-shared
+    python bench/bulk_index.py --subset-of data/bench/bulk-10m-shared --segments 3 --index-dir data/bench/bulk-3m-shared
 
 bench/synthetic_index.py goes through `IndexWriter` (a Python loop over every passage: analysis, chunking,
 sentence splitting), about 470 s per 100k passages on this machine: 10M would take half a day. This
@@ -24,6 +26,7 @@ costs (disk, memory, latency) are those of real segments.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shutil
 import sys
@@ -46,7 +49,7 @@ from semsearch.store import vectors  # noqa: E402
 from semsearch.store.commit_writer import ModelId, open_commit  # noqa: E402
 from semsearch.store.layout import IndexDirectory  # noqa: E402
 from semsearch.store.lexical import Postings  # noqa: E402
-from semsearch.store.segment import SegmentWriter  # noqa: E402
+from semsearch.store.segment import SegmentInfo, SegmentWriter  # noqa: E402
 from semsearch.text.analyzer import analyze  # noqa: E402
 
 DIM = 384
@@ -221,13 +224,52 @@ def build(index_dir: Path, passages: int, segment_passages: int, shared: bool = 
             "peak_rss_mib": peak_rss_mib(), "disk": sizes}
 
 
+def publish_subset(source: Path, index_dir: Path, segments: int) -> int:
+    """An index of the first `segments` segments of the index at `source`, hard-linked (no copy): a smaller
+    collection with the same segments and quantizer, for the cost curve. Returns its passages."""
+    from semsearch.store.commit import CommitPoint
+
+    layout = IndexDirectory(source)
+    if layout.generations():
+        commit = CommitPoint.read(layout.commit_path(layout.generation()))
+        parts = [(layout.segments / e.name, e.passages, e.documents) for e in commit.segments[:segments]]
+    else:  # a build still running: its finished segment folders (each complete once the next one is begun)
+        folders = sorted(source.glob("bulk-*"))
+        if len(folders) <= segments:
+            raise SystemExit(f"{source}: {len(folders)} segment folders begun, {segments} needed finished")
+        parts = []
+        for folder in folders[:segments]:
+            info = SegmentInfo.read(folder)
+            parts.append((folder, info.passages, info.documents))
+    shutil.rmtree(index_dir, ignore_errors=True)
+    index_dir.mkdir(parents=True)
+    target = IndexDirectory(index_dir)
+    passages = 0
+    model = ModelId(DEFAULT_MODEL, DIM)
+    with open_commit(target, model) as pending:
+        for i, (folder, n, documents) in enumerate(parts):
+            linked = index_dir / f"bulk-{i:04d}"
+            shutil.copytree(folder, linked, copy_function=os.link)
+            pending.add_segment(linked, n, documents)
+            passages += n
+        pending.reserve(passages)
+        pending.publish(model, asdict(ChunkingConfig()))
+    return passages
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--passages", type=int, default=1_000_000)
     parser.add_argument("--segment-passages", type=int, default=1_000_000)
     parser.add_argument("--index-dir", required=True)
     parser.add_argument("--shared-quantizer", action="store_true", help="one IVF coarse quantizer for every segment")
+    parser.add_argument("--subset-of", help="instead of drawing: the first --segments segments of this index, hard-linked")
+    parser.add_argument("--segments", type=int, default=1)
     args = parser.parse_args()
+    if args.subset_of:
+        passages = publish_subset(Path(args.subset_of), Path(args.index_dir), args.segments)
+        print(f"{passages:,} passages: the first {args.segments} segments of {args.subset_of}")
+        return 0
     report = build(Path(args.index_dir), args.passages, args.segment_passages, args.shared_quantizer)
     total = sum(report["disk"].values())
     print(

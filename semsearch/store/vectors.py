@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import mmap
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -341,9 +342,18 @@ def save_quantized(folder: Path, codes_name: str, scales_name: str, vectors: np.
     np.save(folder / scales_name, scales)
 
 
+def _random_access(array: np.ndarray) -> np.ndarray:
+    """No read-ahead on a memory map read a few rows at a time (a search reads its candidates' rows): a row
+    not in the page cache costs its page from disk, not the kernel's read-ahead window around it."""
+    mapped = getattr(array, "_mmap", None)
+    if mapped is not None and hasattr(mmap, "MADV_RANDOM"):
+        mapped.madvise(mmap.MADV_RANDOM)
+    return array
+
+
 def _load_quantized(folder: Path, codes_name: str, scales_name: str) -> QuantizedVectors:
-    codes = np.load(folder / codes_name, mmap_mode="r")
-    scales = np.load(folder / scales_name, mmap_mode="r")
+    codes = _random_access(np.load(folder / codes_name, mmap_mode="r"))
+    scales = _random_access(np.load(folder / scales_name, mmap_mode="r"))
     if codes.ndim != 2 or codes.dtype != np.int8 or scales.shape != (len(codes),):
         raise ValueError(f"{len(codes)} codes of {codes.dtype}, {scales.shape} scales")
     return QuantizedVectors(codes, scales)
