@@ -3,6 +3,7 @@
     python bench/bulk_index.py --passages 1000000 --index-dir data/bench/bulk-1m
     python bench/scale_search.py --index-dir data/bench/bulk-1m --json data/bench/scale.json
     python bench/scale_search.py --plot bench/scale_search.png --json data/bench/scale.json --append /tmp/section.md
+    python bench/scale_search.py --compare data/bench/bulk-1m data/bench/bulk-1m-10seg-shared data/bench/bulk-1m-10seg
 
 Per index (built by bench/bulk_index.py): the lexical part alone (the reader's sparse BM25+ over the query
 terms' postings, then Searcher.top_rows), the dense part alone (FAISS per segment, recall@10 against exact
@@ -143,6 +144,35 @@ def measure(index_dir: Path, n_queries: int) -> dict:
     }
 
 
+def compare(index_dirs: list[Path], n_queries: int) -> str:
+    """Whole hybrid searches on several indexes of the same passages (one merged, one of many segments), each
+    query on every index in turn, so that a change of load hits all alike; wall and CPU p50/p99 and the ratio
+    of each to the first."""
+    readers = [open_index(d) for d in index_dirs]
+    vocab = Vocabulary()
+    rng = np.random.default_rng(99)
+    texts = list(dict.fromkeys(" ".join(vocab.words[rng.choice(len(vocab.words), 6, p=vocab.p)]) for _ in range(n_queries)))
+    embedder = CachedQueries(dict(zip(texts, Mixture(DIM).draw(len(texts), seed=10_000))))
+    searchers = [Searcher(r, embedder, cache=QueryVectorCache(4 * len(texts))) for r in readers]
+    for searcher in searchers:
+        for text in texts:
+            searcher.search(text)
+    wall: list[list[float]] = [[] for _ in readers]
+    cpu: list[list[float]] = [[] for _ in readers]
+    load_before = load_text()
+    for text in texts:
+        for i, searcher in enumerate(searchers):
+            w, c, _ = timed(lambda s=searcher, t=text: s.search(t))
+            wall[i].append(w)
+            cpu[i].append(c)
+    rows = []
+    for d, r, w, c in zip(index_dirs, readers, wall, cpu):
+        rows.append([str(d), len(r.segments), f"{np.median(w):.1f}", f"{np.percentile(w, 99):.1f}", f"{np.median(c):.1f}",
+                     f"{np.median(w) / np.median(wall[0]):.2f}x", f"{np.median(c) / np.median(cpu[0]):.2f}x"])
+    return f"{len(texts)} queries, each on every index in turn; load {load_before} -> {load_text()}.\n\n" + markdown_table(
+        ["index", "segments", "search p50 ms", "search p99 ms", "search CPU p50 ms", "p50 / first", "CPU p50 / first"], rows)
+
+
 def report(rows: list[dict]) -> str:
     rows = sorted(rows, key=lambda r: (r["passages"], -r["segments"]))
     table = markdown_table(
@@ -164,23 +194,27 @@ def plot(rows: list[dict], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    merged = sorted((r for r in rows if r["segments"] == 1), key=lambda r: r["passages"])
+    best: dict[int, dict] = {}  # per size, the index of fewest segments (one quantizer for all of them)
+    for r in rows:
+        if r["passages"] not in best or r["segments"] < best[r["passages"]]["segments"]:
+            best[r["passages"]] = r
+    merged = [best[k] for k in sorted(best)]
     if not merged:
         return
     n = [r["passages"] / 1e6 for r in merged]
     fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4))
-    for key, label in (("search", "whole search"), ("lex", "lexical"), ("dense", "dense")):
-        a.plot(n, [r[key][0] for r in merged], "o-", label=f"{label} p50")
-    a.plot(n, [r["search"][2] for r in merged], "o--", label="whole search p99")
-    a.set_xlabel("passages (millions), one merged segment")
-    a.set_ylabel("ms beyond the model")
-    a.legend()
-    b.plot(n, [r["rss_mib"] / 1024 for r in merged], "o-", label="RSS after searches")
+    for key, label in (("search_cpu", "whole search"), ("lex_cpu", "lexical"), ("dense_cpu", "dense")):
+        a.plot(n, [r[key][0] for r in merged], "o-", label=f"{label}, CPU p50")
+    a.plot(n, [r["search"][0] for r in merged], "o--", label="whole search, wall p50 (load!)")
+    a.set_xlabel("passages (millions); one coarse quantizer")
+    a.set_ylabel("ms a query beyond the model")
+    a.set_yscale("log")
+    a.legend(fontsize=8)
+    b.plot(n, [r["rss_mib"] / 1024 for r in merged], "o-", label="RSS after the searches")
     b.plot(n, [r.get("anon_mib", float("nan")) / 1024 for r in merged], "o-", label="of which anonymous")
-    b.plot(n, [r["peak_rss_mib"] / 1024 for r in merged], "o--", label="peak RSS (exact recall included)")
     b.set_xlabel("passages (millions)")
     b.set_ylabel("GiB")
-    b.legend()
+    b.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
 
@@ -189,10 +223,16 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--index-dir", help="measure this index and add its row to --json")
     parser.add_argument("--queries", type=int, default=200)
-    parser.add_argument("--json", required=True)
+    parser.add_argument("--json")
+    parser.add_argument("--compare", nargs="+", help="indexes of the same passages: whole searches interleaved (prints only)")
     parser.add_argument("--plot")
     parser.add_argument("--append", help="write the table of every row in --json to this markdown file")
     args = parser.parse_args()
+    if args.compare:
+        print(compare([Path(d) for d in args.compare], args.queries))
+        return 0
+    if not args.json:
+        parser.error("--json is required (unless --compare)")
     path = Path(args.json)
     rows = json.loads(path.read_text()) if path.is_file() else []
     if args.index_dir:
