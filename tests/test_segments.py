@@ -18,8 +18,21 @@ from semsearch.search.results import SearchFilters
 from semsearch.search.searcher import Searcher
 from semsearch.store.commit import CommitPoint, SegmentEntry
 from semsearch.store.layout import IndexDirectory
-from semsearch.store.lexical import BM25_B, BM25_K1, BM25_METHOD, LiveSegment, Postings, bm25_plus
-from semsearch.store.reader import open_index
+from semsearch.store.lexical import (
+    BM25_B,
+    BM25_DELTA,
+    BM25_K1,
+    BM25_METHOD,
+    Bm25Query,
+    LexicalStats,
+    LiveSegment,
+    Postings,
+    bm25_plus,
+    bm25_plus_sparse,
+    length_norm,
+    lexical_stats,
+)
+from semsearch.store.reader import RowLocator, open_index
 
 from .test_snapshots import FakeEmbedder
 
@@ -58,6 +71,105 @@ def test_bm25_statistics_are_those_of_the_live_passages_of_all_segments():
     for query in (["budget", "ville"], ["route", "route", "foire"]):
         expected = bm25_plus([LiveSegment(whole, np.arange(len(whole.lengths)))], whole.lengths, query)
         assert np.allclose(bm25_plus(parts, np.concatenate(lengths), query), expected, rtol=1e-6)
+
+
+def _bm25_plus_every_row(parts, lengths, terms, stats=None) -> np.ndarray:
+    """The scoring that visited every row (before sparse scores): the reference the sparse one must equal."""
+    scores = np.zeros(len(lengths), np.float64)
+    n = stats.passages if stats is not None else len(lengths)
+    norm = length_norm(lengths, stats.total_length / n if stats is not None else float(lengths.astype(np.float64).mean()))
+    baseline = 0.0
+    for term in dict.fromkeys(terms):
+        times = terms.count(term)
+        rows, tf = [], []
+        for part in parts:
+            local, f = part.postings.lookup(term)
+            g = part.to_global[local]
+            rows.append(g[g >= 0])
+            tf.append(np.asarray(f, np.float64)[g >= 0])
+        rows, tf = np.concatenate(rows), np.concatenate(tf)
+        df = stats.df.get(term, 0) if stats is not None else len(rows)
+        if df == 0:
+            continue
+        idf = np.log((n + 1) / df)
+        baseline += times * idf * BM25_DELTA
+        scores[rows] += times * idf * (BM25_K1 + 1) * tf / (norm[rows] + tf)
+    return (scores + baseline).astype(np.float32)
+
+
+def test_sparse_bm25_plus_equals_scoring_every_row_bit_for_bit():
+    rng = np.random.default_rng(3)
+    for trial in range(60):
+        terms = _term_lists(int(rng.integers(1, 300)), seed=trial)
+        parts, lengths, offset = [], [], 0
+        bounds = np.unique(np.r_[0, rng.integers(0, len(terms), 3), len(terms)])
+        for lo, hi in zip(bounds[:-1], bounds[1:]):
+            postings = Postings.build(terms[lo:hi])
+            live = rng.random(hi - lo) < 0.8
+            to_global = np.full(hi - lo, -1)
+            to_global[live] = np.arange(offset, offset + live.sum())
+            offset += int(live.sum())
+            parts.append(LiveSegment(postings, to_global))
+            lengths.append(postings.lengths[live])
+        lengths = np.concatenate(lengths)
+        query = list(rng.choice(WORDS + ["inconnu"], size=int(rng.integers(1, 7))))
+        stats = None
+        if trial % 3 == 0 and len(lengths):  # a shard: the collection's statistics are larger than its own
+            own = lexical_stats(parts, lengths, query)
+            stats = LexicalStats(own.passages * 2, own.total_length * 2.5, {t: c * 2 + 1 for t, c in own.df.items()})
+        sparse = bm25_plus_sparse(parts, lengths, query, stats)
+        expected = _bm25_plus_every_row(parts, lengths, query, stats) if len(lengths) else np.zeros(0, np.float32)
+        assert np.array_equal(sparse.dense(), expected), trial
+        assert np.all(sparse.values > sparse.baseline) and np.all(np.diff(sparse.rows) > 0)
+        probe = rng.integers(0, max(len(lengths), 1), 20) if len(lengths) else np.zeros(0, np.int64)
+        assert np.array_equal(sparse[probe], expected[probe])
+
+
+def test_maxscore_top_rows_and_lookups_equal_scoring_every_row():
+    """Bm25Query (MaxScore top n, exact lookups) against every row scored and sorted by (score, identity),
+    over segments with deleted rows, filters, repeated terms and a shard's collection statistics."""
+    from types import SimpleNamespace
+
+    rng = np.random.default_rng(11)
+    weights = 1.0 / np.arange(1, len(WORDS) + 1)  # Zipf: common terms beside rare ones, as MaxScore meets them
+    pruned = 0
+    for trial in range(150):
+        size = int(rng.integers(50, 600))
+        terms = [list(rng.choice(WORDS, size=int(rng.integers(0, 10)), p=weights / weights.sum())) for _ in range(size)]
+        parts, lengths, seg_of, local_of, offset = [], [], [], [], 0
+        bounds = np.unique(np.r_[0, rng.integers(0, size, 2), size])
+        for s_i, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:])):
+            postings = Postings.build(terms[lo:hi])
+            live = rng.random(hi - lo) < 0.85
+            to_global = np.full(hi - lo, -1)
+            to_global[live] = np.arange(offset, offset + live.sum())
+            offset += int(live.sum())
+            parts.append(LiveSegment(postings, to_global, np.flatnonzero(~live)))
+            lengths.append(postings.lengths[live])
+            seg_of.append(np.full(int(live.sum()), s_i))
+            local_of.append(np.flatnonzero(live))
+        lengths = np.concatenate(lengths)
+        seg_of, local_of = np.concatenate(seg_of), np.concatenate(local_of)
+        if not len(lengths):
+            continue
+        query = list(rng.choice(WORDS + ["inconnu"], size=int(rng.integers(1, 6))))
+        stats = None
+        if trial % 4 == 0:
+            own = lexical_stats(parts, lengths, query)
+            stats = LexicalStats(own.passages + 40, own.total_length * 1.3 + 100, {t: c + 3 for t, c in own.df.items()})
+        expected = _bm25_plus_every_row(parts, lengths, query, stats)
+        scores = Bm25Query(parts, lengths, query, RowLocator(seg_of, local_of), stats)
+        probe = rng.integers(0, len(lengths), 30)
+        assert np.array_equal(scores[probe], expected[probe]), trial
+        identity = rng.permutation(len(lengths) * 2)[:len(lengths)].astype(np.int64)
+        searcher = Searcher(SimpleNamespace(identity=identity), FakeEmbedder())
+        mask = rng.random(len(lengths)) < 0.6 if trial % 3 == 0 else None
+        n = int(rng.integers(1, 40))
+        allowed = [r for r in range(len(lengths)) if (mask is None or mask[r]) and expected[r] > 0]
+        want = sorted(allowed, key=lambda r: (-expected[r], identity[r]))[:n]
+        assert searcher.top_rows(scores, n, mask, positive=True).tolist() == want, trial
+        pruned += not scores.top_candidates(n, mask).complete
+    assert pruned > 20  # the pruned path was taken, not only the full one
 
 
 def _doc(i: int, version: int = 0) -> Document:

@@ -73,9 +73,9 @@ def test_bm25_of_a_shard_with_the_summed_statistics_equals_the_whole_index(grown
     for terms in (["budget", "vill"], ["conseil", "conseil", "pont"], ["inconnu"]):
         stats = LexicalStats.total([p.lexical_stats(terms) for p in parts])
         assert stats == whole.lexical_stats(terms)
-        want = dict(zip(whole.rows.vids.tolist(), whole.lexical_scores(terms).tolist()))
+        want = dict(zip(whole.rows.vids.tolist(), whole.lexical_scores(terms).dense().tolist()))
         for part in parts:
-            got = dict(zip(part.rows.vids.tolist(), part.lexical_scores(terms, stats).tolist()))
+            got = dict(zip(part.rows.vids.tolist(), part.lexical_scores(terms, stats).dense().tolist()))
             assert got == {vid: want[vid] for vid in got}  # bit for bit
 
 

@@ -146,8 +146,13 @@ def test_an_updated_document_is_found_once_in_its_new_version(tmp_path):
 def _legacy_index(tmp_path):
     """A format-1 index, as the previous release wrote it (CURRENT + snapshots/<name>/), built here by hand
     from a segment's files, which are a snapshot's plus postings; and the segment-format index it came from."""
+    from unittest import mock
+
+    from semsearch.store import segment as segment_module
+
     source = tmp_path / "new"
-    IndexWriter(source, FakeEmbedder()).write(_docs("a", "b"))
+    with mock.patch.object(segment_module, "VECTOR_FORMAT", "float32"):  # a snapshot's vectors were float32
+        IndexWriter(source, FakeEmbedder()).write(_docs("a", "b"))
     segment = IndexDirectory(source).segments / _commit(source).segments[0].name
     legacy = tmp_path / "legacy"
     snapshot = legacy / "snapshots" / "20240101T000000-000000000-abcdef"

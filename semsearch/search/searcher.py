@@ -21,6 +21,7 @@ from ..dates import date_bounds
 from ..embedding import Embedder
 from ..errors import InvalidInputError
 from ..store.database import PassageRow
+from ..store.lexical import Bm25Query, SparseScores
 from ..text.analyzer import analyze, salient_numbers
 from ..text.lang import detect_language
 from .collapse import CollapseConfig, Collapser
@@ -159,33 +160,44 @@ class Searcher:
         """Row positions of the n passages nearest to `vector` among the filtered ones (similar articles)."""
         return self._dense_top(vector, n, self.filter_mask(filters))
 
-    def top_rows(self, scores: np.ndarray, n: int, mask: np.ndarray | None, positive: bool = False) -> np.ndarray:
+    def top_rows(self, scores: Bm25Query | SparseScores | np.ndarray, n: int, mask: np.ndarray | None, positive: bool = False) -> np.ndarray:
         """The n best allowed rows, best first; equal scores in passage-identity order (the reader's
         `identity`), never row order, so an index grown by many writes ranks like one built in one write.
 
-        Most rows of a lexical score sit at its floor (no query term: BM25+'s baseline): the rows above it
-        are ranked, and only when they are fewer than n do floor rows fill up, least identity first. A
-        partition over every row cost a third of a whole search at 1M passages."""
+        `scores`: a reader's lexical scores (its candidates for the top n: rows holding a query term, the
+        others at BM25+'s baseline or below the n-th best) or a dense array. The rows above the baseline are
+        ranked; only when they are fewer than n do baseline rows fill up, least identity first (the one step
+        that reads every row)."""
         if n <= 0 or not len(scores):
             return np.zeros(0, np.int64)
+        if isinstance(scores, Bm25Query):
+            sparse = scores.top_candidates(n, mask)
+        else:
+            sparse = scores if isinstance(scores, SparseScores) else SparseScores.from_dense(scores)
         identity = self.reader.identity
-        floor = scores.min()
-        above = np.flatnonzero(scores > floor)
+        above, values = sparse.rows, sparse.values
         if mask is not None:
-            above = above[mask[above]]
+            keep = mask[above]
+            above, values = above[keep], values[keep]
         if positive:
-            above = above[scores[above] > 0]
+            keep = values > 0
+            above, values = above[keep], values[keep]
         if len(above) > n:
-            nth = np.partition(scores[above], len(above) - n)[len(above) - n]
-            better, tied = above[scores[above] > nth], above[scores[above] == nth]
-            above = np.concatenate([better, _least(tied, identity, n - len(better))])
-        ranked = above[np.lexsort((identity[above], -scores[above]))]
-        if len(ranked) == n or (positive and floor <= 0):
+            nth = np.partition(values, len(above) - n)[len(above) - n]
+            better, tied = values > nth, values == nth
+            top = _least(above[tied], identity, n - int(better.sum()))
+            above = np.concatenate([above[better], top])
+            values = np.concatenate([values[better], np.full(len(top), nth, values.dtype)])
+        ranked = above[np.lexsort((identity[above], -values))]
+        if len(ranked) < n and not sparse.complete:  # pruned candidates always hold n; should they not, score them all
+            return self.top_rows(scores.sparse(), n, mask, positive)  # type: ignore[union-attr]
+        if len(ranked) == n or (positive and sparse.baseline <= 0) or len(sparse.rows) == sparse.size:
             return ranked
-        tied = np.flatnonzero(scores == floor)
+        free = np.ones(sparse.size, bool)
+        free[sparse.rows] = False
         if mask is not None:
-            tied = tied[mask[tied]]
-        return np.concatenate([ranked, _least(tied, identity, n - len(ranked))])
+            free &= mask
+        return np.concatenate([ranked, _least(np.flatnonzero(free), identity, n - len(ranked))])
 
     def _sentence_scores(self, rows: np.ndarray, qvec: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
         """Cosine of every sentence of each candidate to the query, and each candidate's best."""

@@ -14,6 +14,7 @@ import numpy as np
 
 from ..store.commit import CommitPoint
 from ..store.database import PassageRow
+from ..store.lexical import Bm25Query
 from ..store.reader import IndexSummary
 from ..store.segment import RowTable, SentenceTable
 
@@ -39,6 +40,9 @@ class IndexView(Protocol):
 
     def dense_search(self, qvec: np.ndarray, n: int, mask: np.ndarray | None = None) -> np.ndarray: ...
 
-    def lexical_scores(self, terms: list[str]) -> np.ndarray: ...
+    def lexical_scores(self, terms: list[str]) -> Bm25Query | np.ndarray:
+        """BM25+ of the rows: `scores[rows]` gives given rows' scores, Searcher.top_rows the best n (a local
+        reader's are computed where asked, store/lexical.py Bm25Query; the candidates' are an array)."""
+        ...
 
     def fetch_passages(self, vids: list[int]) -> dict[int, PassageRow]: ...

@@ -26,10 +26,10 @@ from ..errors import IndexCorruptError, IndexNotFoundError
 from . import database
 from .commit import CommitPoint
 from .layout import IndexDirectory
-from .lexical import LexicalStats, LiveSegment, bm25_plus, length_norm, lexical_stats
+from .lexical import Bm25Query, LexicalStats, LiveSegment, lexical_stats
 from .live_rows import LiveRows, identity_keys
 from .segment import RowTable, Segment, SentenceTable, load_deletes
-from .vectors import collection_nprobe, search_parameters, search_single_thread
+from .vectors import coarse_search, collection_nprobe, search_assigned, search_parameters, search_single_thread
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +133,6 @@ class IndexReader:
         self.commit = commit
         self.segments = segments
         self.deletes = deletes
-        self._norm_cache: tuple[tuple[int, float], np.ndarray] | None = None
         self._build_rows()
         self.summary = IndexSummary(
             model=commit.model,
@@ -258,6 +257,7 @@ class IndexReader:
         found_scores, found_rows = [], []
         query = np.ascontiguousarray(qvec, dtype=np.float32)[None, :]
         collection = sum(entry.passages for entry in self.commit.segments)  # the whole commit's, also on a shard
+        searches = []
         for s, segment in enumerate(self.segments):
             lo, hi = self.offsets[s], self.offsets[s + 1]
             if hi == lo or segment.index.ntotal == 0:
@@ -270,7 +270,25 @@ class IndexReader:
             else:
                 excluded = self.deletes[s] if len(self.deletes[s]) else None
                 params = search_parameters(segment.index, excluded=excluded, nprobe=collection_nprobe(segment.index, collection))
-            scores, ids = search_single_thread(segment.index, query, min(n, segment.index.ntotal), params)
+            searches.append((s, segment, params))
+        # segments whose IVF indexes share their coarse centroids: one coarse search for all of them, each
+        # scanning its share of the probed lists (an index of all of them would probe the same lists)
+        shared: dict[bytes, int] = {}
+        for _, segment, params in searches:
+            key = segment.quantizer_key
+            if key is not None:
+                shared[key] = max(shared.get(key, 0), params.nprobe)
+        coarse = {
+            key: coarse_search(next(seg.index for _, seg, _ in searches if seg.quantizer_key == key), query, probes)
+            for key, probes in shared.items()
+            if sum(seg.quantizer_key == key for _, seg, _ in searches) > 1
+        }
+        for s, segment, params in searches:
+            key = segment.quantizer_key
+            if key in coarse:
+                scores, ids = search_assigned(segment.index, query, min(n, segment.index.ntotal), params, coarse[key])
+            else:
+                scores, ids = search_single_thread(segment.index, query, min(n, segment.index.ntotal), params)
             keep = ids[0] >= 0
             rows = self._to_global[s][segment.local_rows(ids[0][keep])]
             found_scores.append(scores[0][keep][rows >= 0])
@@ -285,29 +303,25 @@ class IndexReader:
     def _total_length(self) -> float:
         return float(self.lengths.astype(np.float64).sum())
 
-    def _length_norm(self, stats: LexicalStats | None) -> np.ndarray | None:
-        """lexical.length_norm for the avgdl of `stats` (or of these rows), kept for the next query: one
-        avgdl per commit, or per shard's collection statistics. None for no rows."""
-        n, total = (stats.passages, stats.total_length) if stats is not None else (len(self.lengths), self._total_length)
-        if not n:
-            return None
-        cached = self._norm_cache
-        if cached is None or cached[0] != (n, total):
-            cached = ((n, total), length_norm(self.lengths, total / n))
-            self._norm_cache = cached
-        return cached[1]
+    @functools.cached_property
+    def _dead_rows(self) -> list[np.ndarray]:
+        """Each segment's deleted local rows: a term's live count is its postings less those among them."""
+        return [np.flatnonzero(g < 0) for g in self._to_global]
 
     def _live_parts(self) -> list[LiveSegment]:
-        return [LiveSegment(s.postings, g) for s, g in zip(self.segments, self._to_global)]
+        return [LiveSegment(s.postings, g, d) for s, g, d in zip(self.segments, self._to_global, self._dead_rows)]
 
-    def lexical_scores(self, terms: list[str], stats: LexicalStats | None = None) -> np.ndarray:
+    def lexical_scores(self, terms: list[str], stats: LexicalStats | None = None) -> Bm25Query:
         """BM25+ of every row, with the statistics of all live passages (or `stats`: those of the whole
-        collection when this reader holds only some of its segments)."""
-        return bm25_plus(self._live_parts(), self.lengths, terms, stats, self._length_norm(stats))
+        collection when this reader holds only some of its segments), scored where asked: given rows, or
+        the best n (MaxScore). Its cost is the terms' postings (the essential ones'), not the collection."""
+        return Bm25Query(
+            self._live_parts(), self.lengths, terms, RowLocator(self._row_seg, self._row_local), stats, self._total_length
+        )
 
     def lexical_stats(self, terms: list[str]) -> LexicalStats:
         """This reader's part of the collection statistics for `terms` (summed over shards by the caller)."""
-        return lexical_stats(self._live_parts(), self.lengths, terms)
+        return lexical_stats(self._live_parts(), self.lengths, terms, self._total_length)
 
     @functools.cached_property
     def newest_date(self) -> int:

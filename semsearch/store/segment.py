@@ -2,8 +2,9 @@
 about their passages, in one folder, never modified once published.
 
     docs.sqlite               documents and passages (with their analyzed terms), as before segments
-    vectors.npy, vids.npy     passage vectors in vid order (source of truth), their ids
-    sentence_*.npy            one vector and span per sentence, grouped by passage
+    vectors_q8.npy, vectors_scale.npy, vids.npy   passage vectors in vid order (int8 codes, a scale
+                              each; format "int8"), their ids; vectors.npy (float32) in older segments
+    sentence_*.npy            one vector (int8 + scale, as above) and span per sentence, grouped by passage
     vectors.faiss             FAISS index of the segment's type (chosen by the segment's size)
     postings_*, passage_lengths.npy   lexical postings (lexical.py)
     segment.json              counts, languages, sources, index type
@@ -15,6 +16,7 @@ readable by in-flight searches after a merge replaced it and its folder was remo
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import sqlite3
@@ -32,6 +34,11 @@ from .lexical import Postings
 from .live_rows import LiveRows
 
 SEGMENT_MANIFEST = "segment.json"
+# How new segments store passage and sentence vectors (segment.json "vector_format"; a segment without it
+# is "float32"). int8 with a scale a vector: a quarter of the disk and page cache, PIAF dev unchanged
+# (BENCHMARKS.md, "Vector storage: int8 against float32").
+VECTOR_FORMAT = vectors.INT8
+_SCRATCH = {vectors.VECTORS_NAME: ".passage_vectors.f32.npy", vectors.SENTENCE_VECTORS: ".sentence_vectors.f32.npy"}
 # np.load parses .npy headers with ast.literal_eval, which CPython 3.11 can fail with "SystemError: AST
 # constructor recursion depth mismatch" when threads run it at once (cpython#106905). A service opens
 # segments from its poll, write and merge threads: their .npy reads take turns.
@@ -98,8 +105,8 @@ class SentenceTable:
     ptr: np.ndarray
 
     @classmethod
-    def load(cls, path: Path, row_vids: np.ndarray) -> SentenceTable:
-        sentence_vectors, sentence_vids, spans = vectors.load_sentences(path)
+    def load(cls, path: Path, row_vids: np.ndarray, vector_format: str = vectors.FLOAT32) -> SentenceTable:
+        sentence_vectors, sentence_vids, spans = vectors.load_sentences(path, vector_format)
         if len(sentence_vids) and np.any(np.diff(sentence_vids) < 0):
             raise IndexCorruptError(f"{path / vectors.SENTENCE_VIDS}: sentences are not in passage order")
         ptr = np.searchsorted(sentence_vids, np.append(row_vids, np.iinfo(np.int64).max))
@@ -118,6 +125,7 @@ class SegmentInfo:
     built_at: str
     languages: list[str] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
+    vector_format: str = vectors.FLOAT32  # what segments written before int8 vectors are
 
     def write(self, folder: Path) -> None:
         (folder / SEGMENT_MANIFEST).write_text(json.dumps(asdict(self), indent=1, ensure_ascii=False) + "\n")
@@ -127,11 +135,16 @@ class SegmentInfo:
         path = folder / SEGMENT_MANIFEST
         try:
             data = json.loads(path.read_text())
-            return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+            info = cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
         except FileNotFoundError:
             raise IndexCorruptError(f"{path}: segment manifest is missing") from None
         except (OSError, ValueError, TypeError) as exc:
             raise IndexCorruptError(f"{path}: segment manifest is unreadable ({exc})") from None
+        if info.vector_format not in (vectors.FLOAT32, vectors.INT8):
+            raise IndexCorruptError(
+                f"{path}: vector format {info.vector_format!r} is not one this version reads (float32, int8): a newer semsearch wrote it"
+            )
+        return info
 
 
 class SegmentWriter:
@@ -139,9 +152,10 @@ class SegmentWriter:
     copied live from other segments (a merge), then the vectors, the FAISS index and the postings.
     Not fsynced, not renamed: the commit writer publishes the folder."""
 
-    def __init__(self, folder: Path, dim: int) -> None:
+    def __init__(self, folder: Path, dim: int, vector_format: str | None = None) -> None:
         self.folder = folder
         self.dim = dim
+        self.vector_format = vector_format or VECTOR_FORMAT
         self.conn = database.connect(folder / database.DB_NAME)
         self.conn.executescript(database.SCHEMA)
 
@@ -177,9 +191,12 @@ class SegmentWriter:
         conn.execute("DETACH DATABASE src")
 
     def vector_files(self, passages: int, sentences: int) -> tuple[np.ndarray, np.ndarray]:
-        """Passage and sentence vector arrays backed by the segment's own .npy files, to fill in place: a large
-        merge does not hold its sentence vectors in memory."""
+        """Passage and sentence vector arrays backed by files of the segment's folder, to fill in place: a large
+        merge does not hold its sentence vectors in memory. In format int8 they are float32 scratch files,
+        quantized by `finish` and removed."""
         def backed(name: str, rows: int) -> np.ndarray:
+            if self.vector_format == vectors.INT8:
+                name = _SCRATCH[name]
             return np.lib.format.open_memmap(self.folder / name, mode="w+", dtype=np.float32, shape=(rows, self.dim))
 
         return backed(vectors.VECTORS_NAME, passages), backed(vectors.SENTENCE_VECTORS, sentences)
@@ -193,30 +210,42 @@ class SegmentWriter:
         spans: np.ndarray,
         postings: Postings,
         index_type: str,
+        centroids: np.ndarray | None = None,
     ) -> SegmentInfo:
         """Everything but the rows (committed here). Vector arrays from `vector_files` are in their files
-        already (flushed here), not saved again."""
+        already (flushed here), not saved again. `centroids`: an IVF index_type's coarse centroids, shared
+        with other segments (searched with one coarse search), instead of its own k-means."""
         folder, dim = self.folder, self.dim
         self.conn.commit()
         vectors_arr = np.ascontiguousarray(passage_vectors, dtype=np.float32).reshape(-1, dim)
         if len(vectors_arr) != len(vids) or len(postings.lengths) != len(vids):
             raise RuntimeError(f"internal error: {len(vectors_arr)} vectors, {len(postings.lengths)} lengths for {len(vids)} passages")
-        for array, name in ((passage_vectors, vectors.VECTORS_NAME), (sentence_vectors, vectors.SENTENCE_VECTORS)):
-            if isinstance(array, np.memmap) and Path(array.filename) == (folder / name).resolve():
+        quantized = (
+            (passage_vectors, vectors.VECTORS_NAME, vectors.VECTORS_Q8, vectors.VECTORS_SCALE),
+            (sentence_vectors, vectors.SENTENCE_VECTORS, vectors.SENTENCE_Q8, vectors.SENTENCE_SCALE),
+        )
+        for array, name, codes_name, scales_name in quantized:
+            if self.vector_format == vectors.INT8:
+                vectors.save_quantized(folder, codes_name, scales_name, array, dim)
+            elif isinstance(array, np.memmap) and Path(array.filename) == (folder / name).resolve():
                 array.flush()
             else:
                 np.save(folder / name, np.ascontiguousarray(array, dtype=np.float32).reshape(-1, dim))
         np.save(folder / vectors.VIDS_NAME, vids.astype(np.int64))
         vectors.save_sentence_ids(folder, sentence_vids, spans)
-        vectors.save_index(vectors.build_index(vectors_arr, vids, index_type), folder)
+        vectors.save_index(vectors.build_index(vectors_arr, vids, index_type, centroids), folder)
         postings.save(folder)
-        return describe_segment(folder, self.conn, dim, index_type)
+        for scratch in _SCRATCH.values():
+            (folder / scratch).unlink(missing_ok=True)
+        return describe_segment(folder, self.conn, dim, index_type, self.vector_format)
 
     def close(self) -> None:
         self.conn.close()
 
 
-def describe_segment(folder: Path, conn: sqlite3.Connection, dim: int, index_type: str) -> SegmentInfo:
+def describe_segment(
+    folder: Path, conn: sqlite3.Connection, dim: int, index_type: str, vector_format: str = vectors.FLOAT32
+) -> SegmentInfo:
     info = SegmentInfo(
         passages=conn.execute("SELECT COUNT(*) FROM passages").fetchone()[0],
         documents=conn.execute("SELECT COUNT(*) FROM documents").fetchone()[0],
@@ -225,6 +254,7 @@ def describe_segment(folder: Path, conn: sqlite3.Connection, dim: int, index_typ
         built_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         languages=sorted(x for (x,) in conn.execute("SELECT DISTINCT lang FROM documents WHERE lang IS NOT NULL")),
         sources=sorted(x for (x,) in conn.execute("SELECT DISTINCT source FROM documents WHERE source IS NOT NULL")),
+        vector_format=vector_format,
     )
     info.write(folder)
     return info
@@ -271,7 +301,7 @@ class Segment:
     path: Path
     info: SegmentInfo
     index: faiss.Index
-    vectors: np.ndarray  # memory-mapped, row order
+    vectors: np.ndarray  # memory-mapped, row order (QuantizedVectors in format int8: float32 rows when indexed)
     sentences: SentenceTable
     postings: Postings
     rows: RowTable
@@ -279,6 +309,11 @@ class Segment:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     users: int = 0
     _live: LiveRows | None = None
+
+    @functools.cached_property
+    def quantizer_key(self) -> bytes | None:
+        """Which coarse centroids its IVF index was built with (vectors.shared_quantizer_key); None: not IVF."""
+        return vectors.shared_quantizer_key(self.index)
 
     def live_rows(self, deleted: np.ndarray) -> LiveRows:
         """Its live passages under these tombstones; kept for the next reader, whose commit most often
@@ -337,11 +372,11 @@ class Segment:
                 raise IndexCorruptError(f"{path / vectors.FAISS_NAME}: holds {index.ntotal} vectors, SQLite {len(rows.vids)} passages")
             if len(rows.vids) and index.d != dim:
                 raise IndexCorruptError(f"{path / vectors.FAISS_NAME}: vectors of {index.d} dimensions, the commit says {dim}")
-            exact, vids = vectors.load_vectors(path)
+            exact, vids = vectors.load_vectors(path, info.vector_format)
             if not np.array_equal(vids, rows.vids):
                 raise IndexCorruptError(f"{path / vectors.VIDS_NAME}: vector ids do not match the SQLite passages")
             postings = Postings.load(path, len(rows.vids))
-            sentences = SentenceTable.load(path, rows.vids)
+            sentences = SentenceTable.load(path, rows.vids, info.vector_format)
         except IndexCorruptError:
             conn.close()
             raise

@@ -5,8 +5,10 @@ The figures behind the choices are in BENCHMARKS.md, section "Vector index scale
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
+import mmap
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,6 +26,15 @@ VIDS_NAME = "vids.npy"
 SENTENCE_VECTORS = "sentence_vectors.npy"  # one vector per sentence of every passage, in vid order
 SENTENCE_VIDS = "sentence_vids.npy"  # the passage (vid) each sentence belongs to
 SENTENCE_SPANS = "sentence_spans.npy"  # (start, end) of each sentence, relative to its passage
+# Since vector format "int8": passage and sentence vectors as 8-bit codes with one float32 scale a vector
+# (388 bytes a 384-dimension vector instead of 1,536), memory-mapped. Segments written before keep their
+# float32 files above and are read as they are.
+VECTORS_Q8 = "vectors_q8.npy"
+VECTORS_SCALE = "vectors_scale.npy"
+SENTENCE_Q8 = "sentence_vectors_q8.npy"
+SENTENCE_SCALE = "sentence_vectors_scale.npy"
+FLOAT32, INT8 = "float32", "int8"
+QUANTIZE_CHUNK = 65_536  # vectors quantized at a time: a merge's memory-mapped float32 input is never read whole
 
 # (smallest collection size, FAISS factory string): a collection gets the last tier whose size it reaches.
 # "{nlist}" is replaced by ivf_nlist(size). Exact search below 100k vectors, where it is fast enough;
@@ -143,6 +154,53 @@ def train_centroids(vectors: np.ndarray, nlist: int) -> np.ndarray:
     return faiss.vector_to_array(clustering.centroids).reshape(nlist, vectors.shape[1])
 
 
+def shared_quantizer_key(index: faiss.Index) -> bytes | None:
+    """A fingerprint of an IVF index's coarse centroids (None for other types): segments built with the same
+    centroids (build_index's `centroids`) are searched with one coarse search (search_preassigned), each
+    scanning only its share of the probed lists, as one index of all of them would."""
+    base = faiss.downcast_index(index)  # a plain IVF index only: no id map, no refine step around it
+    if not isinstance(base, faiss.IndexIVF) or base.quantizer.ntotal == 0:
+        return None
+    quantizer = faiss.downcast_index(base.quantizer)
+    if not isinstance(quantizer, faiss.IndexFlat):
+        return None
+    centroids = faiss.rev_swig_ptr(quantizer.get_xb(), quantizer.ntotal * quantizer.d)
+    return hashlib.blake2b(memoryview(centroids).cast("B"), digest_size=16).digest()
+
+
+def coarse_search(index: faiss.Index, queries: np.ndarray, nprobe: int) -> tuple[np.ndarray, np.ndarray]:
+    """The `nprobe` nearest lists of an IVF index's quantizer (scores, list ids), on the calling thread."""
+    base = _base(index)
+    return search_single_thread(base.quantizer, queries, min(nprobe, base.nlist), None)
+
+
+def search_assigned(
+    index: faiss.Index, queries: np.ndarray, n: int, params, lists: tuple[np.ndarray, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """An IVF search with its coarse search done (coarse_search on an index of the same centroids): the first
+    params.nprobe of `lists` are scanned."""
+    base = _base(index)
+    scores, ids = lists
+    probes = min(params.nprobe if params is not None else base.nprobe, ids.shape[1])
+    params = params or faiss.SearchParametersIVF()
+    params.nprobe = probes
+    threads = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    x = np.ascontiguousarray(queries, dtype=np.float32)
+    assign = np.ascontiguousarray(ids[:, :probes], dtype=np.int64)
+    dis = np.ascontiguousarray(scores[:, :probes], dtype=np.float32)
+    out_scores = np.empty((len(x), n), np.float32)
+    out_ids = np.empty((len(x), n), np.int64)
+    try:  # the C call: FAISS's Python wrapper of search_preassigned takes no parameters (nprobe, selector)
+        base.search_preassigned_c(
+            len(x), faiss.swig_ptr(x), n, faiss.swig_ptr(assign), faiss.swig_ptr(dis),
+            faiss.swig_ptr(out_scores), faiss.swig_ptr(out_ids), False, params,
+        )
+        return out_scores, out_ids
+    finally:
+        faiss.omp_set_num_threads(threads)
+
+
 def _base(index: faiss.Index) -> faiss.Index:
     """The index that holds the codes: inside the IDMap2 wrapper, and inside a refine step if any."""
     inner = _inner(index)
@@ -230,15 +288,87 @@ def load_index(folder: Path) -> faiss.Index:
         raise IndexCorruptError(f"{path}: FAISS index is unreadable ({str(exc).splitlines()[0][:200]})") from None
 
 
-def load_vectors(folder: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Exact vectors and their ids, memory-mapped."""
+class QuantizedVectors:
+    """Vectors stored as int8 codes and one float32 scale each (vector ~= codes * scale), read as float32
+    rows: indexing with an int, a slice or an array of rows gives what indexing a float32 array would,
+    up to the quantization (half a step, scale / 2, a component). Symmetric, per vector: a unit vector's
+    largest component maps to 127, so a dot product with a unit query is off by about 3e-4 (e5's
+    cosines between a question and passages differ by hundredths)."""
+
+    def __init__(self, codes: np.ndarray, scales: np.ndarray) -> None:
+        self.codes = codes
+        self.scales = scales
+        self.dtype = np.dtype(np.float32)
+        self.shape = codes.shape
+        self.ndim = 2
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def __getitem__(self, key) -> np.ndarray:
+        codes = np.asarray(self.codes[key], dtype=np.float32)
+        scales = np.asarray(self.scales[key], dtype=np.float32)
+        return codes * (scales[..., None] if codes.ndim > scales.ndim else scales)
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        out = self[:]
+        return out if dtype is None else out.astype(dtype)
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.codes.nbytes + self.scales.nbytes)
+
+
+def quantize(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """int8 codes and float32 scales of float32 vectors (QuantizedVectors); a zero vector gets scale 0."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    peak = np.abs(vectors).max(axis=1) if vectors.size else np.zeros(len(vectors), np.float32)
+    scales = (peak / 127).astype(np.float32)
+    safe = np.where(scales > 0, scales, 1).astype(np.float32)
+    codes = np.clip(np.rint(vectors / safe[:, None]), -127, 127).astype(np.int8)
+    return codes, scales
+
+
+def save_quantized(folder: Path, codes_name: str, scales_name: str, vectors: np.ndarray, dim: int) -> None:
+    """`vectors` (float32, an array or a memory map; or QuantizedVectors) as int8 files, QUANTIZE_CHUNK rows at a time."""
+    n = len(vectors)
+    codes = np.lib.format.open_memmap(folder / codes_name, mode="w+", dtype=np.int8, shape=(n, dim))
+    scales = np.empty(n, np.float32)
+    for lo in range(0, n, QUANTIZE_CHUNK):
+        hi = min(n, lo + QUANTIZE_CHUNK)
+        codes[lo:hi], scales[lo:hi] = quantize(np.asarray(vectors[lo:hi], dtype=np.float32).reshape(-1, dim))
+    codes.flush()
+    del codes
+    np.save(folder / scales_name, scales)
+
+
+def _random_access(array: np.ndarray) -> np.ndarray:
+    """No read-ahead on a memory map read a few rows at a time (a search reads its candidates' rows): a row
+    not in the page cache costs its page from disk, not the kernel's read-ahead window around it."""
+    mapped = getattr(array, "_mmap", None)
+    if mapped is not None and hasattr(mmap, "MADV_RANDOM"):
+        mapped.madvise(mmap.MADV_RANDOM)
+    return array
+
+
+def _load_quantized(folder: Path, codes_name: str, scales_name: str) -> QuantizedVectors:
+    codes = _random_access(np.load(folder / codes_name, mmap_mode="r"))
+    scales = _random_access(np.load(folder / scales_name, mmap_mode="r"))
+    if codes.ndim != 2 or codes.dtype != np.int8 or scales.shape != (len(codes),):
+        raise ValueError(f"{len(codes)} codes of {codes.dtype}, {scales.shape} scales")
+    return QuantizedVectors(codes, scales)
+
+
+def load_vectors(folder: Path, vector_format: str = FLOAT32) -> tuple[np.ndarray, np.ndarray]:
+    """Passage vectors (memory-mapped; QuantizedVectors for format "int8") and their ids."""
+    name = VECTORS_Q8 if vector_format == INT8 else VECTORS_NAME
     try:
-        vectors = np.load(folder / VECTORS_NAME, mmap_mode="r")
+        vectors = _load_quantized(folder, VECTORS_Q8, VECTORS_SCALE) if vector_format == INT8 else np.load(folder / name, mmap_mode="r")
         vids = np.load(folder / VIDS_NAME)
     except (OSError, ValueError) as exc:
-        raise IndexCorruptError(f"{folder / VECTORS_NAME}: vectors are unreadable ({exc})") from None
+        raise IndexCorruptError(f"{folder / name}: vectors are unreadable ({exc})") from None
     if vectors.ndim != 2 or len(vectors) != len(vids):
-        raise IndexCorruptError(f"{folder / VECTORS_NAME}: {len(vectors)} vectors for {len(vids)} ids")
+        raise IndexCorruptError(f"{folder / name}: {len(vectors)} vectors for {len(vids)} ids")
     return vectors, vids
 
 
@@ -248,16 +378,20 @@ def save_sentence_ids(folder: Path, sentence_vids: np.ndarray, spans: np.ndarray
     np.save(folder / SENTENCE_SPANS, spans.astype(np.int32).reshape(-1, 2))
 
 
-def load_sentences(folder: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Sentence vectors (memory-mapped), their passage ids and their spans."""
+def load_sentences(folder: Path, vector_format: str = FLOAT32) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sentence vectors (memory-mapped; QuantizedVectors for format "int8"), their passage ids and their spans."""
+    name = SENTENCE_Q8 if vector_format == INT8 else SENTENCE_VECTORS
     try:
-        sentence_vectors = np.load(folder / SENTENCE_VECTORS, mmap_mode="r")
+        if vector_format == INT8:
+            sentence_vectors = _load_quantized(folder, SENTENCE_Q8, SENTENCE_SCALE)
+        else:
+            sentence_vectors = np.load(folder / SENTENCE_VECTORS, mmap_mode="r")
         sentence_vids = np.load(folder / SENTENCE_VIDS)
         spans = np.load(folder / SENTENCE_SPANS)
     except (OSError, ValueError) as exc:
-        raise IndexCorruptError(f"{folder / SENTENCE_VECTORS}: sentence vectors are unreadable ({exc})") from None
+        raise IndexCorruptError(f"{folder / name}: sentence vectors are unreadable ({exc})") from None
     if not (len(sentence_vectors) == len(sentence_vids) == len(spans)):
-        raise IndexCorruptError(f"{folder / SENTENCE_VECTORS}: sentence arrays disagree in length")
+        raise IndexCorruptError(f"{folder / name}: sentence arrays disagree in length")
     return sentence_vectors, sentence_vids, spans
 
 
