@@ -2,7 +2,7 @@
 
     python bench/bulk_index.py --passages 1000000 --index-dir data/bench/bulk-1m
     python bench/scale_search.py --index-dir data/bench/bulk-1m --json data/bench/scale.json
-    python bench/scale_search.py --plot bench/scale_search.png --json data/bench/scale.json --append /tmp/section.md
+    python bench/scale_search.py --plot artifacts/scale_search.png --json data/bench/scale.json --append /tmp/section.md
     python bench/scale_search.py --compare data/bench/bulk-1m data/bench/bulk-1m-10seg-shared data/bench/bulk-1m-10seg
 
 Per index (built by bench/bulk_index.py): the lexical part alone (the reader's sparse BM25+ over the query
