@@ -216,6 +216,7 @@ def plot(rows: list[dict], path: Path) -> None:
     b.set_ylabel("GiB")
     b.legend(fontsize=8)
     fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)
 
 
