@@ -150,8 +150,10 @@ def run_search(
 def json_response(result: SearchResult) -> Response:
     """The search answered as JSON bytes made here, on the request's worker thread. The response
     model is validated once, when it is built: returned as a model, FastAPI would validate it again
-    and hop to its thread pool once more to do so (BENCHMARKS.md, serving)."""
-    return Response(search_response(result).model_dump_json(), media_type="application/json")
+    and hop to its thread pool once more to do so (BENCHMARKS.md, serving). `histogram` is there when asked."""
+    body = search_response(result)
+    exclude = {"histogram"} if body.histogram is None else None
+    return Response(body.model_dump_json(exclude=exclude), media_type="application/json")
 
 
 def csv_response(result: SearchResult) -> Response:
