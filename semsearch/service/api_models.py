@@ -146,7 +146,7 @@ class SearchResponse(BaseModel):
     total_relation: Literal["eq", "gte"] = Field("eq", description="gte: the candidate pool ended before the relevant results did")
     offset: int = 0
     facets: dict[str, list[FacetOut]] = Field(default_factory=dict, description="counts per value, for the facets asked")
-    histogram: HistogramOut | None = Field(None, description="with histogram=day|week|month")
+    histogram: HistogramOut | None = Field(None, description="with histogram=day|week|month (absent otherwise)")
     results: list[HitOut]
 
 
