@@ -88,3 +88,12 @@ def load_eval_set(path: str | Path) -> EvalSet:
     if not path.is_file():
         raise SemsearchError(f"{path}: no such file or folder")
     return load_squad(path)
+
+
+def with_queries(dataset: EvalSet, queries: dict[str, str], name: str) -> EvalSet:
+    """The same documents and judgements, asked with other questions (a translation, a sample):
+    `queries` maps question ids of `dataset` to their new text; an unknown id is an error."""
+    unknown = sorted(set(queries) - set(dataset.qrels))
+    if unknown:
+        raise SemsearchError(f"{name}: {len(unknown)} question ids not in {dataset.name} (first: {unknown[0]})")
+    return EvalSet(name, dataset.documents, dict(queries), {q: dataset.qrels[q] for q in queries})

@@ -23,6 +23,14 @@ class FusionConfig:
     rrf_k: int = 60
     sentence_weight: float = 0.7  # dense score = (1 - s) * passage cosine + s * best sentence cosine
     cross_language_lexical: float = 0.5  # weight of lexical evidence for a passage in another language
+    cross_sentence_weight: float | None = None  # sentence weight for a passage in another language (None: the same)
+    bridge_terms: bool = True  # the query's words also as the index's other languages analyze them (searcher.query_terms)
+
+
+def sentence_weights(config: FusionConfig, same_language: np.ndarray) -> np.ndarray:
+    """Each candidate's weight of its best sentence in its dense score (the rest is the passage's cosine)."""
+    cross = config.sentence_weight if config.cross_sentence_weight is None else config.cross_sentence_weight
+    return np.where(same_language, config.sentence_weight, cross)
 
 
 def _ranks(scores: np.ndarray) -> np.ndarray:

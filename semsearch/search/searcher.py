@@ -22,11 +22,11 @@ from ..embedding import Embedder
 from ..errors import InvalidInputError
 from ..store.database import PassageRow
 from ..store.lexical import Bm25Query, SparseScores
-from ..text.analyzer import analyze, salient_numbers
-from ..text.lang import detect_language
+from ..text.analyzer import analyze, bridge_terms, salient_numbers
+from ..text.lang import SUPPORTED_LANGS, detect_language
 from .collapse import CollapseConfig, Collapser
 from .facets import ANNOTATION_FACETS, annotation_facet_counts
-from .fusion import FusionConfig, fuse
+from .fusion import FusionConfig, fuse, sentence_weights
 from .listing import relevant_ranking, result_page
 from .results import DuplicateRef, Ranking, SearchFilters, SearchHit, SearchResult
 from .search_options import SearchOptions
@@ -93,6 +93,21 @@ def query_language(query: str, languages: list[str] | None) -> str:
     """The query's language among the index's languages and English; the index's first when unsure."""
     languages = languages or ["fr"]
     return detect_language(query, candidates=tuple(languages) + ("en",), default=languages[0])
+
+
+def query_terms(query: str, query_lang: str, languages: list[str] | None, bridge: bool = True) -> list[str]:
+    """BM25 terms of a query: its own analysis and, with `bridge`, the words it shares with the index's
+    other languages as their analyzers make them (names, numbers, cognates: analyzer.bridge_terms), so
+    an English question finds "Napoléon" and "révolution" in French passages."""
+    terms = analyze(query, query_lang)
+    if bridge:
+        seen = set(terms)
+        for lang in languages or ():
+            if lang != query_lang and lang in SUPPORTED_LANGS:
+                extra = [t for t in dict.fromkeys(bridge_terms(query, query_lang, lang)) if t not in seen]
+                seen.update(extra)
+                terms += extra
+    return terms
 
 
 def _least(rows: np.ndarray, identity: np.ndarray, n: int) -> np.ndarray:
@@ -232,7 +247,7 @@ class Searcher:
         empty = Ranking(np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int64), [], query_lang)
         if n == 0:
             return empty
-        terms = analyze(query, query_lang)
+        terms = query_terms(query, query_lang, reader.summary.languages, self.fusion.bridge_terms)
         lexical = reader.lexical_scores(terms) if mode != "dense" else None
         if mode == "lexical":
             rows = self.top_rows(lexical, depth, mask, positive=True)
@@ -248,13 +263,10 @@ class Searcher:
         if len(rows) == 0:
             return empty
         sentence_scores, best = self._sentence_scores(rows, qvec)
-        w = self.fusion.sentence_weight
+        same_language = reader.rows.lang[rows] == self._lang_code(query_lang)
+        w = sentence_weights(self.fusion, same_language)
         dense = (1 - w) * np.asarray(reader.vectors[rows] @ qvec, dtype=np.float64) + w * best
-        if mode == "dense":
-            scores = dense
-        else:
-            same_language = reader.rows.lang[rows] == self._lang_code(query_lang)
-            scores = fuse(dense, lexical[rows], self.fusion, same_language)
+        scores = dense if mode == "dense" else fuse(dense, lexical[rows], self.fusion, same_language)
         order = np.argsort(-scores, kind="stable")[:depth]
         return self._ranking(rows[order], scores[order], [sentence_scores[i] for i in order], query_lang)
 

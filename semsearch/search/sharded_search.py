@@ -33,10 +33,9 @@ from ..store.lexical import LexicalStats
 from ..store.live_rows import passage_identity
 from ..store.reader import IndexSummary, SegmentStats, ranges
 from ..store.segment import RowTable, SentenceTable
-from ..text.analyzer import analyze
 from .results import SearchFilters, SearchResult
 from .search_options import SearchOptions
-from .searcher import QueryVectorCache, SearchConfig, build_searcher, pool_depth, query_language, validate_query
+from .searcher import QueryVectorCache, SearchConfig, build_searcher, pool_depth, query_language, query_terms, validate_query
 from .shard import Candidates, ShardIndex, ShardQuery, ShardSummary
 
 PREFETCH = 50  # candidates of each kind (dense, lexical) whose passages come with a search's first read
@@ -276,7 +275,8 @@ class ShardedSearcher:
         n = pool_depth(view.size, self.candidates, k)  # what Searcher.search ranks, so what it asks its reader for
         parts: list[Candidates] = []
         if n:
-            terms = analyze(query, query_language(query, view.summary.languages))
+            lang = query_language(query, view.summary.languages)
+            terms = query_terms(query, lang, view.summary.languages, self.config.fusion.bridge_terms)
             vector = self.cache.submit(self.embedder, query) if mode != "lexical" else None
             stats = LexicalStats.total(gather(view.pool, "stats", view.generation, terms)) if mode != "dense" else None
             parts = gather(view.pool, "candidates", view.generation, ShardQuery(vector() if vector else None, terms, stats, n, mode, filters))

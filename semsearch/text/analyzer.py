@@ -93,6 +93,30 @@ def analyze(text: str, lang: str) -> list[str]:
     return [t for t in terms if t is not None]
 
 
+def bridge_terms(text: str, lang: str, target: str) -> list[str]:
+    """Terms of a `lang` query as `target`'s analyzer makes them, for BM25 over passages in `target`.
+
+    Words shared across languages (names, numbers, cognates such as "revolution" / "révolution" or
+    "Napoleon" / "Napoléon") then meet the passage's own terms: stop words of both languages are
+    dropped, and accents are folded before `target`'s stemmer, as a passage in `target` rarely spells
+    a foreign word with the query's accents. Figures in BENCHMARKS.md (cross-lingual quality)."""
+    if target == lang:
+        return analyze(text, lang)
+    text = text.lower()
+    if _DIGIT.search(text):
+        text = _NUMBER_GROUPS.sub("", text)
+    source_stop = _stopwords(lang)
+    terms = []
+    for word in _WORD.findall(text):
+        folded = fold_accents(word)
+        if folded.rstrip("'’") in source_stop:
+            continue
+        term = _term(folded, target)
+        if term is not None:
+            terms.append(term)
+    return terms
+
+
 _DIGITS = re.compile(r"\d+")
 
 
