@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     rrf_k: int = Field(60, ge=1)
     sentence_weight: float = Field(0.7, ge=0.0, le=1.0)
     cross_language_lexical: float = Field(0.5, ge=0.0, le=1.0)
+    cross_sentence_weight: float | None = Field(None, ge=0.0, le=1.0)  # None: sentence_weight
+    bridge_terms: bool = True  # query words also analyzed as the index's other languages (issue #22)
     candidates: int = Field(100, ge=10, le=10_000)
     per_doc: int = Field(2, ge=1, le=100)
     duplicate_alone: float = Field(0.96, ge=0.0, le=1.01)
@@ -148,4 +150,6 @@ class Settings(BaseSettings):
             rrf_k=self.rrf_k,
             sentence_weight=self.sentence_weight,
             cross_language_lexical=self.cross_language_lexical,
+            cross_sentence_weight=self.cross_sentence_weight,
+            bridge_terms=self.bridge_terms,
         )

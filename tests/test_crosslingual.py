@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import numpy as np
+
+from semsearch.search.fusion import FusionConfig, sentence_weights
 from semsearch.search.searcher import query_terms
 from semsearch.text.analyzer import analyze, bridge_terms
 
@@ -36,3 +39,30 @@ def test_query_terms_add_each_other_index_language_once():
     assert query_terms("How many US soldiers are in Iraq?", "en", ["fr"], bridge=False) == own
     assert query_terms("Combien de soldats ?", "fr", ["fr"]) == analyze("Combien de soldats ?", "fr")
     assert query_terms("How many soldiers?", "en", ["en", "xx", ""]) == analyze("How many soldiers?", "en")
+
+
+def test_a_passage_in_another_language_takes_the_cross_language_sentence_weight():
+    same = np.array([True, False, True])
+    assert np.allclose(sentence_weights(FusionConfig(sentence_weight=0.7, cross_sentence_weight=0.3), same), [0.7, 0.3, 0.7])
+    assert np.allclose(sentence_weights(FusionConfig(sentence_weight=0.7, cross_sentence_weight=None), same), [0.7, 0.7, 0.7])
+
+
+# Acceptance: the real model over the French seeds.
+ADVISER = "003_3b96de756cd836d9.txt#1"  # "le conseiller irakien à la sécurité nationale, Qassem Al-Araji"
+RESOLUTION = "003_3b96de756cd836d9.txt#6"  # "le Parlement irakien avait voté en faveur d'une résolution ..."
+
+
+def test_an_english_question_ranks_the_answering_french_passage_first(seed_searcher):
+    result = seed_searcher.search("Who is Iraq's national security adviser?", k=3)
+    assert result.query_lang == "en"
+    top = result.results[0]
+    assert (top.passage_id, top.lang) == (ADVISER, "fr")
+
+
+def test_an_english_keyword_search_meets_french_passages_through_shared_words(seed_searcher):
+    # "resolution" is "résolution" in French: only the French analysis of the English word meets it
+    # (without the bridge terms this English question finds no passage at all in lexical mode)
+    result = seed_searcher.search("Which resolution did the parliament vote?", k=3, mode="lexical")
+    hits = result.results
+    assert result.query_lang == "en" and hits and hits[0].passage_id == RESOLUTION
+    assert any("résolution" in hits[0].text[a:b] for a, b in hits[0].highlight)
