@@ -153,7 +153,10 @@ def test_search_items_carry_the_documented_fields(reader):
     assert set(data) == {"query", "query_lang", "mode", "took_ms", "total", "total_relation", "offset", "facets", "results"}
     assert data["mode"] == "hybrid" and data["took_ms"] >= 0 and data["total"] >= 5 and data["offset"] == 0
     assert [hit["rank"] for hit in data["results"]] == [1, 2, 3, 4, 5]
-    fields = {"rank", "score", "doc_id", "passage_id", "title", "date", "source", "url", "lang", "text", "highlight", "duplicates"}
+    fields = {
+        "rank", "score", "doc_id", "passage_id", "title", "date", "source", "url", "lang", "text", "highlight", "duplicates",
+        "entities", "story",  # people, organisations and places named; the article's story (null until placed)
+    }
     for hit in data["results"]:
         assert set(hit) == fields
         assert hit["doc_id"] in SEED_IDS and hit["passage_id"].startswith(hit["doc_id"] + "#")
