@@ -95,7 +95,7 @@ def run_write(embedder, documents, index_dir: Path, batch_size: int, chunking, p
         profiler.disable()
     seconds = time.perf_counter() - started
     peak = peak_rss_mib()
-    snapshot = next((index_dir / "segments").iterdir())  # the one segment of a fresh index
+    segment = next((index_dir / "segments").iterdir())  # the one segment of a fresh index
     return {
         "seconds": seconds,
         "report": report,
@@ -103,7 +103,7 @@ def run_write(embedder, documents, index_dir: Path, batch_size: int, chunking, p
         "timings": timings,
         "rss_before": rss_before,
         "peak_rss": peak,
-        "disk": disk_usage(snapshot),
+        "disk": disk_usage(segment),
         "profile": profiler,
     }
 
@@ -218,7 +218,7 @@ def main() -> int:
         + markdown_table(["step", "seconds", "share"], stage_rows)
         + f"\n\nMemory: RSS {model_rss:.0f} MiB with the model loaded, {last['rss_before']:.0f} MiB before the write, "
         f"peak {last['peak_rss']:.0f} MiB during it (VmHWM reset before the write).\n\n"
-        f"Index on disk (one snapshot, {report.passages} passages):\n\n"
+        f"Index on disk (one segment, {report.passages} passages):\n\n"
         + markdown_table(["file", "KiB", "bytes/passage"], disk_rows)
     )
     if args.note:

@@ -54,12 +54,12 @@ def main() -> int:
     settings = Settings()
     embedder = load_embedder(settings.model, query_prompt=settings.query_prompt, passage_prompt=settings.passage_prompt)
     index_dir, _ = ensure_piaf_index(Path(args.index_dir), PIAF, embedder)
-    snapshot = open_index(index_dir)
+    reader = open_index(index_dir)
     cache = QueryVectorCache(4 * len(dataset.queries))  # every question embedded once, for all rows
     rows = []
     for depth in [int(d) for d in args.depths.split(",")]:
         for name, kind in (("ties by passage identity (shipped)", Searcher), ("only passages holding a query term", MatchingOnly)):
-            searcher = build_searcher(snapshot, embedder, settings.model_copy(update={"candidates": depth}).search_config(), cache)
+            searcher = build_searcher(reader, embedder, settings.model_copy(update={"candidates": depth}).search_config(), cache)
             searcher.__class__ = kind
             metrics = evaluate(searcher, dataset, "hybrid").metrics
             shipped = " **(shipped)**" if depth == settings.candidates and kind is Searcher else ""
@@ -67,7 +67,7 @@ def main() -> int:
             print(rows[-1], file=sys.stderr, flush=True)
     body = (
         f"PIAF dev, {len(dataset.queries)} questions, hybrid, model `{embedder.spec}`, index `{index_dir}`"
-        f" ({snapshot.size} passages). Load average: {load_text()}.\n\n"
+        f" ({reader.size} passages). Load average: {load_text()}.\n\n"
         + markdown_table(["lexical candidates", "R@1", "R@5", "R@10", "MRR@10", "nDCG@10"], rows)
     )
     publish("PIAF dev against the lexical candidate rule and depth", body, args.no_write)

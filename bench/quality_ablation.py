@@ -94,33 +94,33 @@ def main() -> int:
     dataset = load_eval_set(PIAF)
     embedder = load_embedder()
     index_dir, _ = ensure_piaf_index(Path(args.index_dir), PIAF, embedder)
-    snapshot = open_index(index_dir)
+    reader = open_index(index_dir)
     settings = Settings()
     shipped = settings.fusion_config()
     docs = {d.doc_id: d for d in dataset.documents}
 
-    vids = [int(v) for v in snapshot.rows.vids]
-    passages = snapshot.fetch_passages(vids)
-    row_doc_ids = [snapshot.rows.doc_ids[i] for i in snapshot.rows.doc_index]
+    vids = [int(v) for v in reader.rows.vids]
+    passages = reader.fetch_passages(vids)
+    row_doc_ids = [reader.rows.doc_ids[i] for i in reader.rows.doc_index]
     row_texts = [embedding_text(docs[d], passages[v].text) for d, v in zip(row_doc_ids, vids)]
     doc_number = {d: i for i, d in enumerate(sorted(set(row_doc_ids)))}
     qids = list(dataset.queries)
     questions = [dataset.queries[q] for q in qids]
-    languages = snapshot.summary.languages or ["fr"]
+    languages = reader.summary.languages or ["fr"]
     query_langs = [detect_language(q, candidates=tuple(languages) + ("en",), default=languages[0]) for q in questions]
-    row_langs = [snapshot.rows.langs[i] for i in snapshot.rows.lang]
+    row_langs = [reader.rows.langs[i] for i in reader.rows.lang]
     same_language = np.array(query_langs)[:, None] == np.array(row_langs)[None, :]
     scorer = Scorer(np.array([doc_number[d] for d in row_doc_ids]),
                     np.array([doc_number[next(iter(dataset.qrels[q]))] for q in qids]), settings.candidates, same_language)
 
     print("embedding the questions and the sentences without their headline", file=sys.stderr, flush=True)
     query_vectors = embedder.embed_queries(questions)
-    ptr, spans = snapshot.sentences.ptr, snapshot.sentences.spans
+    ptr, spans = reader.sentences.ptr, reader.sentences.spans
     plain = [passages[v].text[int(a):int(b)] for r, v in enumerate(vids) for a, b in spans[ptr[r]:ptr[r + 1]]]
     plain_vectors = np.concatenate([embedder.embed_passages(plain[i:i + 64]) for i in range(0, len(plain), 64)])
 
-    passage_cos = query_vectors @ np.asarray(snapshot.vectors).T
-    best_sentence = np.maximum.reduceat(query_vectors @ np.asarray(snapshot.sentences.vectors).T, ptr[:-1], axis=1)
+    passage_cos = query_vectors @ np.asarray(reader.vectors).T
+    best_sentence = np.maximum.reduceat(query_vectors @ np.asarray(reader.sentences.vectors).T, ptr[:-1], axis=1)
     best_plain = np.maximum.reduceat(query_vectors @ plain_vectors.T, ptr[:-1], axis=1)
 
     row_terms = [analyzer.analyze(t, lang or "fr") for t, lang in zip(row_texts, row_langs)]
@@ -171,7 +171,7 @@ def main() -> int:
         print(grid[-1], file=sys.stderr, flush=True)
 
     body = (
-        f"PIAF dev: {len(qids)} questions, {len(dataset.documents)} paragraphs ({snapshot.size} passages), "
+        f"PIAF dev: {len(qids)} questions, {len(dataset.documents)} paragraphs ({reader.size} passages), "
         f"model `{embedder.spec}`. Each row undoes one choice of the shipped default.\n\n"
         + markdown_table(["ranking", "R@1", "MRR@10", "R@10"], rows)
         + "\n\nBM25 variant by fusion weights (dense weight w in 0.6-0.75, sentence weight s in 0.6-0.8; "

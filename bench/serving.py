@@ -50,7 +50,7 @@ COMMAND = "python bench/serving.py --max-load 1.5 --write"
 
 
 def ensure_seed_index(index_dir: Path, embedder) -> Path:
-    """Index ./seeds into `index_dir` unless it already holds a snapshot."""
+    """Index ./seeds into `index_dir` unless it already holds a commit."""
     from semsearch.index.writer import IndexWriter
     from semsearch.ingest.readers import read_paths
     from semsearch.settings import Settings

@@ -1,4 +1,4 @@
-"""Start-up: `semsearch serve` launch to /readyz 200 on an existing index, and `open_snapshot` in process.
+"""Start-up: `semsearch serve` launch to /readyz 200 on an existing index, and `open_index` in process.
 
     python bench/startup.py [--launches 5] [--index-dir data/bench/piaf] [--max-load 2.5] [--no-write]
     python bench/startup.py --index-dir data/bench/synthetic-1m --title "..."   # after bench/synthetic_index.py
@@ -6,7 +6,7 @@
 The index is the PIAF dev paragraphs (built once into --index-dir when it is empty), or any index
 already in --index-dir. Each launch is a fresh
 process on a warm page cache; the phases come from the server's own JSON log (the timestamp of
-its first line, of "loading model", of "loading snapshot" and of "snapshot loaded").
+its first line, of "loading model", of "loading commit" and of "commit loaded").
 In process: `load_embedder()` and `open_index()` (FAISS, vectors, sentence table, BM25, SQLite rows).
 """
 
@@ -38,10 +38,10 @@ def phases(log_path: Path, launched_wall: float) -> dict[str, float]:
         marks.setdefault("first log line (imports done)", at)
         if entry.get("phase") == "loading model":
             marks.setdefault("model load starts", at)
-        elif entry.get("phase") == "loading snapshot":
-            marks.setdefault("snapshot load starts", at)
-        elif entry.get("event") == "snapshot":
-            marks.setdefault("snapshot loaded", at)
+        elif entry.get("phase") == "loading commit":
+            marks.setdefault("commit load starts", at)
+        elif entry.get("event") == "commit_loaded":
+            marks.setdefault("commit loaded", at)
     return marks
 
 
@@ -75,10 +75,10 @@ def main() -> int:
     opens = []
     for _ in range(max(3, args.launches)):
         started = time.perf_counter()
-        snapshot = open_index(index_dir)
+        reader = open_index(index_dir)
         opens.append(time.perf_counter() - started)
-        snapshot.close()
-    manifest = snapshot.summary
+        reader.close()
+    summary = reader.summary
     size = sum(disk_usage(index_dir / "segments").values())
 
     # -- semsearch serve ------------------------------------------------------------------------
@@ -95,14 +95,14 @@ def main() -> int:
             print(f"launch {i + 1}: ready in {ready[-1]:.2f} s; {milestones[-1]}", file=sys.stderr, flush=True)
     loads.append(load_text())
 
-    names = ["first log line (imports done)", "model load starts", "snapshot load starts", "snapshot loaded"]
+    names = ["first log line (imports done)", "model load starts", "commit load starts", "commit loaded"]
     phase_rows = [
         [name, f"{statistics.median(m[name] for m in milestones if name in m):.2f}"] for name in names if any(name in m for m in milestones)
     ]
     phase_rows.append(["/readyz 200 (polled every 20 ms)", f"{statistics.median(ready):.2f}"])
     body = (
-        f"Index `{index_dir}`: {manifest.documents} documents, {manifest.passages} passages, {size / 2**20:.1f} MiB on disk, "
-        f"index type {manifest.index_type}. Load average (1/5/15 min): {'; '.join(loads)}.\n\n"
+        f"Index `{index_dir}`: {summary.documents} documents, {summary.passages} passages, {size / 2**20:.1f} MiB on disk, "
+        f"index type {summary.index_type}. Load average (1/5/15 min): {'; '.join(loads)}.\n\n"
         + markdown_table(
             ["in process", "seconds"],
             [

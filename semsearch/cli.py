@@ -251,7 +251,7 @@ def _open_searcher(settings: Settings, embedder=None):
 
     reader = open_index(settings.index_dir)
     embedder = embedder or _embedder(settings)
-    check_model(reader.summary, embedder, reader.path)
+    check_model(reader.commit, embedder, reader.path)
     from .annotations import Annotator
 
     return build_searcher(reader, embedder, settings.search_config(), annotations=Annotator(settings.index_dir).view(reader))
@@ -441,14 +441,22 @@ def cmd_info(args: argparse.Namespace) -> int:
         info = {"index_dir": str(settings.index_dir), "documents": 0, "passages": 0, "commit": None, "snapshot": None}
     else:
         reader = open_index(settings.index_dir)
-        m = reader.summary
+        c, s = reader.commit, reader.summary
         stats = reader.segment_stats()
         info = {
             "index_dir": str(settings.index_dir),
             "commit": reader.path.name,
-            "snapshot": reader.path.name,
-            **asdict(m),
-            "format_version": reader.commit.format_version,
+            "snapshot": reader.path.name,  # the commit's name in earlier versions
+            "model": c.model,
+            "dim": c.dim,
+            "documents": s.documents,
+            "passages": s.passages,
+            "index_type": s.index_type,
+            "built_at": c.built_at,
+            "chunking": c.chunking,
+            "languages": s.languages,
+            "sources": s.sources,
+            "format_version": c.format_version,
             "segments": len(stats),
             "deleted_passages": sum(s.deleted for s in stats),
             "merges": reader.commit.merges,

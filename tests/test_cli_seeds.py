@@ -55,26 +55,26 @@ def test_human_output_shows_title_and_passage(seed_index_master):
 
 
 def test_no_boilerplate_line_of_the_seeds_is_a_passage(seed_index_master):
-    snapshot = open_index(seed_index_master)
-    texts = [row.text for doc_id in snapshot.rows.doc_ids for row in snapshot.fetch_document(doc_id)[1]]
+    reader = open_index(seed_index_master)
+    texts = [row.text for doc_id in reader.rows.doc_ids for row in reader.fetch_document(doc_id)[1]]
     boilerplate = ("AA", "TRT FR", "(AP Photo/Nasser Nasser, File)")
     for text in texts:
         assert text.strip() not in boilerplate
         assert "Partager cet article" not in text
         assert "(AP Photo" not in text
         assert not text.startswith("date ") and " date 2024" not in text
-    assert len(texts) == snapshot.summary.passages
+    assert len(texts) == reader.summary.passages
 
 
 def test_document_metadata_is_kept_on_passages(seed_index_master):
-    snapshot = open_index(seed_index_master)
-    doc, passages = snapshot.fetch_document("004_d2c93f48316b947f.txt")
+    reader = open_index(seed_index_master)
+    doc, passages = reader.fetch_document("004_d2c93f48316b947f.txt")
     assert doc.date == "2024-03" and doc.lang == "fr"
     assert [p.ordinal for p in passages] == list(range(len(passages)))
     for p in passages:
         assert doc.text[p.start:p.end] == p.text
         assert p.date == "2024-03" and p.lang == "fr"
-    doc3, _ = snapshot.fetch_document("003_3b96de756cd836d9.txt")
+    doc3, _ = reader.fetch_document("003_3b96de756cd836d9.txt")
     assert doc3.title.startswith("L’Irak annonce la fin de la mission de combat")
     assert doc3.source == "TRT FR"
     assert "L'Irak annonce la fin" not in doc3.text  # the repeated title line is gone
@@ -96,10 +96,10 @@ def test_changed_document_replaces_its_passages(seed_index, tmp_path):
     target.write_text(target.read_text() + "\n\nLe contingent compte désormais 4 200 marins basés à Erbil.\n")
     out = json.loads(run_cli("index", str(corpus), "--index-dir", str(seed_index), "--json").stdout)
     assert (out["updated"], out["unchanged"], out["added"]) == (1, 4, 0)
-    snapshot = open_index(seed_index)
-    _, passages = snapshot.fetch_document("002_5164f3de1e078480.txt")
+    reader = open_index(seed_index)
+    _, passages = reader.fetch_document("002_5164f3de1e078480.txt")
     assert any("4 200 marins" in p.text for p in passages)
-    assert snapshot.summary.passages == len(snapshot.rows.vids)
+    assert reader.summary.passages == len(reader.rows.vids)
 
 
 def test_delete_removes_documents_and_their_passages(seed_index):

@@ -1,4 +1,4 @@
-"""Searches keep running, each on one consistent snapshot, while documents are added, updated and deleted."""
+"""Searches keep running, each on one consistent commit, while documents are added, updated and deleted."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ def added(i: int) -> dict:
     }
 
 
-def test_searches_see_one_snapshot_and_never_a_gone_document_while_writes_go_on(seed_index, embedder):
+def test_searches_see_one_commit_and_never_a_gone_document_while_writes_go_on(seed_index, embedder):
     seed_text = (SEEDS / UPDATED_SEED).read_text()
     all_added = {added(i)["id"] for i in range(ROUNDS)}
     with client_for(seed_index, embedder) as client:
@@ -68,7 +68,7 @@ def test_searches_see_one_snapshot_and_never_a_gone_document_while_writes_go_on(
                 if query == TOKEN:
                     for doc_id, acked in adds.items():
                         # Sent after the add was acknowledged, answered before the delete began:
-                        # the search must have run on a snapshot holding the document.
+                        # the search must have run on a commit holding the document.
                         if acked < sent and (doc_id not in deletes_started or received < deletes_started[doc_id]):
                             if doc_id in ids:
                                 observed[doc_id].set()
@@ -81,17 +81,17 @@ def test_searches_see_one_snapshot_and_never_a_gone_document_while_writes_go_on(
             while not stop.is_set():
                 query, mode = QUERIES[i % len(QUERIES)]
                 i += 1
-                searcher = service.searcher  # what a request does: one Searcher, one snapshot
+                searcher = service.searcher  # what a request does: one Searcher, one commit
                 result = searcher.search(query, k=10, mode=mode)
                 for hit in result.results:
                     found = searcher.reader.fetch_document(hit.doc_id)
                     if found is None:
-                        errors.append(f"{hit.passage_id}: its document is not in the snapshot that returned it")
+                        errors.append(f"{hit.passage_id}: its document is not in the commit that returned it")
                         continue
                     doc, passages = found
                     same = [p for p in passages if p.passage_id == hit.passage_id]
                     if not same or same[0].text != hit.text or doc.text[hit.start:hit.end] != hit.text:
-                        errors.append(f"{hit.passage_id}: text differs from its snapshot's document")
+                        errors.append(f"{hit.passage_id}: text differs from its commit's document")
                 counts["direct"] += 1
 
         def writer() -> None:

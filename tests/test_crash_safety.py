@@ -54,8 +54,8 @@ def test_sigkill_mid_index_leaves_a_loadable_index_that_answers(seed_index, tmp_
     finally:
         proc.wait(timeout=30)
     assert layout.generation() == before  # the old commit is still the live one
-    snapshot = open_index(seed_index)
-    assert snapshot.summary.documents == 5
+    reader = open_index(seed_index)
+    assert reader.summary.documents == 5
     results = search_json(seed_index, "Combien de soldats américains en Irak ?", "-k", "3")["results"]
     assert any(SOLDIERS.search(h["text"]) for h in results)  # "2 500" or "2.500": collapsing picks which one leads
 
@@ -78,10 +78,10 @@ def test_sigkill_at_random_moments_never_breaks_the_index(seed_index, tmp_path):
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
-        snapshot = open_index(seed_index)
-        assert snapshot.summary.documents in (5, 65)
-        assert snapshot.size == snapshot.summary.passages == snapshot.commit.passages
-        assert snapshot.size == sum(s.index.ntotal for s in snapshot.segments) - snapshot.commit.deleted
+        reader = open_index(seed_index)
+        assert reader.summary.documents in (5, 65)
+        assert reader.size == reader.summary.passages == reader.commit.passages
+        assert reader.size == sum(s.index.ntotal for s in reader.segments) - reader.commit.deleted
 
 
 def _unnamed(layout: IndexDirectory) -> set[str]:
@@ -105,9 +105,9 @@ def test_sigkill_between_a_segment_and_its_commit_point(seed_index, tmp_path):
     proc = run_cli("index", str(corpus), "--index-dir", str(seed_index), "--quiet", env={FAULT_ENV: point}, check=False)
     assert proc.returncode == -signal.SIGKILL, (proc.returncode, proc.stderr)
     assert layout.generation() == before and _unnamed(layout)  # the orphan: renamed into place, never named
-    snapshot = open_index(seed_index)
-    assert snapshot.summary.documents == 7 and "Dépêche 0." in snapshot.fetch_document("depeche-0")[0].text
-    snapshot.close()
+    reader = open_index(seed_index)
+    assert reader.summary.documents == 7 and "Dépêche 0." in reader.fetch_document("depeche-0")[0].text
+    reader.close()
     # The next write removes what the crash left (a segment and tombstones no commit names) and completes.
     out = json.loads(run_cli("index", str(corpus), "--index-dir", str(seed_index), "--json").stdout)
     assert (out["added"], out["updated"], out["documents"]) == (1, 1, 8)
@@ -128,9 +128,9 @@ def test_sigkill_inside_a_merge_loses_nothing(seed_index, tmp_path):
     for point, expected in (("merge_written", segments), ("merge_committed", 1)):
         proc = run_cli("optimize", "--index-dir", str(seed_index), env={FAULT_ENV: point}, check=False)
         assert proc.returncode == -signal.SIGKILL, (proc.returncode, proc.stderr)
-        snapshot = open_index(seed_index)
-        assert snapshot.summary.documents == 8 and len(snapshot.segments) == expected, point
-        snapshot.close()
+        reader = open_index(seed_index)
+        assert reader.summary.documents == 8 and len(reader.segments) == expected, point
+        reader.close()
     out = json.loads(run_cli("optimize", "--index-dir", str(seed_index), "--json").stdout)
     assert (out["merges"], out["segments"], out["documents"]) == (0, 1, 8)
     assert not any(p.name.startswith(".tmp-") for p in seed_index.iterdir()) and not _unnamed(layout)

@@ -209,11 +209,11 @@ def test_index_type_is_chosen_by_segment_size_and_a_merge_past_the_threshold_swi
     assert _every_passage_finds_itself(shrunk)
 
 
-def test_filtered_search_on_an_ivf_snapshot(tmp_path):
+def test_filtered_search_on_an_ivf_index(tmp_path):
     IndexWriter(tmp_path, RandomEmbedder(), index_tiers=SMALL_TIERS).write(_docs(0, 400))
-    snapshot = open_index(tmp_path)
-    assert snapshot.summary.index_type.startswith("IVF")
-    searcher = Searcher(snapshot, RandomEmbedder())
+    reader = open_index(tmp_path)
+    assert reader.summary.index_type.startswith("IVF")
+    searcher = Searcher(reader, RandomEmbedder())
     every = SearchOptions(relevant_only=False)  # random vectors: the relevance cutoff is not what is tested here
     result = searcher.search("document", k=10, mode="dense", filters=SearchFilters(source="alpha"), options=every)
     assert len(result.results) == 10 and {hit.source for hit in result.results} == {"alpha"}

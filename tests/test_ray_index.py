@@ -81,12 +81,12 @@ def ranking(index_dir: Path, embedder, questions: list[str]) -> list[list[tuple[
     from semsearch.search.searcher import Searcher
     from semsearch.store.reader import open_index
 
-    snapshot = open_index(index_dir)
+    reader = open_index(index_dir)
     try:
-        searcher = Searcher(snapshot, embedder)
+        searcher = Searcher(reader, embedder)
         return [[(hit.passage_id, hit.score) for hit in searcher.search(q, k=10).results] for q in questions]
     finally:
-        snapshot.close()
+        reader.close()
 
 
 def assert_same_rankings(got, want, questions) -> None:

@@ -93,12 +93,12 @@ def test_a_bad_corpus_folder_indexes_what_it_can_and_names_the_rest(tmp_path):
     assert f"semsearch: note: {corpus / 'avignon-1995.txt'}: decoded as Windows-1252" in proc.stderr
     assert f"semsearch: skipped {corpus / 'scan.txt'}: binary file" in proc.stderr and "Traceback" not in proc.stderr
 
-    snapshot = open_index(index_dir)
-    doc, passages = snapshot.fetch_document("avignon-1995.txt")
+    reader = open_index(index_dir)
+    doc, passages = reader.fetch_document("avignon-1995.txt")
     assert doc.title == "L'été des festivals : « Œuvres » et chefs-d'œuvre à Avignon" and doc.date == "2023-07"
     assert "un succès qu’aucun élu n’avait prévu" in doc.text and "\ufffd" not in doc.text
-    assert snapshot.fetch_document("lyon.txt")[0].text.startswith("Le tramway de Lyon")
-    assert len(snapshot.fetch_document("long.md")[1]) > 1  # one paragraph, cut into passages
+    assert reader.fetch_document("lyon.txt")[0].text.startswith("Le tramway de Lyon")
+    assert len(reader.fetch_document("long.md")[1]) > 1  # one paragraph, cut into passages
 
 
 def test_exit_status_is_non_zero_only_when_nothing_could_be_indexed(tmp_path):
@@ -175,9 +175,9 @@ def test_a_600kb_single_paragraph_goes_through_the_whole_write_path(tmp_path):
     started = time.perf_counter()
     report = IndexWriter(tmp_path / "index", FakeEmbedder()).write(read_paths([path]).documents)
     seconds = time.perf_counter() - started
-    snapshot = open_index(tmp_path / "index")
-    assert report.documents == 1 and report.passages == snapshot.size == snapshot.segments[0].index.ntotal > 300
-    doc, passages = snapshot.fetch_document("one-paragraph.txt")
+    reader = open_index(tmp_path / "index")
+    assert report.documents == 1 and report.passages == reader.size == reader.segments[0].index.ntotal > 300
+    doc, passages = reader.fetch_document("one-paragraph.txt")
     assert all(doc.text[p.start:p.end] == p.text for p in passages)
     print(f"\n600 KB paragraph, full write path: {seconds:.1f} s, {report.passages} passages")
     assert seconds < 120

@@ -43,10 +43,10 @@ def article(tag: str, sentences: int = 2) -> dict:
 
 def check_index(index_dir: Path) -> dict[str, str]:
     """Opens the live commit as a fresh process would and checks it is whole; its documents' texts."""
-    snapshot = open_index(index_dir)
+    reader = open_index(index_dir)
     try:
         texts: dict[str, str] = {}
-        for segment, deleted in zip(snapshot.segments, snapshot.deletes):
+        for segment, deleted in zip(reader.segments, reader.deletes):
             conn = segment.conn
             n_passages = conn.execute("SELECT COUNT(*) FROM passages").fetchone()[0]
             assert n_passages == segment.size == segment.index.ntotal == len(segment.vectors)
@@ -58,11 +58,11 @@ def check_index(index_dir: Path) -> dict[str, str]:
                 if vid in live:
                     assert doc_id not in texts, f"{doc_id} live in two segments"
                     texts[doc_id] = text
-        assert snapshot.summary.documents == len(texts) == snapshot.commit.documents
-        assert snapshot.summary.passages == snapshot.size == snapshot.commit.passages
-        assert np.all(np.diff(snapshot.sentences.ptr) > 0), "a passage without sentence vectors"
+        assert reader.summary.documents == len(texts) == reader.commit.documents
+        assert reader.summary.passages == reader.size == reader.commit.passages
+        assert np.all(np.diff(reader.sentences.ptr) > 0), "a passage without sentence vectors"
     finally:
-        snapshot.close()
+        reader.close()
     return texts
 
 

@@ -31,7 +31,7 @@ from semsearch.service.app import create_app
 from .service_helpers import AUTH, Server, make_settings
 
 MAX_EXAMPLES = 25
-DEADLINE_MS = 20_000  # one case, on a loaded 2-core machine (a write embeds and fsyncs a snapshot)
+DEADLINE_MS = 20_000  # one case, on a loaded 2-core machine (a write embeds and fsyncs a commit)
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_headers_conformance, response_schema_conformance]
 # Not run: positive_data_acceptance (the API validates more than a JSON schema can say: dates, language
 # codes, blank queries) and negative_data_rejection (POST /documents takes each document on its own and

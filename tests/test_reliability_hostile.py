@@ -1,5 +1,5 @@
 """Hostile input: every request below is answered with a 4xx in bounded time and memory, and writes
-nothing (the live snapshot and the document count do not change). SQL takes values only as bound
+nothing (the live commit and the document count do not change). SQL takes values only as bound
 parameters; the write key is compared in constant time and never appears in a log or a response."""
 
 from __future__ import annotations

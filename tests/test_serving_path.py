@@ -1,6 +1,6 @@
 """The serving path's speed work, checked for what it must keep or load (never for wall-clock time):
 the warm-up before ready, the query embedded beside the search, the response built once, the
-lexical highlights analyzed once per snapshot."""
+lexical highlights analyzed once per reader."""
 
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ def test_first_searches_after_ready_load_nothing_lazily(seed_index, embedder):
     with client_for(seed_index, embedder, query_cache_size=0) as client:
         assert _query_model_calls(client) >= 1, "the warm-up made the model's first query call before ready"
         searcher = client.app.state.service.searcher
-        assert searcher.sentence_terms._items, "the lexical warm-up analyzed passages of this snapshot"
+        assert searcher.sentence_terms._items, "the lexical warm-up analyzed passages of this reader"
         loaded = _lazy_loads()
         for query in (FRENCH, ENGLISH):
             for mode in ("hybrid", "dense", "lexical"):
@@ -76,7 +76,7 @@ def test_a_submitted_query_is_embedded_like_a_direct_call_and_timed(embedder):
 def test_lexical_highlight_is_the_sentence_holding_most_query_terms_also_from_the_cache(seed_searcher):
     query = "Parlement irakien résolution retrait des forces étrangères"
     terms = set(analyzer.analyze(query, "fr"))
-    for _ in range(2):  # the second search reads the sentence terms from the snapshot's cache
+    for _ in range(2):  # the second search reads the sentence terms from the reader's cache
         hits = seed_searcher.search(query, k=5, mode="lexical", collapse=False).results
         assert hits
         for hit in hits:

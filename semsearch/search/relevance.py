@@ -7,8 +7,9 @@ query would "match" the whole pool and `total` and facet counts would say nothin
   lower). The test is absolute, a property of the passage and the question alone: filtering by a
   facet value keeps exactly the relevant passages that carry it, whatever else the filter removes,
   and a question far from everything ("recette de la tarte aux pommes" over news about Iraq)
-  finds nothing. The floor is topical, set low enough to keep the answer of 99% of PIAF questions
-  (PIAF answers sit lower than news answers: 0.84 would keep 78% of them).
+  finds nothing. The floor is topical, set low enough to keep the answer of nearly every PIAF
+  question: PIAF's encyclopedia answers sit lower than news answers, and a floor fitted to news
+  would drop many of them.
 - Lexical mode, and models without measured floors: relative to the best hit, BM25 or fused score
   >= RELATIVE_CUTOFF x the best one's; dense score at most DENSE_MARGIN below the best one (cosines
   of one model sit in a narrow band, where a ratio would keep everything).

@@ -1,4 +1,4 @@
-"""Answering a query against one loaded reader: dense, lexical, or both fused.
+"""Answering a query against one reader of a commit: dense, lexical, or both fused.
 
 Filters are applied before the top-k cut, so a filtered search returns k results when k exist.
 Each passage's dense score is fused with the score of its best sentence, which is also the
@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import Generic, TypeVar
 
 import numpy as np
 from cachetools import LRUCache
@@ -117,10 +118,15 @@ def _least(rows: np.ndarray, identity: np.ndarray, n: int) -> np.ndarray:
     return rows[np.argsort(identity[rows])]
 
 
-class Searcher:
+V = TypeVar("V", bound=IndexView)
+
+
+class Searcher(Generic[V]):
+    """Searches over one IndexView (the reader of a commit, or a sharded search's candidates)."""
+
     def __init__(
         self,
-        reader: IndexView,
+        reader: V,
         embedder: Embedder | None,  # None: ranking only, from vectors given (a shard)
         fusion: FusionConfig = FusionConfig(),
         cache: QueryVectorCache | None = None,
@@ -435,8 +441,8 @@ class SearchConfig:
 
 
 def build_searcher(
-    reader: IndexView, embedder: Embedder, config: SearchConfig, cache: QueryVectorCache | None = None, annotations=None
-) -> Searcher:
+    reader: V, embedder: Embedder, config: SearchConfig, cache: QueryVectorCache | None = None, annotations=None
+) -> Searcher[V]:
     return Searcher(
         reader,
         embedder,

@@ -2,9 +2,9 @@
 
 A lexical search has no query vector, so each candidate's answering sentence (its highlight, and
 the vector duplicate grouping compares) is the sentence holding the most query terms. Reading and
-analyzing every sentence of up to 100 candidates was most of a lexical search's time (13.8 ms a
-query on PIAF, issue #14); passages recur across queries, so their sentences are analyzed once per
-reader, in a bounded LRU, and a cached passage is not read from SQLite at all.
+analyzing every sentence of every candidate would be most of a lexical search's work; passages recur
+across queries, so their sentences are analyzed once per reader, in a bounded LRU, and a cached
+passage is not read from SQLite at all.
 """
 
 from __future__ import annotations

@@ -83,7 +83,7 @@ class Candidates:
 
 @dataclass
 class ShardSummary:
-    """What the ingress shows of a commit (the manifest, /stats) that only the segments' rows know."""
+    """What the ingress shows of a commit (its summary, /stats) that only the segments' rows know."""
 
     size: int
     documents: int

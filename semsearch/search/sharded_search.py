@@ -72,7 +72,7 @@ class LocalShards:
 
 
 class ShardedView:
-    """One commit as the routes see it (readyz, stats, documents, admin): counts and manifest from the
+    """One commit as the routes see it (readyz, stats, documents, admin): counts and summary from the
     shards' summaries, documents fetched from whichever shard holds them. Row-level data lives in the
     shards: what needs it of the whole index (similar articles) answers a clear 501."""
 
@@ -86,11 +86,11 @@ class ShardedView:
         self.newest_date = max((s.newest_date for s in summaries), default=0)
         self.segments = list(self.commit.segments)
         self._segment_stats = [SegmentStats(e.name, e.passages, e.deleted, types.get(e.name, "Flat")) for e in self.segments]
-        c = self.commit
         self.summary = IndexSummary(
-            model=c.model, dim=c.dim, documents=sum(s.documents for s in summaries), passages=self.size,
+            documents=sum(s.documents for s in summaries),
+            passages=self.size,
             index_type=" + ".join(dict.fromkeys(s.index_type for s in self._segment_stats)) or "Flat",
-            built_at=c.built_at, chunking=c.chunking, languages=sorted({x for s in summaries for x in s.languages}),
+            languages=sorted({x for s in summaries for x in s.languages}),
             sources=sorted({x for s in summaries for x in s.sources}),
         )
 
@@ -129,8 +129,8 @@ def open_view(layout: IndexDirectory, pool: ShardPool, generation: int | None = 
 
 
 class CandidateView:
-    """The reader the Searcher runs on for one sharded search: the shards' candidates as rows (global row
-    order), their dense and lexical scores, and the whole index's size, newest date and manifest."""
+    """The IndexView the Searcher runs on for one sharded search: the shards' candidates as rows (global
+    row order), their dense and lexical scores, and the whole index's size, newest date and summary."""
 
     def __init__(self, view: ShardedView, parts: Sequence[Candidates], passages: PassageCache) -> None:
         self.view, self.summary, self.size, self.newest_date = view, view.summary, view.size, view.newest_date
@@ -181,6 +181,9 @@ class CandidateView:
     def lexical_scores(self, terms: list[str]) -> np.ndarray:
         """The shards' BM25+ scores, computed with the collection's statistics for these same terms."""
         return self._lexical
+
+    def fetch_document(self, doc_id: str) -> tuple[DocumentRow, list[PassageRow]] | None:
+        return self.view.fetch_document(doc_id)
 
     def fetch_passages(self, vids: list[int]) -> dict[int, PassageRow]:
         """From the cache, else from the shards holding them: the first miss of a search also brings the

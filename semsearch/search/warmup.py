@@ -1,18 +1,20 @@
 """What a search loads on first use, loaded before a reader is served.
 
-Without it the first search after /readyz turned 200 paid for the query model's first call, the
+Without it the first search after /readyz turned 200 would pay for the query model's first call, the
 language identifier for the index's languages, stemmers and stop words, and the first reads of the
-memory-mapped FAISS, BM25 and sentence-vector files: 600-900 ms, against about 13 ms for the next
-ones (issue #14, BENCHMARKS.md).
+memory-mapped FAISS, BM25 and sentence-vector files: many times a warm search (BENCHMARKS.md, serving).
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from typing import Protocol
 
+from ..store.reader import IndexSummary
 from ..text.analyzer import analyze
-from .searcher import MODES, Searcher
+from .results import SearchResult
+from .searcher import MODES
 
 log = logging.getLogger(__name__)
 
@@ -20,16 +22,29 @@ log = logging.getLogger(__name__)
 _QUESTIONS = {"fr": "Combien de soldats sont déployés ?", "en": "How many soldiers are deployed?"}
 
 
-def warm_up(searcher: Searcher, first: bool = True) -> float:
+class _Summarized(Protocol):
+    @property
+    def summary(self) -> IndexSummary: ...
+
+
+class Warmable(Protocol):
+    """A Searcher, or the sharded service's searcher."""
+
+    @property
+    def reader(self) -> _Summarized: ...
+
+    def search(self, query: str, k: int = 10, mode: str = "hybrid") -> SearchResult: ...
+
+
+def warm_up(searcher: Warmable, first: bool = True) -> float:
     """Run one search in each mode, and analyze text in each of the reader's languages (lexical
     highlights analyze passages in their own language). Seconds spent; a failure is logged, never
     raised: a cold search is slower, not wrong.
 
     `first=False` (a new commit while another is served: the model, the language identifier and the
     analyzers are loaded already) runs one hybrid search, which builds what is per commit (the rows'
-    identity order, the new segment's first reads). Six searches there sat on the write path of every
-    HTTP write, and at 1M passages under 8 search clients they were half of a write's time
-    (bench/sustained_ingest.py, BENCHMARKS.md)."""
+    identity order, the new segment's first reads): the warm-up sits on the write path of every HTTP
+    write, so it does only what a new commit needs."""
     started = time.perf_counter()
     try:
         if not first:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -19,7 +20,7 @@ from .http_errors import REQUEST_ID_HEADER, install_error_handlers
 from .metrics import Metrics
 from .middleware import BodyLimitMiddleware, HeadMiddleware, RequestContextMiddleware, write_routes
 from .routes import admin, alerts, documents, operations, search, similar, stories
-from .state import ServiceState
+from .state import ServiceBase, ServiceState
 from .web import install_web_page
 
 
@@ -27,11 +28,11 @@ def create_app(
     settings: Settings | None = None,
     *,
     embedder: Embedder | None = None,
-    make_state: Callable[[Settings, Metrics], ServiceState] | None = None,
+    make_state: Callable[[Settings, Metrics], ServiceBase[Any, Any]] | None = None,
 ) -> FastAPI:
     """A FastAPI app over `settings.index_dir`. The live commit loads (or `settings.corpus` is indexed
     into an empty index) in the background when the app starts; /readyz answers 503 until then.
-    Pass `embedder` to share an already loaded model, `make_state` to serve another ServiceState
+    Pass `embedder` to share an already loaded model, `make_state` to serve another ServiceBase
     (the sharded one of `semsearch serve --ray`) behind the same routes and page."""
     settings = settings or Settings()
     metrics = Metrics()

@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import hmac
+from typing import Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ..settings import Settings
 from .http_errors import ApiError
-from .state import ServiceState
+from .state import ServiceBase
 
 bearer = HTTPBearer(auto_error=False, scheme_name="ApiKey", description="the value of SEMSEARCH_API_KEY")
 
 
 # async: FastAPI runs a plain `def` dependency on its thread pool, one hand-off per request for an
 # attribute read (BENCHMARKS.md, serving).
-async def get_service(request: Request) -> ServiceState:
+async def get_service(request: Request) -> ServiceBase[Any, Any]:
     return request.app.state.service
 
 

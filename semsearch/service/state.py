@@ -3,12 +3,15 @@
 Consistency rules:
 
 - a request takes `service.searcher` once and uses only that object, so it sees exactly one
-  reader from start to end, whatever is published meanwhile;
+  commit (the searcher's reader) from start to end, whatever is published meanwhile;
 - writes are serialized by a lock here (and across processes by IndexWriter's file lock); a write
-  returns only after IndexWriter has published and fsynced the new reader, and after the new
-  Searcher is swapped in, so the next request sees it;
+  returns only after IndexWriter has published and fsynced the new commit, and after a Searcher
+  over its reader is swapped in, so the next request sees it;
 - a new Searcher shares the embedder and the query-vector cache of the old one; the old reader
   is released when the last request using it finishes.
+
+`ServiceBase` is all of that over any reader and searcher; `ServiceState` opens commits in this process
+(IndexReader, Searcher), service/sharded_state.py on shards.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Generic, Protocol, TypeVar
 
 from ..alerts.runtime import AlertsRuntime
 from ..annotations import AnnotationView, Annotator
@@ -27,13 +31,16 @@ from ..embedding import Embedder, load_embedder
 from ..errors import SemsearchError
 from ..index.merge import Merger, MergeReport
 from ..index.writer import IndexWriter, WriteReport
+from ..search.results import SearchResult
 from ..search.searcher import QueryVectorCache, Searcher, build_searcher
 from ..search.warmup import warm_up
 from ..settings import Settings
+from ..store.commit import CommitPoint
 from ..store.commit_writer import check_model, model_load_error
+from ..store.database import DocumentRow, PassageRow
 from ..store.layout import IndexDirectory
 from ..store.open_segments import OpenSegments
-from ..store.reader import IndexReader, open_commit, open_index
+from ..store.reader import IndexReader, IndexSummary, SegmentStats, open_commit, open_index
 from ..store.segment import Segment
 from .maintenance import IndexMaintenance
 from .metrics import Metrics, TimedEmbedder
@@ -41,20 +48,67 @@ from .metrics import Metrics, TimedEmbedder
 log = logging.getLogger(__name__)
 
 
+class _Named(Protocol):
+    @property
+    def name(self) -> str: ...
+
+
+class ServedReader(Protocol):
+    """What the service and its routes use of the reader of the commit it serves."""
+
+    @property
+    def path(self) -> Path: ...
+
+    @property
+    def commit(self) -> CommitPoint: ...
+
+    @property
+    def generation(self) -> int: ...
+
+    @property
+    def summary(self) -> IndexSummary: ...
+
+    @property
+    def segments(self) -> Sequence[_Named]: ...
+
+    def segment_stats(self) -> list[SegmentStats]: ...
+
+    def fetch_document(self, doc_id: str) -> tuple[DocumentRow, list[PassageRow]] | None: ...
+
+
+R = TypeVar("R", bound=ServedReader)
+R_co = TypeVar("R_co", bound=ServedReader, covariant=True)
+
+
+class ServedSearcher(Protocol[R_co]):
+    """What the service and its routes use of the searcher of the commit it serves."""
+
+    @property
+    def reader(self) -> R_co: ...
+
+    def search(self, query: str, k: int = 10, mode: str = "hybrid") -> SearchResult: ...
+
+
+S = TypeVar("S", bound=ServedSearcher[Any])
+
+
 class NotReadyError(SemsearchError):
-    """No reader is loaded yet (starting, indexing the corpus, or an empty index)."""
+    """No commit is served yet (starting, indexing the corpus, or an empty index)."""
 
 
 @dataclass
 class Phase:
-    """What the service is doing, for /readyz while no reader is loaded."""
+    """What the service is doing, for /readyz while no commit is served."""
 
-    name: str = "starting"  # starting | loading model | indexing corpus | loading reader | ready | empty | failed
+    name: str = "starting"  # starting | loading model | indexing corpus | loading commit | ready | empty | failed
     message: str = "starting"
     since: float = field(default_factory=time.time)
 
 
-class ServiceState:
+class ServiceBase(Generic[R, S]):
+    """The service over readers of type R searched by searchers of type S; a subclass says how a commit
+    is opened (`_open`, `_open_generation`) and searched (`_build_searcher`)."""
+
     def __init__(self, settings: Settings, metrics: Metrics, embedder: Embedder | None = None) -> None:
         self.settings = settings
         self.metrics = metrics
@@ -63,7 +117,7 @@ class ServiceState:
         self._embedder = TimedEmbedder(embedder, metrics) if embedder is not None else None
         self._embedder_lock = threading.Lock()
         self._write_lock = threading.Lock()
-        self._searcher: Searcher | None = None
+        self._searcher: S | None = None
         self._ready = threading.Event()
         self._bootstrap: threading.Thread | None = None
         self._swap_lock = threading.Lock()
@@ -77,7 +131,7 @@ class ServiceState:
 
     def _make_open_segments(self) -> OpenSegments | None:
         """What this process's merges share with its readers (None where readers live elsewhere: shards)."""
-        return OpenSegments(self.layout, lambda: self._searcher.reader.segments if self._searcher is not None else [])
+        return None
 
     # -- the model, loaded once per process ----------------------------------------------------
 
@@ -98,7 +152,7 @@ class ServiceState:
     # -- reading -------------------------------------------------------------------------------
 
     @property
-    def searcher(self) -> Searcher:
+    def searcher(self) -> S:
         """The live Searcher; take it once per request and use only that object."""
         searcher = self._searcher
         if searcher is None:
@@ -116,30 +170,16 @@ class ServiceState:
         self.phase = Phase(name, message)
         log.info("service phase", extra={"event": "phase", "phase": name, "detail": message})
 
-    def _warmed(self) -> dict[str, Segment] | None:
-        return self.open_segments.known() if self.open_segments is not None else None
+    def _open(self) -> R:
+        """The live commit."""
+        raise NotImplementedError
 
-    def _open(self) -> IndexReader:
-        """The live commit, reusing the segments the current reader has open."""
-        current = self._searcher.reader if self._searcher is not None else None
-        return open_index(self.layout.root, previous=current, opened=self._warmed())
+    def _open_generation(self, generation: int) -> R:
+        """The commit just written (write's hook)."""
+        raise NotImplementedError
 
-    def _open_generation(self, generation: int) -> IndexReader:
-        """The commit just written (write's hook; a sharded state opens it on its shards)."""
-        current = self._searcher.reader if self._searcher is not None else None
-        return open_commit(self.layout, generation, previous=current, opened=self._warmed())
-
-    def _build_searcher(self, reader: IndexReader) -> Searcher:
-        return build_searcher(reader, self.embedder, self.settings.search_config(), self.cache, annotations=self._annotations(reader))
-
-    def _annotations(self, reader: IndexReader) -> AnnotationView:
-        """Entities and stories of the commit about to be served: whatever process committed it, its new
-        documents are processed here if they were not yet (annotations.py); a failure leaves them to the next commit."""
-        try:
-            self.annotator.catch_up(reader)
-        except Exception:
-            log.exception("entities and stories not updated", extra={"event": "annotations_failed"})
-        return self.annotator.view(reader)
+    def _build_searcher(self, reader: R) -> S:
+        raise NotImplementedError
 
     def refresh(self) -> bool:
         """Serve the newest commit if it is newer than the one served (written by any process, or by a
@@ -154,8 +194,8 @@ class ServiceState:
         self._swap(self._open())
         return True
 
-    def _swap(self, reader: IndexReader) -> None:
-        check_model(reader.summary, self.embedder, reader.path)
+    def _swap(self, reader: R) -> None:
+        check_model(reader.commit, self.embedder, reader.path)
         searcher = self._build_searcher(reader)
         warm_seconds = warm_up(searcher, first=self._searcher is None)  # before it serves: no request pays for first use
         with self._swap_lock:
@@ -172,14 +212,14 @@ class ServiceState:
         self.metrics.deleted.set(sum(x.deleted for x in stats))
         self.metrics.swaps.inc()
         self.metrics.ready.set(1)
-        self.phase = Phase("ready", f"serving reader {reader.path.name}")
+        self.phase = Phase("ready", f"serving commit {reader.path.name}")
         self._ready.set()
         self.alerts.on_commit(reader)  # whoever committed it: its new documents against the saved searches
         log.info(
-            "reader loaded",
+            "commit loaded",
             extra={
-                "event": "reader",
-                "reader": reader.path.name,
+                "event": "commit_loaded",
+                "commit": reader.path.name,
                 "documents": reader.summary.documents,
                 "warm_up_ms": round(warm_seconds * 1000, 1),
             },
@@ -200,7 +240,7 @@ class ServiceState:
         self.alerts.stop()
 
     def bootstrap(self, corpus: Path | None = None) -> None:
-        """Load the model and the live reader; index `corpus` first when the index has no reader."""
+        """Load the model and the live commit; index `corpus` first when the index has no commit."""
         try:
             with self._write_lock:
                 self._remove_leftovers()
@@ -211,7 +251,7 @@ class ServiceState:
                 if self.layout.is_empty():
                     self._set_phase("empty", "the index is empty: add documents with POST /documents (or start with --corpus)")
                     return
-                self._set_phase("loading reader", f"loading the index at {self.layout.root}")
+                self._set_phase("loading commit", f"loading the index at {self.layout.root}")
                 self._swap(self._open())
         except SemsearchError as exc:
             self._set_phase("failed", str(exc))
@@ -221,7 +261,7 @@ class ServiceState:
             log.exception("start-up failed", extra={"event": "startup_failed"})
 
     def _remove_leftovers(self) -> None:
-        """What a write killed mid-way left behind (.tmp-* folders, a never-published reader),
+        """What a write killed mid-way left behind (.tmp-* folders, a never-published commit point),
         under the writer lock; skipped while another process writes (its next write cleans up)."""
         with self.layout.try_writer_lock() as locked:
             if not locked:
@@ -260,14 +300,14 @@ class ServiceState:
     def write(self, documents: Sequence[Document] = (), delete_ids: Sequence[str] = ()) -> WriteReport:
         """Apply a write; returns once it is durable and the live Searcher serves it."""
         with self._write_lock:
-            published: list[IndexReader] = []
+            published: list[R] = []
 
             def load(path: Path) -> None:
                 # Under IndexWriter's file lock: the commit just published, before anyone replaces it.
                 try:
                     published.append(self._open_generation(self.layout.generation()))
                 except SemsearchError as exc:
-                    log.error("cannot load the commit just written: %s", exc, extra={"event": "snapshot_failed"})
+                    log.error("cannot load the commit just written: %s", exc, extra={"event": "commit_open_failed"})
 
             report = self._writer().write(documents, delete_ids, on_published=load)
             if report.changed:
@@ -294,3 +334,34 @@ class ServiceState:
             if current is None or current.generation >= target:
                 return
             time.sleep(0.02)
+
+
+class ServiceState(ServiceBase[IndexReader, Searcher[IndexReader]]):
+    """The service over commits opened in this process: a new reader reuses the segments the served one
+    has open, and those a merge here opened before its commit."""
+
+    def _make_open_segments(self) -> OpenSegments | None:
+        return OpenSegments(self.layout, lambda: self._searcher.reader.segments if self._searcher is not None else [])
+
+    def _warmed(self) -> dict[str, Segment] | None:
+        return self.open_segments.known() if self.open_segments is not None else None
+
+    def _open(self) -> IndexReader:
+        current = self._searcher.reader if self._searcher is not None else None
+        return open_index(self.layout.root, previous=current, opened=self._warmed())
+
+    def _open_generation(self, generation: int) -> IndexReader:
+        current = self._searcher.reader if self._searcher is not None else None
+        return open_commit(self.layout, generation, previous=current, opened=self._warmed())
+
+    def _build_searcher(self, reader: IndexReader) -> Searcher[IndexReader]:
+        return build_searcher(reader, self.embedder, self.settings.search_config(), self.cache, annotations=self._annotations(reader))
+
+    def _annotations(self, reader: IndexReader) -> AnnotationView:
+        """Entities and stories of the commit about to be served: whatever process committed it, its new
+        documents are processed here if they were not yet (annotations.py); a failure leaves them to the next commit."""
+        try:
+            self.annotator.catch_up(reader)
+        except Exception:
+            log.exception("entities and stories not updated", extra={"event": "annotations_failed"})
+        return self.annotator.view(reader)

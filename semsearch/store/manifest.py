@@ -1,5 +1,6 @@
-"""The manifest: what a format-1 snapshot held (read once, to convert it), and the summary of the live
-commit that a reader gives the service (model, counts, languages, sources)."""
+"""The manifest: what a format-1 snapshot held, read once to convert it (store/legacy.py), and the
+versioned-JSON check the commit point's reader shares. A reader of a commit summarizes it with
+store/reader.py's IndexSummary."""
 
 from __future__ import annotations
 

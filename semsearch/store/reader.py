@@ -114,15 +114,12 @@ class _RowParts:
 
 @dataclass(frozen=True)
 class IndexSummary:
-    """What a reader of a commit tells about the whole index: model, counts, languages, sources."""
+    """What only the rows of a reader know (its commit point says the rest: model, dim, built_at): what
+    /stats, /readyz and `semsearch info` show, and the languages a query's language is chosen among."""
 
-    model: str
-    dim: int
     documents: int
     passages: int
-    index_type: str
-    built_at: str
-    chunking: dict = field(default_factory=dict)
+    index_type: str  # the segments' FAISS types, " + "-joined when they differ
     languages: list[str] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
 
@@ -135,13 +132,9 @@ class IndexReader:
         self.deletes = deletes
         self._build_rows()
         self.summary = IndexSummary(
-            model=commit.model,
-            dim=commit.dim,
             documents=len(self.rows.doc_ids),
             passages=self.size,
             index_type=" + ".join(dict.fromkeys(s.info.index_type for s in segments)) or "Flat",
-            built_at=commit.built_at,
-            chunking=commit.chunking,
             languages=sorted(x for x in self.rows.langs if x),
             sources=sorted(self.rows.sources),
         )

@@ -27,29 +27,29 @@ async def readyz(service: ServiceState = Depends(get_service)) -> Any:
     if not service.ready:
         return JSONResponse({"ready": False, "error": {"field": None, "message": f"not ready: {service.phase.message}"}}, status_code=503)
     reader = service.searcher.reader
-    return ReadyResponse(ready=True, snapshot=reader.path.name, commit=reader.path.name, documents=reader.summary.documents)
+    return ReadyResponse(ready=True, commit=reader.path.name, snapshot=reader.path.name, documents=reader.summary.documents)
 
 
 @router.get("/stats", response_model=StatsResponse, responses={503: {"model": ErrorBody}})
 async def stats(service: ServiceState = Depends(get_service)) -> StatsResponse:
     """What the live commit holds."""
     reader = service.searcher.reader
-    m = reader.summary
+    summary, commit = reader.summary, reader.commit
     segments = reader.segment_stats()
     return StatsResponse(
-        documents=m.documents,
-        passages=m.passages,
-        model=m.model,
-        dimension=m.dim,
-        index_type=m.index_type,
-        built_at=m.built_at,
-        snapshot=reader.path.name,
+        documents=summary.documents,
+        passages=summary.passages,
+        model=commit.model,
+        dimension=commit.dim,
+        index_type=summary.index_type,
+        built_at=commit.built_at,
         commit=reader.path.name,
-        languages=m.languages,
-        sources=m.sources,
+        snapshot=reader.path.name,
+        languages=summary.languages,
+        sources=summary.sources,
         segments=len(segments),
         deleted_passages=sum(s.deleted for s in segments),
-        merges=reader.commit.merges,
+        merges=commit.merges,
         merging=bool(service.maintenance.merging),
         merging_segments=len(service.maintenance.merging),
         alerts=service.alerts.store.count(),
