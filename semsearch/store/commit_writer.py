@@ -286,14 +286,16 @@ class PendingCommit:
         `model` and `chunking` name the index's (needed for its first commit; chunking, when given, is the
         one the written segments were split with)."""
         base = self.base
-        if model is None and base is None:
-            raise ValueError("the first commit of an index needs its model")
+        if model is None:
+            if base is None:
+                raise ValueError("the first commit of an index needs its model")
+            model = ModelId(base.model, base.dim)
         if kind == "write":
             fault("after_deletes")
         commit = CommitPoint(
             generation=self.generation,
-            model=model.spec if model is not None else base.model,  # type: ignore[union-attr]
-            dim=model.dim if model is not None else base.dim,  # type: ignore[union-attr]
+            model=model.spec,
+            dim=model.dim,
             next_vid=self.next_vid,
             built_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
             chunking=chunking if chunking is not None else (base.chunking if base else {}),
