@@ -7,6 +7,7 @@ model's, so the passages are the real ones); the cluster itself is tested in tes
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -91,5 +92,7 @@ def test_a_segment_prepared_from_the_cluster_s_vectors_holds_what_the_writer_com
         prepared = prepare_segment(layout.root, staging, items, lambda batch: np.stack([vectors[t] for t in batch]), model.dim)
         got = layout.root / prepared.folder
         direct = only_segment(tmp_path / "direct")
-        np.testing.assert_array_equal(np.asarray(vector_store.load_vectors(got)[0]), np.asarray(vector_store.load_vectors(direct)[0]))
-        np.testing.assert_array_equal(np.asarray(vector_store.load_sentences(got)[0]), np.asarray(vector_store.load_sentences(direct)[0]))
+        formats = [json.loads((folder / "segment.json").read_text()).get("vector_format", "float32") for folder in (got, direct)]
+        assert formats[0] == formats[1]
+        for load in (vector_store.load_vectors, vector_store.load_sentences):
+            np.testing.assert_array_equal(np.asarray(load(got, formats[0])[0]), np.asarray(load(direct, formats[1])[0]))
