@@ -227,7 +227,8 @@ def test_search_over_http_carries_total_offset_sort_and_facets(client):
     body = response.json()
     assert body["total"] == 4 and body["total_relation"] == "eq" and body["offset"] == 2
     assert [hit["doc_id"] for hit in body["results"]] == list(NEWEST_FIRST[2:]) and [h["rank"] for h in body["results"]] == [3, 4]
-    assert body["facets"]["month"] == [{"value": "2024-05", "count": 2}, {"value": "2024-02", "count": 1}]
+    month = [{"value": "2024-05", "count": 2, "label": None}, {"value": "2024-02", "count": 1, "label": None}]
+    assert body["facets"]["month"] == month  # label: a story facet's title, none for the others
     assert set(body["facets"]) == {"source", "month"}
     posted = client.post(
         "/search", json={"query": LYON_QUESTION, "k": 2, "offset": 2, "sort": "date", "recency": "30d", "facets": ["source", "month"]}
@@ -288,7 +289,7 @@ def test_cli_search_sort_facets_offset_and_csv(dated_index):
         run_cli("search", LYON_QUESTION, "--index-dir", str(dated_index), "--json", "--sort", "date", "--facets", "lang", "--offset", "1").stdout
     )
     assert [hit["doc_id"] for hit in listed["results"]] == list(NEWEST_FIRST[1:]) and listed["total"] == 4
-    assert listed["facets"] == {"lang": [{"value": "fr", "count": 3}, {"value": "en", "count": 1}]}
+    assert listed["facets"] == {"lang": [{"value": "fr", "count": 3, "label": None}, {"value": "en", "count": 1, "label": None}]}
     exported = run_cli("search", LYON_QUESTION, "--index-dir", str(dated_index), "--csv", "--recency", "2w", "-k", "2")
     rows = list(csv.reader(io.StringIO(exported.stdout.removeprefix(BOM))))
     assert exported.stdout.startswith(BOM) and tuple(rows[0]) == COLUMNS and len(rows) == 3
