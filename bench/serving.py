@@ -152,6 +152,25 @@ def outside_the_model(
     return out
 
 
+def engine_alone(index_dir: Path, embedder, questions: list[str], passes: int = 3) -> float:
+    """CPU ms of one `Searcher.search` in this process, vectors cached, over the same questions as
+    the server's run (the fastest of `passes`): what the server spends beyond it is the service's."""
+    from semsearch.search.searcher import QueryVectorCache, build_searcher
+    from semsearch.settings import Settings
+    from semsearch.store.reader import open_index
+
+    searcher = build_searcher(open_index(index_dir), embedder, Settings().search_config(), QueryVectorCache(4096))
+    for question in questions:
+        searcher.search(question, k=10)
+    best = float("inf")
+    for _ in range(passes):
+        cpu0 = time.process_time()
+        for question in questions:
+            searcher.search(question, k=10)
+        best = min(best, 1000 * (time.process_time() - cpu0) / len(questions))
+    return best
+
+
 def first_search_after_ready(index_dir: Path, temp: Path, question: str, launches: int, max_load: float | None) -> list[dict]:
     import httpx
 
@@ -212,9 +231,12 @@ def main() -> int:
             runs = outside_the_model(index_dir, temp, cached_questions, cached_file, args.seconds, args.max_load,
                                      args.rounds + bool(args.profile), args.profile)
             unprofiled = [r["server_cpu_ms"] for r in runs if not r["profiled"]]
-            print(f"server CPU a request outside the model: median {statistics.median(unprofiled):.2f} ms "
+            engine = engine_alone(index_dir, embedder, cached_questions)
+            server = statistics.median(unprofiled)
+            print(f"server CPU a request outside the model: median {server:.2f} ms "
                   f"(runs: {', '.join(f'{x:.2f}' for x in unprofiled)}), {args.seconds:g} s each, 8 clients, "
-                  f"{len(cached_questions)} questions all cached; load {runs[0]['load']} -> {load_text()}")
+                  f"{len(cached_questions)} questions all cached; the search engine alone in process (Searcher.search): "
+                  f"{engine:.2f} ms, so HTTP and the service {server - engine:.2f} ms; load {runs[0]['load']} -> {load_text()}")
             return 0
 
         first = first_search_after_ready(index_dir, temp, questions[0], args.launches, args.max_load)
