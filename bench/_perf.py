@@ -146,6 +146,9 @@ class ServerProcess:
         cmd = [exe] if exe else [sys.executable, "-m", "semsearch.cli"]
         cmd += ["serve", "--index-dir", str(index_dir), "--host", "127.0.0.1", "--port", str(self.port)]
         full_env = {k: v for k, v in os.environ.items() if not k.startswith("SEMSEARCH_")}
+        # this checkout's code, not the one the console script's editable install points at
+        checkout = str(Path(__file__).resolve().parent.parent)
+        full_env["PYTHONPATH"] = os.pathsep.join(p for p in (checkout, full_env.get("PYTHONPATH", "")) if p)
         full_env.update(env or {})
         self.log_path = Path(log_path)
         self._log = open(self.log_path, "ab")

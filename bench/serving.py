@@ -1,6 +1,7 @@
 """Serving speed against the model's own speed: `semsearch serve` under wrk, on the seeds.
 
     python bench/serving.py [--rounds 3] [--seconds 10] [--launches 3] [--max-load 1.5] [--write]
+    python bench/serving.py --cpu-only [--rounds 3] [--seconds 10] [--profile server.svg]
 
 The load generator is wrk (Debian: `apt-get install -y wrk`), a C program, so the client takes
 little of the two cores from the server. Every request is GET /search?q=...&k=10 (hybrid,
@@ -115,6 +116,61 @@ def run_wrk(server: ServerProcess, paths_file: Path, clients: int, seconds: floa
     }
 
 
+def outside_the_model(
+    index_dir: Path, temp: Path, questions: list[str], paths_file: Path, seconds: float, max_load: float | None,
+    runs: int = 1, profile: str | None = None,
+) -> list[dict]:
+    """Server CPU a request outside the model: a server with its query cache on, every question sent
+    once (its vector cached), then `runs` wrk runs with 8 clients over them; the first under py-spy
+    when `profile` names a file (py-spy: a flame graph for .svg, else collapsed stacks)."""
+    import httpx
+
+    out = []
+    with ServerProcess(index_dir, temp / "cached.log", env={"SEMSEARCH_QUERY_CACHE_SIZE": "2048"}) as server:
+        server.wait_ready()
+        with httpx.Client(base_url=server.base, timeout=60, trust_env=False) as client:
+            for question in questions:  # every question's vector cached
+                client.get("/search", params={"q": question, "k": 10}).raise_for_status()
+            run_wrk(server, paths_file, 8, 2)  # warm
+            for i in range(runs):
+                load = wait_for_quiet(max_load)
+                calls_before = model_calls(client)
+                spy = None
+                if profile and i == 0:
+                    py_spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or "py-spy"  # pip install py-spy
+                    spy = subprocess.Popen([py_spy, "record", "--pid", str(server.proc.pid), "--output", profile, "--rate", "200",
+                                            "--nonblocking", "--duration", str(int(seconds)),
+                                            "--format", "flamegraph" if profile.endswith(".svg") else "raw"])
+                cached = run_wrk(server, paths_file, 8, seconds)
+                if spy is not None:
+                    spy.wait()
+                cached["model_calls"] = model_calls(client) - calls_before
+                cached["load"] = load
+                cached["profiled"] = spy is not None
+                print(json.dumps(cached), file=sys.stderr, flush=True)
+                out.append(cached)
+    return out
+
+
+def engine_alone(index_dir: Path, embedder, questions: list[str], passes: int = 3) -> float:
+    """CPU ms of one `Searcher.search` in this process, vectors cached, over the same questions as
+    the server's run (the fastest of `passes`): what the server spends beyond it is the service's."""
+    from semsearch.search.searcher import QueryVectorCache, build_searcher
+    from semsearch.settings import Settings
+    from semsearch.store.reader import open_index
+
+    searcher = build_searcher(open_index(index_dir), embedder, Settings().search_config(), QueryVectorCache(4096))
+    for question in questions:
+        searcher.search(question, k=10)
+    best = float("inf")
+    for _ in range(passes):
+        cpu0 = time.process_time()
+        for question in questions:
+            searcher.search(question, k=10)
+        best = min(best, 1000 * (time.process_time() - cpu0) / len(questions))
+    return best
+
+
 def first_search_after_ready(index_dir: Path, temp: Path, question: str, launches: int, max_load: float | None) -> list[dict]:
     import httpx
 
@@ -144,12 +200,15 @@ def main() -> int:
     parser.add_argument("--index-dir", default=str(ROOT / "data" / "bench" / "seeds"))
     parser.add_argument("--max-load", type=float, default=None, help="wait (up to 10 min) for the 1-min load average to drop under this")
     parser.add_argument("--write", action="store_true", help="refresh this script's rows and section in BENCHMARKS.md")
+    parser.add_argument("--cpu-only", action="store_true",
+                        help="measure only the server's CPU a request outside the model, --rounds times (prints; never writes)")
+    parser.add_argument("--profile", metavar="FILE",
+                        help="with --cpu-only: py-spy's samples of the server during one more run (.svg: a flame graph; else collapsed stacks)")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print("wrk is not installed: apt-get install -y wrk", file=sys.stderr)
         return 1
 
-    import httpx
 
     from semsearch.embedding import load_embedder
 
@@ -167,6 +226,18 @@ def main() -> int:
         cached_questions = questions[: args.cached_questions]
         cached_file = temp / "cached.txt"
         cached_file.write_text("".join(f"/search?{urllib.parse.urlencode({'q': q, 'k': 10})}\n" for q in cached_questions))
+
+        if args.cpu_only:
+            runs = outside_the_model(index_dir, temp, cached_questions, cached_file, args.seconds, args.max_load,
+                                     args.rounds + bool(args.profile), args.profile)
+            unprofiled = [r["server_cpu_ms"] for r in runs if not r["profiled"]]
+            engine = engine_alone(index_dir, embedder, cached_questions)
+            server = statistics.median(unprofiled)
+            print(f"server CPU a request outside the model: median {server:.2f} ms "
+                  f"(runs: {', '.join(f'{x:.2f}' for x in unprofiled)}), {args.seconds:g} s each, 8 clients, "
+                  f"{len(cached_questions)} questions all cached; the search engine alone in process (Searcher.search): "
+                  f"{engine:.2f} ms, so HTTP and the service {server - engine:.2f} ms; load {runs[0]['load']} -> {load_text()}")
+            return 0
 
         first = first_search_after_ready(index_dir, temp, questions[0], args.launches, args.max_load)
         print(f"first search after ready: {first}", file=sys.stderr, flush=True)
@@ -186,15 +257,8 @@ def main() -> int:
                 rounds.append(row)
                 print(json.dumps(row), file=sys.stderr, flush=True)
 
-        with ServerProcess(index_dir, temp / "cached.log", env={"SEMSEARCH_QUERY_CACHE_SIZE": "2048"}) as server:
-            server.wait_ready()
-            with httpx.Client(base_url=server.base, timeout=60, trust_env=False) as client:
-                for question in cached_questions:  # every question's vector cached
-                    client.get("/search", params={"q": question, "k": 10}).raise_for_status()
-                load_cached = wait_for_quiet(args.max_load)
-                calls_before = model_calls(client)
-                cached = run_wrk(server, cached_file, 8, args.seconds)
-                cached["model_calls"] = model_calls(client) - calls_before
+        cached = outside_the_model(index_dir, temp, cached_questions, cached_file, args.seconds, args.max_load)[0]
+        load_cached = cached["load"]
 
     p50_ratio = statistics.median(r["p50_ratio"] for r in rounds)
     rps_ratio = statistics.median(r["rps_ratio"] for r in rounds)

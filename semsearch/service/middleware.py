@@ -211,6 +211,9 @@ class BodyLimitMiddleware:
             else:
                 limit = min(limit, PUBLIC_MAX_BODY_BYTES)
         declared = next((v for k, v in scope["headers"] if k == b"content-length"), None)
+        if declared is None and scope["method"] not in _BODY_METHODS and not any(k == b"transfer-encoding" for k, _ in scope["headers"]):
+            await self.app(scope, receive, send)  # a GET or HEAD without a body: nothing to count or check
+            return
         if declared is not None:
             try:
                 length = int(declared)

@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
 
 from ...dates import date_bounds, normalize_date
 from ...errors import InvalidInputError
 from ...search.results import SearchFilters, SearchHit, SearchResult
-from ...search.search_options import MAX_OFFSET, SearchOptions, search_options
-from ...search.searcher import MAX_K, MAX_QUERY_CHARS, validate_query
+from ...search.search_options import SearchOptions, search_options
+from ...search.searcher import validate_query
 from ..api_models import (
-    ENTITY_HELP,
     ERROR_RESPONSES,
-    FACETS_HELP,
-    HISTOGRAM_HELP,
-    MAX_FILTER_CHARS,
-    MAX_STORY_ID,
-    RECENCY_HELP,
     BucketOut,
     DuplicateOut,
     EntityOut,
@@ -26,11 +20,9 @@ from ..api_models import (
     FiltersIn,
     HistogramOut,
     HitOut,
-    Interval,
-    Mode,
+    SearchQuery,
     SearchRequest,
     SearchResponse,
-    Sort,
     Span,
 )
 from ..csv_export import results_csv
@@ -166,32 +158,13 @@ def csv_response(result: SearchResult) -> Response:
 
 
 @router.get("/search", response_model=SearchResponse, responses={**ERROR_RESPONSES, **CSV_RESPONSE})
-def search_get(
-    q: str = Query(description=f"the question, 1 to {MAX_QUERY_CHARS} characters"),
-    k: int = Query(10, ge=1, le=MAX_K, description=f"number of results, 1 to {MAX_K}"),
-    mode: Mode = Query("hybrid"),
-    date_from: str | None = Query(None, max_length=32, description="YYYY, YYYY-MM or YYYY-MM-DD"),
-    date_to: str | None = Query(None, max_length=32, description="YYYY, YYYY-MM or YYYY-MM-DD"),
-    source: str | None = Query(None, max_length=MAX_FILTER_CHARS),
-    lang: str | None = Query(None, max_length=MAX_FILTER_CHARS),
-    entity: str | None = Query(None, max_length=MAX_FILTER_CHARS, description=ENTITY_HELP),
-    story: int | None = Query(None, ge=1, le=MAX_STORY_ID, description="only the passages of this story's articles"),
-    collapse: bool = Query(True, description="group passages that report the same fact"),
-    per_doc: int | None = Query(None, ge=1, le=MAX_K, description="at most this many passages per document (default 2)"),
-    sort: Sort = Query("relevance", description="relevance, or date (newest first among the relevant results)"),
-    recency: str | None = Query(None, max_length=32, description=RECENCY_HELP),
-    offset: int = Query(0, ge=0, le=MAX_OFFSET, description="relevant results skipped before the k returned"),
-    facets: str | None = Query(None, max_length=MAX_FILTER_CHARS, description=FACETS_HELP),
-    format: Literal["json", "csv"] = Query("json", description="csv: the results as a CSV attachment"),
-    histogram: Interval | None = Query(None, description=HISTOGRAM_HELP),
-    histogram_by_source: bool = Query(False, description="each interval's counts per source too"),
-    service: ServiceState = Depends(get_service),
-) -> Response:
+def search_get(params: Annotated[SearchQuery, Query()], service: ServiceState = Depends(get_service)) -> Response:
     """Search with query parameters."""
-    filters = FiltersIn.model_construct(date_from=date_from, date_to=date_to, source=source, lang=lang, entity=entity, story=story)
-    options = search_options(sort, recency, offset, facets, histogram, histogram_by_source)
-    result = run_search(service, q, k, mode, filters, collapse, per_doc, options, query_field="q", filter_prefix="")
-    return csv_response(result) if format == "csv" else json_response(result)
+    p = params
+    filters = FiltersIn.model_construct(date_from=p.date_from, date_to=p.date_to, source=p.source, lang=p.lang, entity=p.entity, story=p.story)
+    options = search_options(p.sort, p.recency, p.offset, p.facets, p.histogram, p.histogram_by_source)
+    result = run_search(service, p.q, p.k, p.mode, filters, p.collapse, p.per_doc, options, query_field="q", filter_prefix="")
+    return csv_response(result) if p.format == "csv" else json_response(result)
 
 
 @router.post("/search", response_model=SearchResponse, responses=ERROR_RESPONSES)
