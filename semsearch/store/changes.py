@@ -4,7 +4,9 @@ A consumer (alerts, stories) keeps a cursor in the index directory: the written 
 seen. Segments are immutable and their names never reused, so "new" is "written (origin "write") and not
 in the cursor": a commit seen late, or several commits at once, give the same answer, and a process that
 dies before saving its cursor sees the same segments again (consumers make their work idempotent).
-Merged segments copy documents already seen and are never new.
+A merged segment copies documents already in the index: it is new only when it holds documents written
+after the cursor's generation (their written segment was merged away before the consumer looked), and then
+all of it is looked at again, which idempotent consumers absorb.
 """
 
 from __future__ import annotations
@@ -27,8 +29,11 @@ class Cursor:
     seen: frozenset[str] = frozenset()
 
     def new_segments(self, commit: CommitPoint) -> list[SegmentEntry]:
-        """The commit's written segments this cursor has not seen, in commit order."""
-        return [s for s in commit.segments if s.origin == "write" and s.name not in self.seen]
+        """The commit's segments holding written documents this cursor has not seen, in commit order."""
+        return [
+            s for s in commit.segments
+            if s.name not in self.seen and (s.origin == "write" or (s.origin == "merge" and s.written_at > self.generation))
+        ]
 
     def advanced(self, commit: CommitPoint) -> Cursor:
         """The cursor once everything in `commit` is seen (names no longer live are forgotten: never reused)."""

@@ -31,6 +31,10 @@ class SegmentEntry:
     # How its documents came in: "write" (new or changed documents: what saved searches and stories look at),
     # "merge" (documents already in the index, copied), "convert" (an old-format index, converted once).
     origin: str = "write"
+    # The newest commit generation whose written documents this segment holds (a write: its own commit's;
+    # a merge: its sources' newest). A consumer whose cursor is older has not seen all of them: a write can
+    # be merged away before a consumer (a server opened later, say) looked at it. 0: unknown (older commits).
+    written_at: int = 0
 
     @property
     def live(self) -> int:

@@ -226,7 +226,7 @@ class PendingCommit:
         """Move a complete segment folder (a temp folder, or a prepared one) into segments/ under a new name
         and name it in this commit, last. `superseded`: its documents that a later copy replaces (tombstoned
         in it). None, and nothing moved, when nothing of it would stay live."""
-        entry = SegmentEntry(self.layout.new_segment_name(), passages, documents, origin=origin)
+        entry = SegmentEntry(self.layout.new_segment_name(), passages, documents, origin=origin, written_at=self.generation)
         if superseded:
             view = SegmentView(folder, entry)
             try:
@@ -244,7 +244,8 @@ class PendingCommit:
         stays live: the sources just leave the commit."""
         merged: SegmentEntry | None = None
         if len(deleted) < passages:
-            merged = SegmentEntry(self.layout.new_segment_name(), passages, documents, origin="merge")
+            written_at = max((e.written_at for e in self.segments if e.name in sources), default=0)
+            merged = SegmentEntry(self.layout.new_segment_name(), passages, documents, origin="merge", written_at=written_at)
             self.layout.publish_segment(folder, merged.name, fsynced=True)
             if len(deleted):
                 conn = database.connect(self.layout.segments / merged.name / database.DB_NAME, readonly=True)
