@@ -425,8 +425,8 @@ def report(args: argparse.Namespace) -> int:
         f"GPU state before run 1: `{r['gpu_before']}`, after: `{r['gpu_after']}`.  ",
         "Command: `python bench/gpu_embedding.py prepare --out .gpu --cpu` here, then through the device tool "
         "`python3 .gpu/gpu_embedding.py measure --data .gpu --json $OUT/gpu_embedding.json` (carry `.gpu`; "
-        f"{len(runs)} run(s), one after the other on the same warm machine), then "
-        "`python bench/gpu_embedding.py report --json " + " ".join(Path(p).name for p in args.json) + "`.",
+        f"{len(runs)} runs, one after the other on the same warm machine), then "
+        "`python bench/gpu_embedding.py report --json " + " ".join(args.json) + "`.",
         "",
         "Texts: what `IndexWriter.write` hands the model for the PIAF dev paragraphs (semsearch's chunker with the default "
         "model's token counts, headlines as `embedding_text` adds them): every passage, then the sentences of the passages "
