@@ -150,3 +150,16 @@ def test_an_index_committed_before_the_choice_existed_makes_embedded_passage_vec
     IndexWriter(tmp_path, later, passage_vectors=SENTENCE_MEAN).write(_docs(2, 3))
     assert any(t.startswith("Budget 2\nLe conseil") and ". Les travaux" in t for t in later.asked)  # the passage text
     assert live_commit(layout).passage_vectors == EMBEDDED
+
+
+def test_indexing_on_ray_refuses_to_make_passage_vectors_from_sentences(tmp_path):
+    from semsearch.distributed.index_job import _check_passage_vectors
+    from semsearch.errors import SemsearchError
+
+    fresh = IndexDirectory(tmp_path / "fresh")
+    _check_passage_vectors(fresh, Settings())  # a new index, embedded: the cluster's way
+    with pytest.raises(SemsearchError, match="SEMSEARCH_PASSAGE_VECTORS"):
+        _check_passage_vectors(fresh, Settings(passage_vectors=SENTENCE_MEAN))
+    IndexWriter(tmp_path / "derived", RecordingEmbedder(), passage_vectors=SENTENCE_MEAN).write(_docs(0, 1))
+    with pytest.raises(SemsearchError, match="the index at .* makes passage vectors 'sentence_mean'"):
+        _check_passage_vectors(IndexDirectory(tmp_path / "derived"), Settings())
