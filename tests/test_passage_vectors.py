@@ -134,8 +134,12 @@ def test_writes_into_an_index_follow_the_passage_vectors_it_was_created_with(tmp
     assert not any(t.startswith("Budget 2\nLe conseil") and ". Les travaux" in t for t in later.asked)  # no passage text
     assert "sentence_mean" in caplog.text
     assert live_commit(IndexDirectory(tmp_path)).passage_vectors == SENTENCE_MEAN
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="semsearch.index.writer"):
+        assert IndexWriter(tmp_path, RecordingEmbedder(), passage_vectors=EMBEDDED).write(delete_ids=["d0"]).deleted == 1
+    assert "passage vectors" not in caplog.text  # a deletion embeds nothing: nothing to warn about
     Merger(tmp_path).force_merge()
-    assert live_commit(IndexDirectory(tmp_path)).passage_vectors == SENTENCE_MEAN  # a merge keeps it too
+    assert live_commit(IndexDirectory(tmp_path)).passage_vectors == SENTENCE_MEAN  # deletions and merges keep it too
 
 
 def test_an_index_committed_before_the_choice_existed_makes_embedded_passage_vectors(tmp_path):

@@ -114,8 +114,9 @@ class IndexWriter:
             if plan.changed:
                 written = set(plan.added) | set(plan.updated)
                 todo = [doc for doc in latest.values() if doc.doc_id in written]
-                passage_vectors = self._passage_vectors(pending)
+                passage_vectors: str | None = None  # nothing embedded (deletions): the index keeps its own
                 if todo:
+                    passage_vectors = self._passage_vectors(pending)
                     with self.layout.temp_folder() as temp:  # from the start: a crash while embedding leaves it
                         self._write_segment(temp, todo, pending, report, progress, passage_vectors)
                 pending.delete(plan.gone)
