@@ -28,7 +28,8 @@ from .chunking import ChunkingConfig, split_passages
 
 EmbedFn = Callable[[Sequence[str]], np.ndarray]  # texts -> (n, dim) float32
 
-# Where a passage's vector comes from (setting SEMSEARCH_PASSAGE_VECTORS; recorded in segment.json):
+# Where a passage's vector comes from (setting SEMSEARCH_PASSAGE_VECTORS; recorded in the commit point, which
+# later writes into the index follow; PIAF figures in BENCHMARKS.md, "Passage vectors"):
 # "embedded": the passage's own text, embedded besides its sentences (about 2x the tokens);
 # "sentence_mean": the normalized mean of its sentences' vectors, each text embedded once.
 EMBEDDED, SENTENCE_MEAN = "embedded", "sentence_mean"
