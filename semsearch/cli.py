@@ -37,6 +37,16 @@ def _settings(args: argparse.Namespace) -> Settings:
     return Settings(**overrides)
 
 
+def _writer(settings: Settings, embedder=None):
+    """The index writer the settings describe (the model loaded unless given)."""
+    from .index.writer import IndexWriter
+
+    return IndexWriter(
+        settings.index_dir, embedder or _embedder(settings), settings.chunking(), settings.index_type,
+        settings.embed_batch_size, passage_vectors=settings.passage_vectors,
+    )
+
+
 def _embedder(settings: Settings):
     from .embedding import load_embedder
     from .store.commit_writer import model_load_error
@@ -76,7 +86,7 @@ def _model_for_index(settings: Settings, explicit: bool) -> Settings:
 def cmd_index(args: argparse.Namespace) -> int:
     if args.ray:
         return _index_on_ray(args)
-    from .index.writer import IndexWriter, WriteReport
+    from .index.writer import WriteReport
     from .ingest.readers import read_paths
 
     settings = _settings(args)
@@ -89,7 +99,7 @@ def cmd_index(args: argparse.Namespace) -> int:
             print(json.dumps({**report.to_dict(), "authors": batch.authors, "error": "nothing could be indexed"}, ensure_ascii=False, indent=2))
         return 1
     settings = _model_for_index(settings, bool(args.model))
-    writer = IndexWriter(settings.index_dir, _embedder(settings), settings.chunking(), settings.index_type, settings.embed_batch_size)
+    writer = _writer(settings)
     report = writer.write(batch.documents, progress=_progress(args))
     _match_alerts(settings)
     if report.changed:
@@ -196,7 +206,6 @@ def cmd_watch(args: argparse.Namespace) -> int:
     import signal
     import threading
 
-    from .index.writer import IndexWriter
     from .ingest.fetcher import Fetcher
     from .ingest.watch import Watcher, parse_duration, state_path
 
@@ -205,7 +214,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
     if not feeds:
         raise SemsearchError("no feed to watch: name feed URLs, or set SEMSEARCH_FEEDS")
     settings = _model_for_index(settings, bool(args.model))
-    writer = IndexWriter(settings.index_dir, _embedder(settings), settings.chunking(), settings.index_type, settings.embed_batch_size)
+    writer = _writer(settings)
     logging.getLogger("semsearch.watch").setLevel(logging.INFO)
     stop = threading.Event()
 
@@ -232,12 +241,8 @@ def cmd_watch(args: argparse.Namespace) -> int:
 
 
 def cmd_delete(args: argparse.Namespace) -> int:
-    from .index.writer import IndexWriter
-
     settings = _model_for_index(_settings(args), bool(args.model))
-    report = IndexWriter(settings.index_dir, _embedder(settings), settings.chunking(), settings.index_type).write(
-        delete_ids=args.ids
-    )
+    report = _writer(settings).write(delete_ids=args.ids)
     for doc_id in report.not_found:
         print(f"semsearch: no document {doc_id!r} in the index", file=sys.stderr)
     print(f"deleted {report.deleted} document(s); index now holds {report.documents} documents, {report.passages} passages")
@@ -454,6 +459,7 @@ def cmd_info(args: argparse.Namespace) -> int:
             "index_type": s.index_type,
             "built_at": c.built_at,
             "chunking": c.chunking,
+            "passage_vectors": c.passage_vectors,
             "languages": s.languages,
             "sources": s.sources,
             "format_version": c.format_version,
@@ -516,7 +522,6 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     from .evaluation.datasets import load_eval_set
     from .evaluation.runner import evaluate
-    from .index.writer import IndexWriter
 
     dataset = load_eval_set(args.file)
     modes = ["dense", "lexical", "hybrid"] if args.mode == "all" else [args.mode]
@@ -525,7 +530,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         if not args.index_dir:
             settings = settings.model_copy(update={"index_dir": scratch})
         embedder = _embedder(settings)
-        IndexWriter(settings.index_dir, embedder, settings.chunking(), settings.index_type, settings.embed_batch_size).write(
+        _writer(settings, embedder).write(
             dataset.documents, progress=not args.json and sys.stderr.isatty()
         )
         cache_size = max(settings.query_cache_size, 4 * len(dataset.queries))

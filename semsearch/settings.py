@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from .alerts.webhooks import WebhookConfig
 from .embedding.base import DEFAULT_MODEL
 from .index.chunking import ChunkingConfig
+from .index.segment_build import DEFAULT_PASSAGE_VECTORS, PASSAGE_VECTORS
 from .ingest.fetcher import DEFAULT_USER_AGENT, FetchConfig, allowed_networks
 from .search.collapse import CollapseConfig
 from .search.fusion import FusionConfig
@@ -30,6 +31,9 @@ class Settings(BaseSettings):
     overlap_sentences: int = Field(1, ge=0, le=5)
     embed_batch_size: int = Field(32, ge=1, le=1024)
     index_type: str | None = None  # a FAISS factory string; None chooses by collection size
+    # How a new index makes passage vectors (index/segment_build.py; recorded in the index, which keeps its own):
+    # "embedded" or "sentence_mean" (about half the embedding work; PIAF figures in BENCHMARKS.md)
+    passage_vectors: str = Field(DEFAULT_PASSAGE_VECTORS, pattern=f"^({'|'.join(PASSAGE_VECTORS)})$")
 
     fusion: str = Field("score", pattern="^(score|rrf)$")
     dense_weight: float = Field(0.7, ge=0.0, le=1.0)

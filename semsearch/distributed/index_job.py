@@ -29,10 +29,11 @@ from tqdm import tqdm
 from ..documents import ReadProblem
 from ..embedding import Embedder
 from ..errors import SemsearchError
+from ..index.segment_build import EMBEDDED
 from ..index.writer import WriteReport
 from ..ingest.readers import list_inputs
 from ..settings import Settings
-from ..store.commit_writer import ModelId
+from ..store.commit_writer import ModelId, open_commit
 from ..store.content_hashes import content_hashes
 from ..store.layout import IndexDirectory
 from .cluster import ClusterInfo, connect, disconnect, import_ray
@@ -99,6 +100,7 @@ def index_on_ray(
     report.write.failed.extend(problems)
     if not files:
         return report
+    _check_passage_vectors(IndexDirectory(Path(settings.index_dir).resolve()), settings)
     ray = import_ray()
     from ray.data.exceptions import ExecutionTimeoutError
 
@@ -179,6 +181,19 @@ def _actor_count(info: ClusterInfo, options: RayOptions, gpu: bool) -> int:
             f"{options.actor_cpus:g} CPU beside the reading tasks ({READ_TASK_CPUS:g} CPU); lower --ray-actors or --ray-actor-cpus"
         )
     return min(wanted, room)
+
+
+def _check_passage_vectors(layout: IndexDirectory, settings: Settings) -> None:
+    """The cluster's segments embed each passage's text (segment_build.EMBEDDED): an index that makes its passage
+    vectors otherwise (recorded in its commit point), or a new one asked to, is refused before any work."""
+    with open_commit(layout, clean=False) as pending:  # the writer lock, a moment (a format-1 index is converted)
+        indexed = pending.base
+    wanted = indexed.passage_vectors if indexed is not None else settings.passage_vectors
+    if wanted != EMBEDDED:
+        where = f"the index at {layout.root} makes" if indexed is not None else "SEMSEARCH_PASSAGE_VECTORS asks for"
+        raise SemsearchError(
+            f"{where} passage vectors {wanted!r}; indexing on Ray makes {EMBEDDED!r} ones only: index without --ray"
+        )
 
 
 def _chunking(settings: Settings) -> dict[str, int]:

@@ -28,6 +28,14 @@ from .chunking import ChunkingConfig, split_passages
 
 EmbedFn = Callable[[Sequence[str]], np.ndarray]  # texts -> (n, dim) float32
 
+# Where a passage's vector comes from (setting SEMSEARCH_PASSAGE_VECTORS; recorded in the commit point, which
+# later writes into the index follow; PIAF figures in BENCHMARKS.md, "Passage vectors"):
+# "embedded": the passage's own text, embedded besides its sentences (about 2x the tokens);
+# "sentence_mean": the normalized mean of its sentences' vectors, each text embedded once.
+EMBEDDED, SENTENCE_MEAN = "embedded", "sentence_mean"
+PASSAGE_VECTORS = (EMBEDDED, SENTENCE_MEAN)
+DEFAULT_PASSAGE_VECTORS = EMBEDDED
+
 
 @dataclass
 class EmbeddedPassages:
@@ -65,35 +73,57 @@ def _embed_texts(embed: EmbedFn, texts: list[str], dim: int, batch_size: int, ba
 
 
 def embed_passages(
-    passages: Sequence[tuple[Document, Passage]], embed: EmbedFn, dim: int, batch_size: int = 32, progress: bool = False
+    passages: Sequence[tuple[Document, Passage]],
+    embed: EmbedFn,
+    dim: int,
+    batch_size: int = 32,
+    progress: bool = False,
+    passage_vectors: str = DEFAULT_PASSAGE_VECTORS,
 ) -> EmbeddedPassages:
-    """Passage vectors and sentence vectors. A passage of one sentence embeds once: its sentence vector is
-    its passage vector (the texts asked for are exactly `embedding_texts.texts_to_embed`'s)."""
+    """Passage vectors and sentence vectors. With `passage_vectors` "embedded", a passage of one sentence
+    embeds once: its sentence vector is its passage vector (the texts asked for are exactly
+    `embedding_texts.texts_to_embed`'s). With "sentence_mean" only sentences are embedded and a passage's
+    vector is the normalized mean of its sentences' vectors."""
+    if passage_vectors not in PASSAGE_VECTORS:
+        raise ValueError(f"passage_vectors: {passage_vectors!r} is not one of {', '.join(PASSAGE_VECTORS)}")
+    derived = passage_vectors == SENTENCE_MEAN
     texts = [embedding_text(doc, p.text) for doc, p in passages]
     spans = [sentence_spans(p.text, p.lang or "fr") for _, p in passages]
     own = [
         i for i, sp in enumerate(spans)
-        if len(sp) != 1 or embedding_text(passages[i][0], passages[i][1].text[sp[0][0]:sp[0][1]]) != texts[i]
+        if (derived and sp) or len(sp) != 1 or embedding_text(passages[i][0], passages[i][1].text[sp[0][0]:sp[0][1]]) != texts[i]
     ]
+    embedded = [i for i, sp in enumerate(spans) if not (derived and sp)]  # passages whose own text is embedded
     sentence_texts = [embedding_text(passages[i][0], passages[i][1].text[a:b]) for i in own for a, b in spans[i]]
+    passage_texts = [texts[i] for i in embedded]
     t0 = time.perf_counter()
-    with tqdm(total=len(texts) + len(sentence_texts), unit="text", desc="embedding", disable=not progress, leave=False) as bar:
-        passage_vectors = _embed_texts(embed, texts, dim, batch_size, bar)
+    with tqdm(total=len(passage_texts) + len(sentence_texts), unit="text", desc="embedding", disable=not progress, leave=False) as bar:
+        embedded_vectors = _embed_texts(embed, passage_texts, dim, batch_size, bar)
         own_vectors = _embed_texts(embed, sentence_texts, dim, batch_size, bar)
     seconds = time.perf_counter() - t0
     counts = np.array([len(sp) for sp in spans], dtype=np.int64)
     sentences = np.zeros((int(counts.sum()), dim), dtype=np.float32)
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64) if len(counts) else counts
+    passage_vectors_out = np.zeros((len(passages), dim), dtype=np.float32)
+    passage_vectors_out[embedded] = embedded_vectors
     cursor = 0
     own_set = set(own)
     for i, sp in enumerate(spans):
         if i in own_set:
             sentences[starts[i]:starts[i] + len(sp)] = own_vectors[cursor:cursor + len(sp)]
             cursor += len(sp)
+            if derived and sp:
+                passage_vectors_out[i] = _normalized_mean(own_vectors[cursor - len(sp):cursor])
         else:
-            sentences[starts[i]] = passage_vectors[i]
+            sentences[starts[i]] = passage_vectors_out[i]
     flat_spans = np.array([span for sp in spans for span in sp], dtype=np.int32).reshape(-1, 2)
-    return EmbeddedPassages(passage_vectors, sentences, flat_spans, counts, seconds)
+    return EmbeddedPassages(passage_vectors_out, sentences, flat_spans, counts, seconds)
+
+
+def _normalized_mean(vectors: np.ndarray) -> np.ndarray:
+    mean = vectors.mean(axis=0)
+    norm = float(np.linalg.norm(mean))
+    return mean / norm if norm > 0 else mean
 
 
 def write_segment_files(

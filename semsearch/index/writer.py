@@ -22,7 +22,7 @@ from ..store.commit_writer import PendingCommit, WritePlan, open_commit
 from ..store.layout import IndexDirectory, fault
 from ..text.lang import detect_language
 from .chunking import ChunkingConfig
-from .segment_build import chunk, embed_passages, write_segment_files
+from .segment_build import DEFAULT_PASSAGE_VECTORS, chunk, embed_passages, write_segment_files
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +79,7 @@ class IndexWriter:
         index_type: str | None = None,
         batch_size: int = 32,
         index_tiers: Sequence[tuple[int, str]] | None = None,
+        passage_vectors: str = DEFAULT_PASSAGE_VECTORS,
     ) -> None:
         self.layout = IndexDirectory(index_dir)
         self.embedder = embedder
@@ -86,6 +87,8 @@ class IndexWriter:
         self.index_type = index_type
         self.batch_size = batch_size
         self.index_tiers = index_tiers  # None: vectors.INDEX_TIERS (segment size -> index type)
+        self.passage_vectors = passage_vectors  # segment_build.PASSAGE_VECTORS, for a new index (an index keeps its own)
+        self._warned = False
 
     def write(
         self,
@@ -111,11 +114,13 @@ class IndexWriter:
             if plan.changed:
                 written = set(plan.added) | set(plan.updated)
                 todo = [doc for doc in latest.values() if doc.doc_id in written]
+                passage_vectors: str | None = None  # nothing embedded (deletions): the index keeps its own
                 if todo:
+                    passage_vectors = self._passage_vectors(pending)
                     with self.layout.temp_folder() as temp:  # from the start: a crash while embedding leaves it
-                        self._write_segment(temp, todo, pending, report, progress)
+                        self._write_segment(temp, todo, pending, report, progress, passage_vectors)
                 pending.delete(plan.gone)
-                commit = pending.publish(self.embedder, asdict(self.chunking))
+                commit = pending.publish(self.embedder, asdict(self.chunking), passage_vectors=passage_vectors)
                 self.layout.remove_leftovers()
                 if on_published is not None:
                     on_published(self.layout.commit_path(commit.generation))
@@ -125,10 +130,28 @@ class IndexWriter:
         report.seconds = time.perf_counter() - started
         return report
 
-    def _write_segment(self, temp: Path, todo: list[Document], pending: PendingCommit, report: WriteReport, progress: bool) -> None:
+    def _passage_vectors(self, pending: PendingCommit) -> str:
+        """How this write makes passage vectors: the writer's choice for a new index, the index's own after
+        (recorded in its commit point), so that one index never ranks passage vectors of two kinds."""
+        base = pending.base
+        if base is None:
+            return self.passage_vectors
+        if base.passage_vectors != self.passage_vectors and not self._warned:
+            self._warned = True
+            log.warning(
+                "passage vectors: the index at %s makes them %r (set when it was created); this write does too, not %r",
+                self.layout.root, base.passage_vectors, self.passage_vectors,
+            )
+        return base.passage_vectors
+
+    def _write_segment(
+        self, temp: Path, todo: list[Document], pending: PendingCommit, report: WriteReport, progress: bool, passage_vectors: str
+    ) -> None:
         """The written documents as one new segment of the pending commit."""
         passages = chunk(todo, self.embedder.count_tokens, self.chunking)
-        embedded = embed_passages(passages, self.embedder.embed_passages, self.embedder.dim, self.batch_size, progress)
+        embedded = embed_passages(
+            passages, self.embedder.embed_passages, self.embedder.dim, self.batch_size, progress, passage_vectors
+        )
         report.embed_seconds = embedded.seconds
         report.passages_embedded = len(passages)
         if not passages:

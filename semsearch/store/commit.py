@@ -2,7 +2,8 @@
 
 Published by writing a temp file, fsync, rename, fsync of the folder: a reader sees the previous
 commit or this one, never a part of one. Everything a search needs to know about the whole index
-without opening a segment is here (model, counts, chunking, the next passage id).
+without opening a segment is here (model, counts, chunking, how passage vectors were made, the next
+passage id).
 """
 
 from __future__ import annotations
@@ -50,6 +51,9 @@ class CommitPoint:
     built_at: str
     chunking: dict = field(default_factory=dict)
     segments: list[SegmentEntry] = field(default_factory=list)
+    # How its passage vectors were made (index/segment_build.py PASSAGE_VECTORS): writes into the index follow
+    # it, so one index never mixes two kinds. A commit written before the choice existed: "embedded".
+    passage_vectors: str = "embedded"
     merges: int = 0  # merges committed since the index was created
     format_version: int = FORMAT_VERSION
 

@@ -281,11 +281,16 @@ class PendingCommit:
         return self.segments != base.segments or self.next_vid != base.next_vid or self.merges != base.merges
 
     def publish(
-        self, model: ModelIdentity | None = None, chunking: dict | None = None, kind: Literal["write", "merge", "reserve"] = "write"
+        self,
+        model: ModelIdentity | None = None,
+        chunking: dict | None = None,
+        kind: Literal["write", "merge", "reserve"] = "write",
+        passage_vectors: str | None = None,
     ) -> CommitPoint:
         """The commit point, durably in place: the change is acknowledged only after this returns.
         `model` and `chunking` name the index's (needed for its first commit; chunking, when given, is the
-        one the written segments were split with)."""
+        one the written segments were split with). `passage_vectors`: how the index's passage vectors are
+        made (None: the base commit's, "embedded" for a first commit)."""
         base = self.base
         if model is None:
             if base is None:
@@ -303,6 +308,10 @@ class PendingCommit:
             segments=self.segments,
             merges=self.merges,
         )
+        if passage_vectors is not None:
+            commit.passage_vectors = passage_vectors
+        elif base is not None:
+            commit.passage_vectors = base.passage_vectors
         commit.publish(self.layout.commit_path(self.generation))
         if kind == "write":
             fault("after_pointer")
