@@ -3,6 +3,7 @@
     python bench/bulk_index.py --passages 1000000 --segment-passages 100000 --index-dir data/bench/bulk-1m-10seg
     python bench/bulk_index.py --passages 1000000 --segment-passages 1000000 --index-dir data/bench/bulk-1m
     python bench/bulk_index.py --passages 10000000 --segment-passages 1000000 --shared-quantizer --index-dir data/bench/bulk-10m-shared
+    python bench/bulk_index.py ... --resume   # the same command, after a stop: complete segments are kept
     python bench/bulk_index.py --subset-of data/bench/bulk-10m-shared --segments 3 --index-dir data/bench/bulk-3m-shared
 
 bench/synthetic_index.py goes through `IndexWriter` (a Python loop over every passage: analysis, chunking,
@@ -34,6 +35,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+import faiss
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -188,24 +190,64 @@ def shared_centroids(passages: int, mixture: Mixture, vocab: Vocabulary) -> np.n
     return vectors.train_centroids(np.concatenate(sample)[:wanted], nlist)
 
 
-def build(index_dir: Path, passages: int, segment_passages: int, shared: bool = False) -> dict:
+def stored_centroids(folder: Path) -> np.ndarray:
+    """The coarse centroids of a written segment's IVF index (what shared_centroids gave its build)."""
+    index = vectors.load_index(folder)  # held while its quantizer is read: it owns it
+    quantizer = faiss.downcast_index(faiss.downcast_index(index).quantizer)
+    return faiss.rev_swig_ptr(quantizer.get_xb(), quantizer.ntotal * quantizer.d).reshape(quantizer.ntotal, quantizer.d).copy()
+
+
+def finished_segments(index_dir: Path, passages: int, per: int, chunks: range, shared: bool) -> dict[Path, None]:
+    """For --resume: the segment folders of a stopped build that are complete (segment.json is written last,
+    by SegmentWriter.finish) and hold what this build would write there; an unfinished one is removed. A
+    segment holds its own chunks, each drawn from its own seed, so a kept segment is the one a rebuild writes."""
+    layout = IndexDirectory(index_dir)
+    if layout.generations():
+        raise SystemExit(f"{index_dir}: already published (a commit point); nothing to resume")
+    kept: dict[Path, None] = {}
+    for s in range(0, len(chunks), per):
+        folder = index_dir / f"bulk-{s // per:04d}"
+        if not folder.exists():
+            continue
+        if not (folder / "segment.json").exists():
+            print(f"{folder.name}: unfinished, removed", file=sys.stderr, flush=True)
+            shutil.rmtree(folder)
+            continue
+        info = SegmentInfo.read(folder)
+        want = min(passages, (s + per) * CHUNK) - s * CHUNK
+        ivf = f"IVF{vectors.ivf_nlist(passages)},SQ8" if shared else vectors.choose_index_type(want)
+        if (info.passages, info.index_type) != (want, ivf):
+            raise SystemExit(f"{folder}: {info.passages} passages, {info.index_type}; this build writes {want}, {ivf} there")
+        kept[folder] = None
+    return kept
+
+
+def build(index_dir: Path, passages: int, segment_passages: int, shared: bool = False, resume: bool = False) -> dict:
     """The index: segments of `segment_passages` (a multiple of 100k) in one commit point; `shared`: their
-    IVF indexes share one coarse quantizer trained for the whole collection."""
+    IVF indexes share one coarse quantizer trained for the whole collection. `resume`: keep the complete
+    segments of a stopped build in `index_dir` (and, shared, their centroids) and write the others."""
     if segment_passages % CHUNK:
         raise SystemExit(f"--segment-passages must be a multiple of {CHUNK}")
-    shutil.rmtree(index_dir, ignore_errors=True)
-    index_dir.mkdir(parents=True)
-    vocab, mixture = Vocabulary(), Mixture(DIM)
     chunks = range((passages + CHUNK - 1) // CHUNK)
     per = segment_passages // CHUNK
+    kept = finished_segments(index_dir, passages, per, chunks, shared) if resume and index_dir.exists() else {}
+    if not kept:
+        shutil.rmtree(index_dir, ignore_errors=True)
+        index_dir.mkdir(parents=True)
+    vocab, mixture = Vocabulary(), Mixture(DIM)
     started = time.perf_counter()
-    centroids = shared_centroids(passages, mixture, vocab) if shared else None
+    centroids = None
+    if shared:
+        centroids = stored_centroids(next(iter(kept))) if kept else shared_centroids(passages, mixture, vocab)
     kmeans_s = time.perf_counter() - started
     faiss_s = 0.0
     folders = []
     for s in range(0, len(chunks), per):
         folder = index_dir / f"bulk-{s // per:04d}"
-        faiss_s += write_segment(folder, chunks[s:s + per], vocab, mixture, passages, centroids)
+        if folder in kept:
+            print(f"{folder.name}: complete, kept", file=sys.stderr, flush=True)
+        else:
+            faiss_s += write_segment(folder, chunks[s:s + per], vocab, mixture, passages, centroids)
         folders.append(folder)
         print(f"segment {len(folders)} written, {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
     layout = IndexDirectory(index_dir)
@@ -265,12 +307,13 @@ def main() -> int:
     parser.add_argument("--shared-quantizer", action="store_true", help="one IVF coarse quantizer for every segment")
     parser.add_argument("--subset-of", help="instead of drawing: the first --segments segments of this index, hard-linked")
     parser.add_argument("--segments", type=int, default=1)
+    parser.add_argument("--resume", action="store_true", help="keep the complete segments of a stopped build in --index-dir")
     args = parser.parse_args()
     if args.subset_of:
         passages = publish_subset(Path(args.subset_of), Path(args.index_dir), args.segments)
         print(f"{passages:,} passages: the first {args.segments} segments of {args.subset_of}")
         return 0
-    report = build(Path(args.index_dir), args.passages, args.segment_passages, args.shared_quantizer)
+    report = build(Path(args.index_dir), args.passages, args.segment_passages, args.shared_quantizer, args.resume)
     total = sum(report["disk"].values())
     print(
         f"{report['passages']:,} passages in {report['segments']} segments: {report['seconds']:.0f} s"
