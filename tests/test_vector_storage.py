@@ -209,3 +209,38 @@ def test_int8_vectors_answer_a_piaf_slice_like_float32(tmp_path):
             tens[i] += any(d in dataset.qrels[q] for d in ids)
     assert abs(firsts[0] - firsts[1]) <= 0.01 * len(questions) and abs(tens[0] - tens[1]) <= 1, (firsts, tens, len(questions))
     assert agree >= 0.97 * len(questions), (agree, len(questions))
+
+
+def test_segments_sharing_one_coarse_quantizer_rank_like_one_index_of_the_same_passages(tmp_path, monkeypatch):
+    """Three writes and a delete against one write of what is left: the same passages, in the same order, with
+    the same scores; merged into one segment (its lists rebuilt from the stored int8 vectors), still the same
+    passages up to int8's rounding."""
+    from semsearch.documents import Document
+
+    centroids = _unit(8, 16, seed=6)
+    monkeypatch.setattr(vectors, "train_centroids", lambda v, nlist: centroids[:nlist])  # one quantizer for all
+    batches = [[Document(f"d{w}-{i}", f"Passage {w} {i} sur le sujet {i % 7}.", lang="fr") for i in range(400)] for w in range(3)]
+    gone = {f"d1-{i}" for i in range(0, 400, 5)}
+    writer = IndexWriter(tmp_path / "grown", _RandomEmbedder(), index_type="IVF8,Flat")
+    for batch in batches:
+        writer.write(batch)
+    writer.write([], delete_ids=sorted(gone))
+    IndexWriter(tmp_path / "one", _RandomEmbedder(), index_type="IVF8,Flat").write([d for b in batches for d in b if d.doc_id not in gone])
+    grown, one = open_index(tmp_path / "grown"), open_index(tmp_path / "one")
+    assert len(grown.segments) == 3 and len({s.quantizer_key for s in grown.segments}) == 1 and grown.size == one.size
+
+    def ranked(reader, query):
+        rows, scores = reader.dense_search_scored(query, 15)
+        return [reader.rows.doc_ids[reader.rows.doc_index[r]] for r in rows], np.asarray(scores)
+
+    queries = _RandomEmbedder().embed_queries([f"question {i}" for i in range(30)])
+    before = [ranked(grown, q) for q in queries]
+    for q, (ids, scores) in zip(queries, before):
+        want_ids, want_scores = ranked(one, q)
+        assert ids == want_ids and np.allclose(scores, want_scores, atol=1e-6)
+    Merger(tmp_path / "grown").force_merge()
+    merged = open_index(tmp_path / "grown")
+    assert len(merged.segments) == 1 and merged.size == grown.size
+    for q, (ids, scores) in zip(queries, before):
+        got_ids, got_scores = ranked(merged, q)
+        assert len(set(got_ids) & set(ids)) >= 13 and np.allclose(got_scores, scores, atol=5e-3)
