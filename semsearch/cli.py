@@ -362,28 +362,20 @@ def _alert_dict(search) -> dict:
 
 def _alerts_add(args: argparse.Namespace, settings: Settings, store) -> int:
     from .alerts.consumer import AlertsConsumer
-    from .alerts.store import SavedSearch, validate_filters, validate_name, validate_secret, validate_webhook_url
-    from .errors import InvalidInputError
-    from .search.relevance import DENSE_FLOORS
+    from .alerts.store import SavedSearch, check_dense_floor, validate_filters, validate_name, validate_webhook
     from .search.searcher import query_language, validate_query
     from .store.reader import open_index
 
     name = validate_name(args.name)
     query = validate_query(args.query, 1, args.mode)
     filters = validate_filters(args.date_from, args.date_to, args.source, args.lang)
-    url = validate_webhook_url(args.webhook_url, "--webhook-url")
-    if args.webhook_secret and not url:
-        raise InvalidInputError("--webhook-secret: given without --webhook-url", "webhook_secret")
-    secret = validate_secret(args.webhook_secret, "--webhook-secret") if url else None
+    url, secret = validate_webhook(args.webhook_url, args.webhook_secret, "--webhook-url", "--webhook-secret")
     settings = _model_for_index(settings, bool(args.model))
     reader = open_index(settings.index_dir)
     model = reader.commit.model
+    check_dense_floor(args.mode, model, "--mode")
     vector = None
     if args.mode != "lexical":
-        if DENSE_FLOORS.get(model) is None:
-            raise InvalidInputError(
-                f"--mode: {args.mode} alerts need a model with a measured relevance floor; {model!r} has none: use --mode lexical"
-            )
         vector = _embedder(settings).embed_queries([query])[0]
     search = SavedSearch(name, query, args.mode, filters, query_language(query, reader.summary.languages), model, url)
     AlertsConsumer(settings.index_dir, store).start_cursor(reader)

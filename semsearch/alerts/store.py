@@ -25,6 +25,7 @@ import numpy as np
 
 from ..dates import date_bounds, normalize_date
 from ..errors import InvalidInputError, SemsearchError
+from ..search.relevance import DENSE_FLOORS
 
 FOLDER = "alerts"
 DB_NAME = "alerts.sqlite"
@@ -259,6 +260,27 @@ def validate_secret(secret: str | None, field_name: str = "webhook_secret") -> s
     if not isinstance(secret, str) or not MIN_SECRET <= len(secret) <= 256 or _CONTROL.search(secret):
         raise InvalidInputError(f"{field_name}: {MIN_SECRET} to 256 characters, no control characters", field_name)
     return secret
+
+
+def validate_webhook(
+    url: str | None, secret: str | None, url_field: str = "webhook_url", secret_field: str = "webhook_secret"
+) -> tuple[str | None, str | None]:
+    """A webhook's URL and HMAC key (None and None without a URL); a key without a URL is refused."""
+    url = validate_webhook_url(url, url_field)
+    if secret is not None and url is None:
+        raise InvalidInputError(f"{secret_field}: given without {url_field}", secret_field)
+    return url, validate_secret(secret, secret_field) if url else None
+
+
+def check_dense_floor(mode: str, model: str, field_name: str = "mode") -> None:
+    """A dense or hybrid alert keeps a document by the model's measured relevance floor: without one, only
+    lexical alerts can tell a hit from a neighbour."""
+    if mode != "lexical" and DENSE_FLOORS.get(model) is None:
+        raise InvalidInputError(
+            f"{field_name}: {mode} alerts need a model with a measured relevance floor; this index's model {model!r}"
+            f" has none: use {field_name} lexical",
+            field_name,
+        )
 
 
 # -- the store ------------------------------------------------------------------------------------

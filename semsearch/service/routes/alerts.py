@@ -17,13 +17,12 @@ from ...alerts.store import (
     Delivery,
     Hit,
     SavedSearch,
+    check_dense_floor,
     validate_filters,
     validate_name,
-    validate_secret,
-    validate_webhook_url,
+    validate_webhook,
 )
 from ...errors import InvalidInputError
-from ...search.relevance import DENSE_FLOORS
 from ...search.searcher import MAX_QUERY_CHARS, query_language, validate_query
 from ..api_models import ERROR_RESPONSES, WRITE_RESPONSES, ErrorBody, FiltersIn, Mode
 from ..dependencies import get_service, require_key
@@ -154,21 +153,13 @@ def create_alert(body: AlertIn, service: ServiceState = Depends(get_service)) ->
     except InvalidInputError as exc:
         raise renamed(exc, {}) from None
     filters = validate_filters(body.filters.date_from, body.filters.date_to, body.filters.source, body.filters.lang, "filters.")
-    url = validate_webhook_url(body.webhook_url)
-    if body.webhook_secret is not None and url is None:
-        raise InvalidInputError("webhook_secret: given without a webhook_url", "webhook_secret")
-    secret = validate_secret(body.webhook_secret) if url else None
+    url, secret = validate_webhook(body.webhook_url, body.webhook_secret)
     searcher = service.searcher  # 503 until an index is served: the question's language is detected among its languages
     reader = searcher.reader
     model = reader.commit.model
+    check_dense_floor(body.mode, model)
     vector = None
     if body.mode != "lexical":
-        if DENSE_FLOORS.get(model) is None:
-            raise InvalidInputError(
-                f"mode: {body.mode} alerts need a model with a measured relevance floor; this index's model {model!r}"
-                " has none: use mode lexical",
-                "mode",
-            )
         vector = searcher.cache.get(service.embedder, query)  # embedded once, now
     search = SavedSearch(name, query, body.mode, filters, query_language(query, reader.summary.languages), model, url)
     service.alerts.consumer.start_cursor(reader)
