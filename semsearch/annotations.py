@@ -32,7 +32,7 @@ from .entities import store as entity_store
 from .entities.extract import KINDS, EntityExtractor, entity_key
 from .search.results import EntityRef
 from .store import database
-from .store.changes import cursor_path, read_cursor, save_cursor
+from .store.changes import Cursor, cursor_path, read_cursor, save_cursor
 from .store.reader import IndexReader
 from .store.segment import live_document_hashes
 from .stories import store as story_store
@@ -109,6 +109,10 @@ class Annotator:
             return None
         return {s.name for s in read_cursor(self.root, consumer).new_segments(reader.commit)}
 
+    def _seen(self, reader: IndexReader, consumer: str) -> None:
+        """The consumer has processed everything in the reader's commit."""
+        save_cursor(self.root, consumer, Cursor().advanced(reader.commit))
+
     def catch_up(self, reader: IndexReader) -> CatchUpReport:
         """Process the documents the reader's commit added since the last call (see the module docstring)."""
         report = CatchUpReport()
@@ -127,7 +131,7 @@ class Annotator:
     def _entities(self, reader: IndexReader, report: CatchUpReport) -> None:
         pending = self._pending(reader, "entities")
         if pending is not None and not pending:
-            save_cursor(self.root, "entities", read_cursor(self.root, "entities").advanced(reader.commit))
+            self._seen(reader, "entities")
             return
         started = time.perf_counter()
         conn = entity_store.connect(self.root)
@@ -150,13 +154,13 @@ class Annotator:
                         report.entity_documents += 1 if lang else 0
         finally:
             conn.close()
-        save_cursor(self.root, "entities", read_cursor(self.root, "entities").advanced(reader.commit))
+        self._seen(reader, "entities")
         report.entity_seconds = time.perf_counter() - started
 
     def _stories(self, reader: IndexReader, report: CatchUpReport) -> None:
         pending = self._pending(reader, "stories")
         if pending is not None and not pending:
-            save_cursor(self.root, "stories", read_cursor(self.root, "stories").advanced(reader.commit))
+            self._seen(reader, "stories")
             return
         started = time.perf_counter()
         conn = story_store.connect(self.root)
@@ -186,7 +190,7 @@ class Annotator:
             report.stories += clusterer.next_id - before
         finally:
             conn.close()
-        save_cursor(self.root, "stories", read_cursor(self.root, "stories").advanced(reader.commit))
+        self._seen(reader, "stories")
         report.story_seconds = time.perf_counter() - started
 
     def view(self, reader: IndexReader) -> AnnotationView:
