@@ -160,12 +160,17 @@ def variants(shipped: FusionConfig) -> list[tuple[str, FusionConfig]]:
     ]
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def bench_arguments(description: str) -> argparse.Namespace:
+    """The options of the scripts that measure on this bench (this one, crosslingual_train.py)."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--index-dir", default="data/bench/piaf")
     parser.add_argument("--news-index-dir", default="data/bench/crosslingual-news")
     parser.add_argument("--no-write", action="store_true", help="print, do not write to BENCHMARKS.md")
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> int:
+    args = bench_arguments(__doc__.splitlines()[0])
     settings = Settings()
     bench = build_bench(args, settings)
     shipped = settings.fusion_config()

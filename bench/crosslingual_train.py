@@ -13,14 +13,13 @@ question is taken for English). Same-language weights stay those of bench/qualit
 
 from __future__ import annotations
 
-import argparse
 import sys
 from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import markdown_table, publish  # noqa: E402
-from crosslingual_eval import METRICS, build_bench  # noqa: E402
+from crosslingual_eval import METRICS, bench_arguments, build_bench  # noqa: E402
 
 from semsearch.settings import Settings  # noqa: E402
 
@@ -30,11 +29,7 @@ REPORTED = ("piaf sample A en", "piaf sample B en", "piaf sample en", "piaf fr (
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--index-dir", default="data/bench/piaf")
-    parser.add_argument("--news-index-dir", default="data/bench/crosslingual-news")
-    parser.add_argument("--no-write", action="store_true", help="print, do not write to BENCHMARKS.md")
-    args = parser.parse_args()
+    args = bench_arguments(__doc__.splitlines()[0])
     settings = Settings()
     bench = build_bench(args, settings)
     if not bench.runs or "piaf sample A en" not in bench.runs[0][1]:
