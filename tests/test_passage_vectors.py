@@ -4,7 +4,6 @@ keeps its own."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 
@@ -13,7 +12,6 @@ import pytest
 from pydantic import ValidationError
 
 from semsearch.documents import Document
-from semsearch.embedding.base import Embedder
 from semsearch.index.chunking import ChunkingConfig
 from semsearch.index.merge import Merger
 from semsearch.index.segment_build import EMBEDDED, SENTENCE_MEAN, chunk, embed_passages, embedding_text
@@ -26,37 +24,23 @@ from semsearch.store.layout import IndexDirectory
 from semsearch.store.reader import open_index
 from semsearch.text.sentences import sentence_spans
 
+from .test_index_type import RandomEmbedder
 
-class RecordingEmbedder(Embedder):
-    """A fixed random unit vector per text; remembers every text it was asked for."""
+
+class RecordingEmbedder(RandomEmbedder):
+    """A fixed random unit vector per text; remembers every passage text it was asked for."""
 
     spec = "fake:recording"
-    dim = 16
-    max_tokens = 512
 
     def __init__(self) -> None:
         self.asked: list[str] = []
 
-    def _vectors(self, texts):
-        out = np.array(
-            [np.random.default_rng(int.from_bytes(hashlib.sha256(t.encode()).digest()[:8], "little")).standard_normal(self.dim)
-             for t in texts],
-            dtype=np.float32,
-        ).reshape(-1, self.dim)
-        return out / np.linalg.norm(out, axis=1, keepdims=True) if len(out) else out
-
     def embed_passages(self, texts):
         self.asked.extend(texts)
-        return self._vectors(texts)
+        return super().embed_passages(texts)
 
     def embed_queries(self, texts):
-        return self._vectors(texts)
-
-    def embed_query(self, text):
-        return self._vectors([text])[0]
-
-    def count_tokens(self, text):
-        return len(text.split())
+        return super().embed_passages(texts)
 
 
 def _docs(lo: int, hi: int) -> list[Document]:
