@@ -152,11 +152,12 @@ def build_bench(args: argparse.Namespace, settings: Settings, with_piaf: bool = 
 
 
 def variants(shipped: FusionConfig) -> list[tuple[str, FusionConfig]]:
-    before = replace(shipped, bridge_terms=False, cross_language_lexical=0.5, cross_sentence_weight=None)
+    before = replace(shipped, bridge_terms=False, cross_language_lexical=0.5, cross_sentence_weight=None, cross_language_latent=0.0)
     return [
         ("before #22: query terms in the query's language only", before),
         ("dense only across languages (cross-language lexical x0)", replace(before, cross_language_lexical=0.0)),
-        ("**shipped**: bridge terms", shipped),
+        ("bridge terms, no latent terms", replace(shipped, cross_language_latent=0.0)),
+        (f"**shipped**: bridge terms and latent terms x{shipped.cross_language_latent:g}", shipped),
     ]
 
 

@@ -42,6 +42,7 @@ class Settings(BaseSettings):
     cross_language_lexical: float = Field(0.5, ge=0.0, le=1.0)
     cross_sentence_weight: float | None = Field(None, ge=0.0, le=1.0)  # None: sentence_weight
     bridge_terms: bool = True  # query words also analyzed as the index's other languages (issue #22)
+    cross_language_latent: float = Field(3.0, ge=0.0, le=100.0)  # latent-terms weight across languages (issue #22)
     candidates: int = Field(100, ge=10, le=10_000)
     per_doc: int = Field(2, ge=1, le=100)
     duplicate_alone: float = Field(0.96, ge=0.0, le=1.01)
@@ -156,4 +157,5 @@ class Settings(BaseSettings):
             cross_language_lexical=self.cross_language_lexical,
             cross_sentence_weight=self.cross_sentence_weight,
             bridge_terms=self.bridge_terms,
+            cross_language_latent=self.cross_language_latent,
         )

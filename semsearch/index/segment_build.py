@@ -19,6 +19,8 @@ from tqdm import tqdm
 
 from ..dates import date_bounds
 from ..documents import Document, Passage
+from ..embedding.base import LatentTerms
+from ..store import latent as latent_store
 from ..store import vectors
 from ..store.lexical import Postings
 from ..store.segment import SegmentInfo, SegmentWriter
@@ -27,6 +29,7 @@ from ..text.sentences import sentence_spans
 from .chunking import ChunkingConfig, split_passages
 
 EmbedFn = Callable[[Sequence[str]], np.ndarray]  # texts -> (n, dim) float32
+LatentFn = Callable[[Sequence[str]], "list[LatentTerms] | None"]  # texts -> latent terms (Embedder.latent_terms)
 
 # Where a passage's vector comes from (setting SEMSEARCH_PASSAGE_VECTORS; recorded in the commit point, which
 # later writes into the index follow; PIAF figures in BENCHMARKS.md, "Passage vectors"):
@@ -46,6 +49,7 @@ class EmbeddedPassages:
     spans: np.ndarray  # (s, 2) sentence offsets relative to the passage start
     counts: np.ndarray  # (n,) sentences per passage
     seconds: float = 0.0  # time spent in the embedding function
+    latent: list[bytes] | None = None  # each passage's latent terms (store/latent.py), when the model has them
 
 
 def embedding_text(doc: Document, text: str) -> str:
@@ -79,11 +83,13 @@ def embed_passages(
     batch_size: int = 32,
     progress: bool = False,
     passage_vectors: str = DEFAULT_PASSAGE_VECTORS,
+    latent: LatentFn | None = None,
 ) -> EmbeddedPassages:
     """Passage vectors and sentence vectors. With `passage_vectors` "embedded", a passage of one sentence
     embeds once: its sentence vector is its passage vector (the texts asked for are exactly
     `embedding_texts.texts_to_embed`'s). With "sentence_mean" only sentences are embedded and a passage's
-    vector is the normalized mean of its sentences' vectors."""
+    vector is the normalized mean of its sentences' vectors. `latent` (Embedder.latent_terms): each
+    passage's own text's latent terms too, for questions in another language (search/fusion.py)."""
     if passage_vectors not in PASSAGE_VECTORS:
         raise ValueError(f"passage_vectors: {passage_vectors!r} is not one of {', '.join(PASSAGE_VECTORS)}")
     derived = passage_vectors == SENTENCE_MEAN
@@ -100,6 +106,7 @@ def embed_passages(
     with tqdm(total=len(passage_texts) + len(sentence_texts), unit="text", desc="embedding", disable=not progress, leave=False) as bar:
         embedded_vectors = _embed_texts(embed, passage_texts, dim, batch_size, bar)
         own_vectors = _embed_texts(embed, sentence_texts, dim, batch_size, bar)
+        latent_blobs = _latent_blobs(latent, [p.text for _, p in passages], batch_size) if latent else None
     seconds = time.perf_counter() - t0
     counts = np.array([len(sp) for sp in spans], dtype=np.int64)
     sentences = np.zeros((int(counts.sum()), dim), dtype=np.float32)
@@ -117,7 +124,18 @@ def embed_passages(
         else:
             sentences[starts[i]] = passage_vectors_out[i]
     flat_spans = np.array([span for sp in spans for span in sp], dtype=np.int32).reshape(-1, 2)
-    return EmbeddedPassages(passage_vectors_out, sentences, flat_spans, counts, seconds)
+    return EmbeddedPassages(passage_vectors_out, sentences, flat_spans, counts, seconds, latent_blobs)
+
+
+def _latent_blobs(latent: LatentFn, texts: list[str], batch_size: int) -> list[bytes] | None:
+    """Blobs of the texts' latent terms; None when the model has none."""
+    blobs: list[bytes] = []
+    for i in range(0, len(texts), batch_size):
+        terms = latent(texts[i:i + batch_size])
+        if terms is None:
+            return None
+        blobs += [latent_store.encode(idx, val) for idx, val in terms]
+    return blobs
 
 
 def _normalized_mean(vectors: np.ndarray) -> np.ndarray:
@@ -148,10 +166,11 @@ def write_segment_files(
                 doc.doc_id, doc.content_hash(), doc.text, doc.title, doc.date, doc.source, doc.url, doc.lang, lo, hi, now
             )
         term_lists = []
-        for vid, (doc, passage) in zip(vids.tolist(), passages):
+        for i, (vid, (doc, passage)) in enumerate(zip(vids.tolist(), passages)):
             terms = analyze(embedding_text(doc, passage.text), passage.lang or "fr")
             term_lists.append(terms)
-            writer.add_passage(vid, doc.doc_id, passage.ordinal, passage.start, passage.end, terms)
+            blob = new.latent[i] if new.latent is not None else None
+            writer.add_passage(vid, doc.doc_id, passage.ordinal, passage.start, passage.end, terms, blob)
         chosen = vectors.choose_index_type(len(vids), index_type, index_tiers)
         return writer.finish(
             vids, new.passages, new.sentences, np.repeat(vids, new.counts), new.spans, Postings.build(term_lists), chosen

@@ -150,7 +150,8 @@ class IndexWriter:
         """The written documents as one new segment of the pending commit."""
         passages = chunk(todo, self.embedder.count_tokens, self.chunking)
         embedded = embed_passages(
-            passages, self.embedder.embed_passages, self.embedder.dim, self.batch_size, progress, passage_vectors
+            passages, self.embedder.embed_passages, self.embedder.dim, self.batch_size, progress, passage_vectors,
+            self.embedder.latent_terms,
         )
         report.embed_seconds = embedded.seconds
         report.passages_embedded = len(passages)

@@ -6,6 +6,9 @@ A passage in another language than the query shares few words with it (names, nu
 cognates such as "coalition"): its lexical evidence counts `cross_language_lexical` times as
 much as a same-language passage's, and its dense score fills the rest, so the missing words
 neither sink it nor lift it. 1.0 is language-blind fusion, 0.0 dense-only for those passages.
+Such a passage also gains `cross_language_latent` times the cosine of its latent terms with the
+question's (embedding/base.py `LatentTerms`: features of the model's token states, which words and
+their translations share): the lexical evidence BM25 cannot give across languages.
 Figures in BENCHMARKS.md.
 """
 
@@ -25,6 +28,7 @@ class FusionConfig:
     cross_language_lexical: float = 0.5  # weight of lexical evidence for a passage in another language
     cross_sentence_weight: float | None = None  # sentence weight for a passage in another language (None: the same)
     bridge_terms: bool = True  # the query's words also as the index's other languages analyze them (searcher.query_terms)
+    cross_language_latent: float = 3.0  # weight of latent-terms cosine for a passage in another language (0: unused)
 
 
 def sentence_weights(config: FusionConfig, same_language: np.ndarray) -> np.ndarray:
@@ -66,3 +70,8 @@ def fuse(
         lex_part = trust * lex_part + (1 - trust) * dense_part
     w = config.dense_weight
     return w * dense_part + (1 - w) * lex_part
+
+
+def add_latent(scores: np.ndarray, cosines: np.ndarray, config: FusionConfig, same_language: np.ndarray) -> np.ndarray:
+    """Fused scores with the latent-terms evidence of the candidates in another language than the query."""
+    return scores + np.where(same_language, 0.0, config.cross_language_latent * cosines)

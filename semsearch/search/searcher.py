@@ -20,14 +20,16 @@ from cachetools import LRUCache
 
 from ..dates import date_bounds
 from ..embedding import Embedder
+from ..embedding.base import LatentTerms
 from ..errors import InvalidInputError
+from ..store import latent as latent_store
 from ..store.database import PassageRow
 from ..store.lexical import Bm25Query, SparseScores
 from ..text.analyzer import analyze, bridge_terms, salient_numbers
 from ..text.lang import SUPPORTED_LANGS, detect_language
 from .collapse import CollapseConfig, Collapser
 from .facets import ANNOTATION_FACETS, annotation_facet_counts
-from .fusion import FusionConfig, fuse, sentence_weights
+from .fusion import FusionConfig, add_latent, fuse, sentence_weights
 from .listing import relevant_ranking, result_page
 from .results import DuplicateRef, Ranking, SearchFilters, SearchHit, SearchResult
 from .search_options import SearchOptions
@@ -42,12 +44,26 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # C0 controls and DE
 
 
 class QueryVectorCache:
-    """Bounded LRU of query embeddings: a repeated query costs no model call."""
+    """Bounded LRU of query embeddings (and of their latent terms): a repeated query costs no model call."""
 
     def __init__(self, size: int = 1024) -> None:
         self.size = size
         self._items: LRUCache[tuple[str, str], np.ndarray] = LRUCache(maxsize=max(size, 1))
+        self._latent: LRUCache[tuple[str, str], LatentTerms | None] = LRUCache(maxsize=max(size, 1))
         self._lock = threading.Lock()  # searches run on several threads; cachetools' caches are not thread-safe
+
+    def latent(self, embedder: Embedder, query: str) -> LatentTerms | None:
+        """The query's latent terms (None: the model has none)."""
+        key = (embedder.spec, query)
+        with self._lock:
+            if key in self._latent:
+                return self._latent[key]
+        found = embedder.latent_terms([query])
+        terms = found[0] if found else None
+        if self.size:
+            with self._lock:
+                self._latent[key] = terms
+        return terms
 
     def get(self, embedder: Embedder, query: str) -> np.ndarray:
         return self.submit(embedder, query)()
@@ -276,8 +292,26 @@ class Searcher(Generic[V]):
         w = sentence_weights(self.fusion, same_language)
         dense = (1 - w) * np.asarray(reader.vectors[rows] @ qvec, dtype=np.float64) + w * best
         scores = dense if mode == "dense" else fuse(dense, lexical[rows], self.fusion, same_language)
+        if mode == "hybrid":
+            scores = self._latent_evidence(query, rows, scores, same_language)
         order = np.argsort(-scores, kind="stable")[:depth]
         return self._ranking(rows[order], scores[order], [sentence_scores[i] for i in order], query_lang)
+
+    def _latent_evidence(self, query: str, rows: np.ndarray, scores: np.ndarray, same_language: np.ndarray) -> np.ndarray:
+        """Fused scores with the latent-terms evidence of candidates in another language (fusion.add_latent);
+        unchanged when every candidate is in the query's language or the index or model has no latent terms."""
+        if self.fusion.cross_language_latent <= 0 or self.embedder is None or same_language.all():
+            return scores
+        other = np.flatnonzero(~same_language)
+        blobs = self.reader.latent_terms(rows[other])
+        if blobs is None:
+            return scores
+        asked = self.cache.latent(self.embedder, query)
+        if asked is None:
+            return scores
+        cosines = np.zeros(len(rows))
+        cosines[other] = latent_store.cosines(asked, blobs)
+        return add_latent(scores, cosines, self.fusion, same_language)
 
     def _lang_code(self, lang: str) -> int:
         langs = self.reader.rows.langs

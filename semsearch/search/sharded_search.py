@@ -185,6 +185,10 @@ class CandidateView:
     def fetch_document(self, doc_id: str) -> tuple[DocumentRow, list[PassageRow]] | None:
         return self.view.fetch_document(doc_id)
 
+    def latent_terms(self, rows: np.ndarray) -> None:
+        """Not carried from the shards: a sharded search fuses without latent terms."""
+        return None
+
     def fetch_passages(self, vids: list[int]) -> dict[int, PassageRow]:
         """From the cache, else from the shards holding them: the first miss of a search also brings the
         candidates most likely read next (the best PREFETCH of each kind), since the Searcher's grouping

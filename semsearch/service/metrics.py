@@ -11,6 +11,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from ..embedding import Embedder
+from ..embedding.base import LatentTerms
 
 __all__ = ["CONTENT_TYPE_LATEST", "Metrics", "TimedEmbedder"]
 
@@ -86,6 +87,13 @@ class TimedEmbedder(Embedder):
 
     def count_tokens(self, text: str) -> int:
         return self.inner.count_tokens(text)
+
+    def latent_terms(self, texts: Sequence[str]) -> list[LatentTerms] | None:
+        started = time.perf_counter()
+        try:
+            return self.inner.latent_terms(texts)
+        finally:
+            self.metrics.embed_seconds.labels("latent").observe(time.perf_counter() - started)
 
     def __getattr__(self, name: str):
         # Only reached for attributes this proxy does not define (backend extras).

@@ -27,6 +27,7 @@ CREATE TABLE IF NOT EXISTS passages (
     UNIQUE (doc_id, ordinal)
 );
 CREATE INDEX IF NOT EXISTS passages_doc ON passages(doc_id);
+CREATE TABLE IF NOT EXISTS latent (vid INTEGER PRIMARY KEY, terms BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
@@ -85,6 +86,19 @@ def fetch_passages(conn: sqlite3.Connection, vids: list[int]) -> dict[int, Passa
     marks = ",".join("?" * len(vids))
     rows = conn.execute(f"{_PASSAGE_SELECT} WHERE p.vid IN ({marks})", [int(v) for v in vids]).fetchall()
     return {row[0]: PassageRow(*row) for row in rows}
+
+
+def has_latent(conn: sqlite3.Connection) -> bool:
+    """Whether the file has the latent-terms table (segments written before it do not)."""
+    return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'latent'").fetchone() is not None
+
+
+def fetch_latent(conn: sqlite3.Connection, vids: list[int]) -> dict[int, bytes]:
+    """vid -> latent-terms blob (store/latent.py) of the passages that have one."""
+    if not vids:
+        return {}
+    marks = ",".join("?" * len(vids))
+    return dict(conn.execute(f"SELECT vid, terms FROM latent WHERE vid IN ({marks})", [int(v) for v in vids]).fetchall())
 
 
 def fetch_document(conn: sqlite3.Connection, doc_id: str) -> tuple[DocumentRow, list[PassageRow]] | None:

@@ -342,6 +342,22 @@ class IndexReader:
             out.update(self.segments[int(s)].fetch_passages(wanted[segs == s].tolist()))
         return out
 
+    @functools.cached_property
+    def has_latent_terms(self) -> bool:
+        """Every live passage has latent terms (no segment from before them, from Ray, or from a model without them)."""
+        return bool(self.segments) and all(s.info.latent_terms for s in self.segments)
+
+    def latent_terms(self, rows: np.ndarray) -> list[bytes | None] | None:
+        """Each row's latent-terms blob (store/latent.py); None when the index does not have them for every passage."""
+        if not self.has_latent_terms:
+            return None
+        rows = np.asarray(rows, dtype=np.int64)
+        vids, segs = self.rows.vids[rows], self._row_seg[rows]
+        found: dict[int, bytes] = {}
+        for s in np.unique(segs):
+            found.update(self.segments[int(s)].fetch_latent(vids[segs == s].tolist()))
+        return [found.get(int(v)) for v in vids]
+
     def fetch_document(self, doc_id: str) -> tuple[database.DocumentRow, list[database.PassageRow]] | None:
         for segment in reversed(self.segments):  # a live document is in one segment; newest first
             found = segment.fetch_document(doc_id)

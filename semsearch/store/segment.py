@@ -126,6 +126,7 @@ class SegmentInfo:
     languages: list[str] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
     vector_format: str = vectors.FLOAT32  # what segments written before int8 vectors are
+    latent_terms: bool = False  # every passage has its latent terms (store/latent.py); older segments: none
 
     def write(self, folder: Path) -> None:
         (folder / SEGMENT_MANIFEST).write_text(json.dumps(asdict(self), indent=1, ensure_ascii=False) + "\n")
@@ -169,11 +170,15 @@ class SegmentWriter:
             (doc_id, content_hash, text, title, date, source, url, lang, date_lo, date_hi, indexed_at),
         )
 
-    def add_passage(self, vid: int, doc_id: str, ordinal: int, start: int, end: int, terms: list[str]) -> None:
+    def add_passage(
+        self, vid: int, doc_id: str, ordinal: int, start: int, end: int, terms: list[str], latent: bytes | None = None
+    ) -> None:
         self.conn.execute(
             "INSERT INTO passages (vid, doc_id, ordinal, start, end, terms) VALUES (?, ?, ?, ?, ?, ?)",
             (vid, doc_id, ordinal, start, end, " ".join(terms)),
         )
+        if latent is not None:
+            self.conn.execute("INSERT INTO latent (vid, terms) VALUES (?, ?)", (vid, latent))
 
     def copy_live(self, source: Path, deleted: np.ndarray) -> None:
         """The rows of the segment at `source` that `deleted` (vids) does not name, and their documents."""
@@ -187,6 +192,8 @@ class SegmentWriter:
             " (SELECT 1 FROM src.passages p WHERE p.doc_id = d.doc_id AND p.vid NOT IN (SELECT vid FROM dead))"
         )
         conn.execute("INSERT INTO main.passages SELECT * FROM src.passages WHERE vid NOT IN (SELECT vid FROM dead)")
+        if conn.execute("SELECT 1 FROM src.sqlite_master WHERE type = 'table' AND name = 'latent'").fetchone():
+            conn.execute("INSERT INTO main.latent SELECT * FROM src.latent WHERE vid NOT IN (SELECT vid FROM dead)")
         conn.commit()
         conn.execute("DETACH DATABASE src")
 
@@ -246,8 +253,10 @@ class SegmentWriter:
 def describe_segment(
     folder: Path, conn: sqlite3.Connection, dim: int, index_type: str, vector_format: str = vectors.FLOAT32
 ) -> SegmentInfo:
+    passages = conn.execute("SELECT COUNT(*) FROM passages").fetchone()[0]
+    latent = database.has_latent(conn) and conn.execute("SELECT COUNT(*) FROM latent").fetchone()[0] == passages > 0
     info = SegmentInfo(
-        passages=conn.execute("SELECT COUNT(*) FROM passages").fetchone()[0],
+        passages=passages,
         documents=conn.execute("SELECT COUNT(*) FROM documents").fetchone()[0],
         dim=dim,
         index_type=index_type,
@@ -255,6 +264,7 @@ def describe_segment(
         languages=sorted(x for (x,) in conn.execute("SELECT DISTINCT lang FROM documents WHERE lang IS NOT NULL")),
         sources=sorted(x for (x,) in conn.execute("SELECT DISTINCT source FROM documents WHERE source IS NOT NULL")),
         vector_format=vector_format,
+        latent_terms=latent,
     )
     info.write(folder)
     return info
@@ -342,6 +352,12 @@ class Segment:
     def fetch_document(self, doc_id: str) -> tuple[database.DocumentRow, list[database.PassageRow]] | None:
         with self._lock:
             return database.fetch_document(self.conn, doc_id)
+
+    def fetch_latent(self, vids: list[int]) -> dict[int, bytes]:
+        if not self.info.latent_terms:
+            return {}
+        with self._lock:
+            return database.fetch_latent(self.conn, vids)
 
     def release(self) -> None:
         self.users -= 1
