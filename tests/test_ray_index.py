@@ -111,6 +111,9 @@ def test_index_on_ray_ranks_like_one_machine_in_french_and_english(cluster_index
     got, want = ranking(index_dir, embedder, questions), ranking(single_machine_index, embedder, questions)
     assert all(want), "every question finds passages"
     assert_same_rankings(got, want, questions)
+    from semsearch.store.reader import open_index
+
+    assert open_index(index_dir).has_latent_terms  # the actors computed them, as one machine does
 
 
 def test_segments_are_written_by_the_cluster_s_tasks_and_committed_by_the_driver(cluster_index):

@@ -15,6 +15,7 @@ with the vectors beside it as float32 bytes until the segment is written; vector
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 from collections.abc import Sequence
@@ -27,10 +28,12 @@ import numpy as np
 
 from ..documents import Document, Passage, ReadBatch
 from ..embedding import Embedder, load_embedder
+from ..embedding.base import LatentTerms
 from ..index.chunking import ChunkingConfig, split_passages
 from ..index.embedding_texts import texts_to_embed
-from ..index.segment_build import EmbedFn
+from ..index.segment_build import EmbedFn, LatentFn
 from ..ingest.readers import read_file
+from ..store import latent as latent_store
 from ..text.lang import detect_language
 from .staging.prepare import prepare_segment
 
@@ -108,6 +111,9 @@ class EmbedTexts:
         vectors = np.zeros((len(texts), self.embedder.dim), dtype=np.float32)
         for i in range(0, len(texts), self.batch_size):
             vectors[i:i + self.batch_size] = self.embedder.embed_passages(texts[i:i + self.batch_size])
+        for kind, payload in zip(kinds, payloads):
+            if kind == DOC:
+                self._add_latent(payload)
         rows, cursor = _rows(), 0
         for kind, payload in zip(kinds, payloads):
             own = b""
@@ -116,6 +122,19 @@ class EmbedTexts:
                 own, cursor = vectors[cursor:cursor + n].tobytes(), cursor + n
             _add(rows, kind, payload, own)
         return rows
+
+
+    def _add_latent(self, payload: dict) -> None:
+        """The passages' latent terms (segment_build.embed_passages's), as blobs in the payload, when the model has them."""
+        text = payload["doc"]["text"]
+        passages = [text[start:end] for start, end, _ in payload["spans"]]
+        blobs: list[str] = []
+        for i in range(0, len(passages), self.batch_size):
+            terms = self.embedder.latent_terms(passages[i:i + self.batch_size])
+            if terms is None:
+                return
+            blobs += [base64.b64encode(latent_store.encode(idx, val)).decode() for idx, val in terms]
+        payload["latent"] = blobs
 
 
 def decode_document(payload: dict, vectors: bytes, dim: int) -> tuple[Document, list[str], np.ndarray]:
@@ -147,12 +166,24 @@ def _lookup(vectors: dict[str, np.ndarray], dim: int) -> EmbedFn:
     return embed
 
 
+def _latent_lookup(blobs: dict[str, bytes]) -> LatentFn:
+    """The latent-terms function of a writing task: what the actors computed, by passage text (None: not all were)."""
+
+    def latent(texts: Sequence[str]) -> list[LatentTerms] | None:
+        if not all(t in blobs for t in texts):
+            return None
+        return [latent_store.decode(blobs[t]) for t in texts]
+
+    return latent
+
+
 def write_segments(batch: Batch, *, index_dir: str, staging: str, dim: int, index_type: str | None) -> dict[str, list]:
     """Embedded documents -> segments in the staging folder, written here (on whichever node runs the
     task): the batch's DOC rows become the SEGMENT row of the segment written, the other rows pass through."""
     import ray
 
-    rows, docs, vectors = _rows(), [], {}
+    rows, docs, vectors, latent = _rows(), [], {}, {}
+    complete = True  # every document came with its passages' latent terms
     for kind, payload, blob in zip(batch["kind"], batch["payload"], batch["vectors"]):
         data = json.loads(str(payload))
         if kind != DOC:
@@ -160,9 +191,17 @@ def write_segments(batch: Batch, *, index_dir: str, staging: str, dim: int, inde
             continue
         doc, texts, matrix = decode_document(data, bytes(blob), dim)
         vectors.update(zip(texts, matrix))
-        docs.append((doc, _passages(doc, data["spans"])))
+        passages = _passages(doc, data["spans"])
+        docs.append((doc, passages))
+        if "latent" in data and len(data["latent"]) == len(passages):
+            latent.update((p.text, base64.b64decode(b)) for p, b in zip(passages, data["latent"]))
+        else:
+            complete = False
     writer = f"{ray.get_runtime_context().get_node_id()}/{os.getpid()}"
-    segment = prepare_segment(Path(index_dir), Path(staging), docs, _lookup(vectors, dim), dim, index_type, 256, writer)
+    segment = prepare_segment(
+        Path(index_dir), Path(staging), docs, _lookup(vectors, dim), dim, index_type, 256, writer,
+        _latent_lookup(latent) if complete else None,
+    )
     if segment is not None:
         _add(rows, SEGMENT, asdict(segment))
     return rows

@@ -1,7 +1,9 @@
 """One immutable segment: the documents of one write (or of one merge) and everything a search needs
 about their passages, in one folder, never modified once published.
 
-    docs.sqlite               documents and passages (with their analyzed terms), as before segments
+    docs.sqlite               documents and passages (with their analyzed terms), as before segments;
+                              passages' latent terms (table latent, store/latent.py; segment.json
+                              "latent_terms" says every passage has them)
     vectors_q8.npy, vectors_scale.npy, vids.npy   passage vectors in vid order (int8 codes, a scale
                               each; format "int8"), their ids; vectors.npy (float32) in older segments
     sentence_*.npy            one vector (int8 + scale, as above) and span per sentence, grouped by passage

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ...documents import Document, Passage
-from ...index.segment_build import EmbedFn, embed_passages, write_segment_files
+from ...index.segment_build import EmbedFn, LatentFn, embed_passages, write_segment_files
 from ...store.files import fsync_tree
 from .folder import new_segment_folder
 from .vids import claim
@@ -54,6 +54,7 @@ def prepare_segment(
     index_type: str | None = None,
     batch_size: int = 32,
     written_by: str = "",
+    latent: LatentFn | None = None,
 ) -> PreparedSegment | None:
     """The documents (language set, with their passages, in input order; a repeated id keeps its last copy)
     as one complete, fsynced segment in `staging`; None when they have no passage. `embed` gives the
@@ -62,7 +63,7 @@ def prepare_segment(
     passages = [(doc, p) for doc, ps in plan for p in ps]
     if not passages:
         return None
-    embedded = embed_passages(passages, embed, dim, batch_size)
+    embedded = embed_passages(passages, embed, dim, batch_size, latent=latent)
     folder = new_segment_folder(staging)
     first_vid = claim(index_dir, staging, len(passages))
     info = write_segment_files(folder, [doc for doc, _ in plan], passages, embedded, first_vid, dim, index_type)
