@@ -73,11 +73,9 @@ def test_latent_cosines_match_the_dense_cosine_and_are_zero_for_a_missing_blob()
     assert np.allclose(got[:2], expected) and got[2] == 0.0
 
 
-def test_latent_evidence_is_added_to_passages_in_another_language_only():
-    scores = np.array([0.5, 0.4, 0.3])
-    same = np.array([True, False, False])
-    got = add_latent(scores, np.array([0.9, 0.2, 0.0]), FusionConfig(cross_language_latent=3.0), same)
-    assert np.allclose(got, [0.5, 0.4 + 0.6, 0.3])
+def test_latent_evidence_is_added_to_every_candidate_at_its_weight():
+    got = add_latent(np.array([0.5, 0.4, 0.3]), np.array([0.1, 0.2, 0.0]), FusionConfig(cross_language_latent=3.0))
+    assert np.allclose(got, [0.8, 1.0, 0.3])
 
 
 def test_written_passages_carry_latent_terms_and_a_merge_keeps_those_of_live_passages(tmp_path):

@@ -298,20 +298,17 @@ class Searcher(Generic[V]):
         return self._ranking(rows[order], scores[order], [sentence_scores[i] for i in order], query_lang)
 
     def _latent_evidence(self, query: str, rows: np.ndarray, scores: np.ndarray, same_language: np.ndarray) -> np.ndarray:
-        """Fused scores with the latent-terms evidence of candidates in another language (fusion.add_latent);
-        unchanged when every candidate is in the query's language or the index or model has no latent terms."""
+        """Fused scores with the candidates' latent-terms evidence (fusion.add_latent) when one of them is in
+        another language; unchanged when all are in the query's language or the index or model has none."""
         if self.fusion.cross_language_latent <= 0 or self.embedder is None or same_language.all():
             return scores
-        other = np.flatnonzero(~same_language)
-        blobs = self.reader.latent_terms(rows[other])
+        blobs = self.reader.latent_terms(rows)
         if blobs is None:
             return scores
         asked = self.cache.latent(self.embedder, query)
         if asked is None:
             return scores
-        cosines = np.zeros(len(rows))
-        cosines[other] = latent_store.cosines(asked, blobs)
-        return add_latent(scores, cosines, self.fusion, same_language)
+        return add_latent(scores, latent_store.cosines(asked, blobs), self.fusion)
 
     def _lang_code(self, lang: str) -> int:
         langs = self.reader.rows.langs

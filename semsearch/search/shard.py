@@ -75,6 +75,7 @@ class Candidates:
     sentence_counts: np.ndarray  # sentences of each candidate
     spans: np.ndarray  # (start, end) of each sentence, candidate after candidate
     sentence_vectors: np.ndarray
+    latent: list[bytes | None] | None = None  # each candidate's latent terms (None: the shard's segments lack them)
 
     @property
     def size(self) -> int:
@@ -170,6 +171,7 @@ class ShardIndex:
             sentence_counts=counts,
             spans=np.asarray(sentences.spans[index], np.int32).reshape(-1, 2),
             sentence_vectors=np.asarray(sentences.vectors[index], np.float32).reshape(-1, reader.commit.dim),
+            latent=reader.latent_terms(rows),
         )
 
     def fetch_passages(self, generation: int, vids: list[int]) -> dict[int, PassageRow]:

@@ -165,6 +165,8 @@ class CandidateView:
         spans = np.concatenate([p.spans for p in parts]) if parts else np.zeros((0, 2), np.int32)
         vectors = np.concatenate([p.sentence_vectors for p in parts]) if parts else np.zeros((0, dim), np.float32)
         self.sentences = SentenceTable(vectors[index], spans[index], ptr)
+        latent = [b for p in parts for b in p.latent] if all(p.latent is not None for p in parts) else None
+        self._latent = [latent[i] for i in order.tolist()] if latent is not None else None
 
     @functools.cached_property
     def identity(self) -> np.ndarray:
@@ -185,9 +187,11 @@ class CandidateView:
     def fetch_document(self, doc_id: str) -> tuple[DocumentRow, list[PassageRow]] | None:
         return self.view.fetch_document(doc_id)
 
-    def latent_terms(self, rows: np.ndarray) -> None:
-        """Not carried from the shards: a sharded search fuses without latent terms."""
-        return None
+    def latent_terms(self, rows: np.ndarray) -> list[bytes | None] | None:
+        """The candidates' latent terms as their shards sent them (None when a shard's segments lack them)."""
+        if self._latent is None:
+            return None
+        return [self._latent[int(r)] for r in rows]
 
     def fetch_passages(self, vids: list[int]) -> dict[int, PassageRow]:
         """From the cache, else from the shards holding them: the first miss of a search also brings the
