@@ -40,7 +40,8 @@ class RecordingEmbedder:
         self.inner = inner
         self.spec, self.dim, self.max_tokens = inner.spec, inner.dim, inner.max_tokens
         self.batches: list[list[str]] = []
-        self.embed_seconds = 0.0
+        self.latent_batches: list[list[str]] = []
+        self.embed_seconds = 0.0  # every model call: vectors and latent terms
         self.count_seconds = 0.0
 
     def embed_passages(self, texts: Sequence[str]):
@@ -49,6 +50,14 @@ class RecordingEmbedder:
         out = self.inner.embed_passages(texts)
         self.embed_seconds += time.perf_counter() - started
         self.batches.append(texts)
+        return out
+
+    def latent_terms(self, texts: Sequence[str]):
+        texts = list(texts)
+        started = time.perf_counter()
+        out = self.inner.latent_terms(texts)
+        self.embed_seconds += time.perf_counter() - started
+        self.latent_batches.append(texts)
         return out
 
     def embed_queries(self, texts: Sequence[str]):
@@ -108,10 +117,12 @@ def run_write(embedder, documents, index_dir: Path, batch_size: int, chunking, p
     }
 
 
-def replay(embedder, batches: list[list[str]]) -> float:
+def replay(embedder, batches: list[list[str]], latent_batches: list[list[str]]) -> float:
     started = time.perf_counter()
     for batch in batches:
         embedder.embed_passages(batch)
+    for batch in latent_batches:
+        embedder.latent_terms(batch)
     return time.perf_counter() - started
 
 
@@ -162,7 +173,7 @@ def main() -> int:
         loads.append(wait_for_quiet(args.max_load))
         run = run_write(embedder, documents, index_dir, args.batch_size, settings.chunking())
         runs.append(run)
-        replays.append(replay(embedder, run["recorder"].batches))
+        replays.append(replay(embedder, run["recorder"].batches, run["recorder"].latent_batches))
         print(
             f"run {i + 1}: write {run['seconds']:.1f} s (model calls {run['recorder'].embed_seconds:.1f} s), "
             f"embedder alone {replays[-1]:.1f} s, load {load_text()}",

@@ -57,6 +57,9 @@ class CountingEmbedder:
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self.inner.embed_queries(texts)
 
+    def latent_terms(self, texts: Sequence[str]):
+        return self.inner.latent_terms(texts)
+
     def count_tokens(self, text: str) -> int:
         return self.inner.count_tokens(text)
 

@@ -43,7 +43,7 @@ def _writer(settings: Settings, embedder=None):
 
     return IndexWriter(
         settings.index_dir, embedder or _embedder(settings), settings.chunking(), settings.index_type,
-        settings.embed_batch_size, passage_vectors=settings.passage_vectors,
+        settings.embed_batch_size, passage_vectors=settings.passage_vectors, latent_terms=settings.latent_terms,
     )
 
 

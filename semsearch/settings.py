@@ -43,6 +43,7 @@ class Settings(BaseSettings):
     cross_sentence_weight: float | None = Field(None, ge=0.0, le=1.0)  # None: sentence_weight
     bridge_terms: bool = True  # query words also analyzed as the index's other languages (issue #22)
     cross_language_latent: float = Field(3.0, ge=0.0, le=100.0)  # latent-terms weight across languages (issue #22)
+    latent_terms: bool = True  # store passages' latent terms at index time (about 1.2x a passage vector's CPU)
     candidates: int = Field(100, ge=10, le=10_000)
     per_doc: int = Field(2, ge=1, le=100)
     duplicate_alone: float = Field(0.96, ge=0.0, le=1.01)

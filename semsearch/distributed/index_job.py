@@ -151,7 +151,10 @@ def _pipeline(
         EmbedTexts,
         batch_size=DOCS_PER_EMBED_CALL,
         batch_format="numpy",
-        fn_constructor_kwargs={"model": spec, "batch_size": settings.embed_batch_size, "device": "cuda" if report.gpus_per_actor else None},
+        fn_constructor_kwargs={
+            "model": spec, "batch_size": settings.embed_batch_size, "device": "cuda" if report.gpus_per_actor else None,
+            "latent_terms": settings.latent_terms,
+        },
         compute=ray.data.ActorPoolStrategy(size=report.actors),
         num_cpus=options.actor_cpus,
         num_gpus=report.gpus_per_actor,

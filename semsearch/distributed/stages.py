@@ -99,11 +99,12 @@ def prepare_files(batch: Batch, *, known: Any, model: ModelSpec, chunking: dict[
 class EmbedTexts:
     """A Ray Data actor: the model once per actor, then batches of documents."""
 
-    def __init__(self, model: ModelSpec, batch_size: int, device: str | None = None) -> None:
+    def __init__(self, model: ModelSpec, batch_size: int, device: str | None = None, latent_terms: bool = True) -> None:
         if device:
             os.environ["SEMSEARCH_DEVICE"] = device  # read by the sentence-transformers backend
         self.embedder = model.load()
         self.batch_size = batch_size
+        self.latent_terms = latent_terms  # settings.latent_terms, as IndexWriter
 
     def __call__(self, batch: Batch) -> dict[str, list]:
         kinds, payloads = list(batch["kind"]), [json.loads(p) for p in batch["payload"]]
@@ -112,7 +113,7 @@ class EmbedTexts:
         for i in range(0, len(texts), self.batch_size):
             vectors[i:i + self.batch_size] = self.embedder.embed_passages(texts[i:i + self.batch_size])
         for kind, payload in zip(kinds, payloads):
-            if kind == DOC:
+            if kind == DOC and self.latent_terms:
                 self._add_latent(payload)
         rows, cursor = _rows(), 0
         for kind, payload in zip(kinds, payloads):

@@ -80,6 +80,7 @@ class IndexWriter:
         batch_size: int = 32,
         index_tiers: Sequence[tuple[int, str]] | None = None,
         passage_vectors: str = DEFAULT_PASSAGE_VECTORS,
+        latent_terms: bool = True,
     ) -> None:
         self.layout = IndexDirectory(index_dir)
         self.embedder = embedder
@@ -88,6 +89,7 @@ class IndexWriter:
         self.batch_size = batch_size
         self.index_tiers = index_tiers  # None: vectors.INDEX_TIERS (segment size -> index type)
         self.passage_vectors = passage_vectors  # segment_build.PASSAGE_VECTORS, for a new index (an index keeps its own)
+        self.latent_terms = latent_terms  # False: none stored (a monolingual archive saves their CPU; search then ranks without)
         self._warned = False
 
     def write(
@@ -151,7 +153,7 @@ class IndexWriter:
         passages = chunk(todo, self.embedder.count_tokens, self.chunking)
         embedded = embed_passages(
             passages, self.embedder.embed_passages, self.embedder.dim, self.batch_size, progress, passage_vectors,
-            self.embedder.latent_terms,
+            getattr(self.embedder, "latent_terms", None) if self.latent_terms else None,  # (an embedder written before them has none)
         )
         report.embed_seconds = embedded.seconds
         report.passages_embedded = len(passages)

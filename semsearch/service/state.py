@@ -295,7 +295,10 @@ class ServiceBase(Generic[R, S]):
 
     def _writer(self) -> IndexWriter:
         s = self.settings
-        return IndexWriter(self.layout.root, self.embedder, s.chunking(), s.index_type, s.embed_batch_size, passage_vectors=s.passage_vectors)
+        return IndexWriter(
+            self.layout.root, self.embedder, s.chunking(), s.index_type, s.embed_batch_size, passage_vectors=s.passage_vectors,
+            latent_terms=s.latent_terms,
+        )
 
     def write(self, documents: Sequence[Document] = (), delete_ids: Sequence[str] = ()) -> WriteReport:
         """Apply a write; returns once it is durable and the live Searcher serves it."""
