@@ -106,6 +106,14 @@ def test_an_index_with_a_segment_without_latent_terms_uses_none(tmp_path):
     assert not open_index(tmp_path).segments[0].info.latent_terms  # part of its passages have none: not used
 
 
+def test_with_latent_terms_off_none_are_computed_or_stored(tmp_path):
+    embedder = LatentEmbedder()
+    IndexWriter(tmp_path, embedder, latent_terms=False).write(_docs(0, 3))
+    reader = open_index(tmp_path)
+    assert embedder.asked == [] and not reader.has_latent_terms
+    assert Searcher(reader, embedder).search("What does the second text say?", k=3).results  # ranks without them
+
+
 def test_a_question_asks_for_its_latent_terms_only_when_a_candidate_is_in_another_language(tmp_path):
     embedder = LatentEmbedder()
     IndexWriter(tmp_path, embedder).write(_docs(0, 4, "fr"))
