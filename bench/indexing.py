@@ -44,21 +44,19 @@ class RecordingEmbedder:
         self.embed_seconds = 0.0  # every model call: vectors and latent terms
         self.count_seconds = 0.0
 
-    def embed_passages(self, texts: Sequence[str]):
+    def _model_call(self, call, texts: Sequence[str], batches: list[list[str]]):
         texts = list(texts)
         started = time.perf_counter()
-        out = self.inner.embed_passages(texts)
+        out = call(texts)
         self.embed_seconds += time.perf_counter() - started
-        self.batches.append(texts)
+        batches.append(texts)
         return out
 
+    def embed_passages(self, texts: Sequence[str]):
+        return self._model_call(self.inner.embed_passages, texts, self.batches)
+
     def latent_terms(self, texts: Sequence[str]):
-        texts = list(texts)
-        started = time.perf_counter()
-        out = self.inner.latent_terms(texts)
-        self.embed_seconds += time.perf_counter() - started
-        self.latent_batches.append(texts)
-        return out
+        return self._model_call(self.inner.latent_terms, texts, self.latent_batches)
 
     def embed_queries(self, texts: Sequence[str]):
         return self.inner.embed_queries(texts)
