@@ -8,6 +8,7 @@ grouped under the best one as its duplicates.
 
 from __future__ import annotations
 
+import math
 import re
 import threading
 import time
@@ -112,6 +113,28 @@ def query_terms(query: str, query_lang: str, languages: list[str] | None, bridge
                 seen.update(extra)
                 terms += extra
     return terms
+
+
+def answer_sentences(scores: np.ndarray) -> list[int]:
+    """Local indices of a passage's answering sentences: its best and, within HIGHLIGHT_MARGIN, its second
+    best. In plain Python: a passage has a handful of sentences, and numpy's cost a call (argsort, max) was
+    most of grouping's time (BENCHMARKS.md, serving). An exact tie for the second place is left to numpy's
+    argsort as before, whose order among equal scores decides which sentence is picked."""
+    values = scores.tolist()
+    if not values:
+        return []
+    best = max(values)
+    if best <= 0:
+        return []
+    if len(values) == 1:
+        return [0]
+    first = values.index(best)
+    rest = values.copy()
+    rest[first] = -math.inf
+    runner = max(rest)
+    if rest.count(runner) > 1:
+        return sorted(int(i) for i in np.argsort(-scores)[:2] if scores[i] >= best - HIGHLIGHT_MARGIN)
+    return sorted(i for i in (first, rest.index(runner)) if values[i] >= best - HIGHLIGHT_MARGIN)
 
 
 def _least(rows: np.ndarray, identity: np.ndarray, n: int) -> np.ndarray:
@@ -292,11 +315,7 @@ class Searcher(Generic[V]):
 
     def _answer_sentences(self, ranking: Ranking, pos: int) -> list[int]:
         """Local indices of the sentences that answer: the best one and any within the margin."""
-        scores = ranking.sentence_scores[pos]
-        if len(scores) == 0 or scores.max() <= 0:
-            return []
-        best = float(scores.max())
-        return sorted(int(i) for i in np.argsort(-scores)[:2] if scores[i] >= best - HIGHLIGHT_MARGIN)
+        return answer_sentences(ranking.sentence_scores[pos])
 
     def _passages(self, vids: list[int], read: dict[int, PassageRow]) -> dict[int, PassageRow]:
         """Passage rows of one search, each read from SQLite once: grouping reads a few for their
