@@ -137,6 +137,11 @@ def answer_sentences(scores: np.ndarray) -> list[int]:
     return sorted(i for i in (first, rest.index(runner)) if values[i] >= best - HIGHLIGHT_MARGIN)
 
 
+def _first_max(values: list[float]) -> int:
+    """np.argmax of a short list: the index of its first maximum."""
+    return values.index(max(values))
+
+
 def _least(rows: np.ndarray, identity: np.ndarray, n: int) -> np.ndarray:
     """The n rows of least identity, in identity order."""
     if len(rows) > n:
@@ -307,8 +312,9 @@ class Searcher(Generic[V]):
         return langs.index(lang) if lang in langs else -1
 
     def _ranking(self, rows: np.ndarray, scores: np.ndarray, sentence_scores: list[np.ndarray], query_lang: str) -> Ranking:
-        ptr = self.reader.sentences.ptr
-        best = np.array([int(ptr[r]) + int(np.argmax(s)) for r, s in zip(rows, sentence_scores)], dtype=np.int64)
+        # np.argmax a candidate cost more than the list's own first maximum (the same index)
+        first = self.reader.sentences.ptr[rows].tolist()
+        best = np.array([f + _first_max(s.tolist()) for f, s in zip(first, sentence_scores)], dtype=np.int64)
         return Ranking(rows, np.asarray(scores, dtype=np.float64), best, sentence_scores, query_lang)
 
     # -- result list -----------------------------------------------------------------------
