@@ -12,7 +12,8 @@ import math
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Generic, TypeVar
 
@@ -49,13 +50,32 @@ class QueryVectorCache:
         self.size = size
         self._items: LRUCache[tuple[str, str], np.ndarray] = LRUCache(maxsize=max(size, 1))
         self._lock = threading.Lock()  # searches run on several threads; cachetools' caches are not thread-safe
+        self._pins = threading.local()
 
     def get(self, embedder: Embedder, query: str) -> np.ndarray:
         return self.submit(embedder, query)()
 
+    def peek(self, embedder: Embedder, query: str) -> np.ndarray | None:
+        """The cached vector of `query`, or None: never a model call."""
+        with self._lock:
+            return self._items.get((embedder.spec, query))
+
+    @contextmanager
+    def pinned(self, embedder: Embedder, query: str, vector: np.ndarray) -> Iterator[None]:
+        """`vector` answers `query` on this thread meanwhile, whatever the LRU evicts: a search run on the
+        event loop because its vector was cached must never wait for the model."""
+        self._pins.key, self._pins.vector = (embedder.spec, query), vector
+        try:
+            yield
+        finally:
+            self._pins.key = self._pins.vector = None
+
     def submit(self, embedder: Embedder, query: str) -> Callable[[], np.ndarray]:
         """Start embedding `query` (unless cached); the returned call waits for its vector."""
         key = (embedder.spec, query)
+        if getattr(self._pins, "key", None) == key:
+            pinned = self._pins.vector
+            return lambda: pinned
         with self._lock:
             cached = self._items.get(key)
         if cached is not None:
