@@ -8,10 +8,12 @@ grouped under the best one as its duplicates.
 
 from __future__ import annotations
 
+import math
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Generic, TypeVar
 
@@ -51,6 +53,7 @@ class QueryVectorCache:
         self._items: LRUCache[tuple[str, str], np.ndarray] = LRUCache(maxsize=max(size, 1))
         self._latent: LRUCache[tuple[str, str], LatentTerms | None] = LRUCache(maxsize=max(size, 1))
         self._lock = threading.Lock()  # searches run on several threads; cachetools' caches are not thread-safe
+        self._pins = threading.local()
 
     def latent(self, embedder: Embedder, query: str) -> LatentTerms | None:
         """The query's latent terms (None: the model has none)."""
@@ -68,9 +71,27 @@ class QueryVectorCache:
     def get(self, embedder: Embedder, query: str) -> np.ndarray:
         return self.submit(embedder, query)()
 
+    def peek(self, embedder: Embedder, query: str) -> np.ndarray | None:
+        """The cached vector of `query`, or None: never a model call."""
+        with self._lock:
+            return self._items.get((embedder.spec, query))
+
+    @contextmanager
+    def pinned(self, embedder: Embedder, query: str, vector: np.ndarray) -> Iterator[None]:
+        """`vector` answers `query` on this thread meanwhile, whatever the LRU evicts: a search run on the
+        event loop because its vector was cached must never wait for the model."""
+        self._pins.key, self._pins.vector = (embedder.spec, query), vector
+        try:
+            yield
+        finally:
+            self._pins.key = self._pins.vector = None
+
     def submit(self, embedder: Embedder, query: str) -> Callable[[], np.ndarray]:
         """Start embedding `query` (unless cached); the returned call waits for its vector."""
         key = (embedder.spec, query)
+        if getattr(self._pins, "key", None) == key:
+            pinned = self._pins.vector
+            return lambda: pinned
         with self._lock:
             cached = self._items.get(key)
         if cached is not None:
@@ -128,6 +149,33 @@ def query_terms(query: str, query_lang: str, languages: list[str] | None, bridge
                 seen.update(extra)
                 terms += extra
     return terms
+
+
+def answer_sentences(scores: np.ndarray) -> list[int]:
+    """Local indices of a passage's answering sentences: its best and, within HIGHLIGHT_MARGIN, its second
+    best. In plain Python: a passage has a handful of sentences, and numpy's cost a call (argsort, max) was
+    most of grouping's time (BENCHMARKS.md, serving). An exact tie for the second place is left to numpy's
+    argsort as before, whose order among equal scores decides which sentence is picked."""
+    values = scores.tolist()
+    if not values:
+        return []
+    best = max(values)
+    if best <= 0:
+        return []
+    if len(values) == 1:
+        return [0]
+    first = values.index(best)
+    rest = values.copy()
+    rest[first] = -math.inf
+    runner = max(rest)
+    if rest.count(runner) > 1:
+        return sorted(int(i) for i in np.argsort(-scores)[:2] if scores[i] >= best - HIGHLIGHT_MARGIN)
+    return sorted(i for i in (first, rest.index(runner)) if values[i] >= best - HIGHLIGHT_MARGIN)
+
+
+def _first_max(values: list[float]) -> int:
+    """np.argmax of a short list: the index of its first maximum."""
+    return values.index(max(values))
 
 
 def _least(rows: np.ndarray, identity: np.ndarray, n: int) -> np.ndarray:
@@ -315,19 +363,16 @@ class Searcher(Generic[V]):
         return langs.index(lang) if lang in langs else -1
 
     def _ranking(self, rows: np.ndarray, scores: np.ndarray, sentence_scores: list[np.ndarray], query_lang: str) -> Ranking:
-        ptr = self.reader.sentences.ptr
-        best = np.array([int(ptr[r]) + int(np.argmax(s)) for r, s in zip(rows, sentence_scores)], dtype=np.int64)
+        # np.argmax a candidate cost more than the list's own first maximum (the same index)
+        first = self.reader.sentences.ptr[rows].tolist()
+        best = np.array([f + _first_max(s.tolist()) for f, s in zip(first, sentence_scores)], dtype=np.int64)
         return Ranking(rows, np.asarray(scores, dtype=np.float64), best, sentence_scores, query_lang)
 
     # -- result list -----------------------------------------------------------------------
 
     def _answer_sentences(self, ranking: Ranking, pos: int) -> list[int]:
         """Local indices of the sentences that answer: the best one and any within the margin."""
-        scores = ranking.sentence_scores[pos]
-        if len(scores) == 0 or scores.max() <= 0:
-            return []
-        best = float(scores.max())
-        return sorted(int(i) for i in np.argsort(-scores)[:2] if scores[i] >= best - HIGHLIGHT_MARGIN)
+        return answer_sentences(ranking.sentence_scores[pos])
 
     def _passages(self, vids: list[int], read: dict[int, PassageRow]) -> dict[int, PassageRow]:
         """Passage rows of one search, each read from SQLite once: grouping reads a few for their

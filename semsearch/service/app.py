@@ -17,6 +17,7 @@ from .. import __version__
 from ..embedding import Embedder
 from ..settings import Settings
 from .http_errors import REQUEST_ID_HEADER, install_error_handlers
+from .inline import InlineSearches
 from .metrics import Metrics
 from .middleware import BodyLimitMiddleware, HeadMiddleware, RequestContextMiddleware, write_routes
 from .routes import admin, alerts, documents, operations, search, similar, stories
@@ -57,6 +58,7 @@ def create_app(
     )
     app.state.service = service
     app.state.metrics = metrics
+    app.state.inline_searches = InlineSearches()
     install_error_handlers(app)
     # similar before documents: /documents/{id}/similar
     routers = [routes.router for routes in (search, similar, documents, operations, admin, alerts, stories)]

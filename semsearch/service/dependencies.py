@@ -10,6 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ..settings import Settings
 from .http_errors import ApiError
+from .inline import InlineSearches
 from .state import ServiceBase
 
 bearer = HTTPBearer(auto_error=False, scheme_name="ApiKey", description="the value of SEMSEARCH_API_KEY")
@@ -19,6 +20,10 @@ bearer = HTTPBearer(auto_error=False, scheme_name="ApiKey", description="the val
 # attribute read (BENCHMARKS.md, serving).
 async def get_service(request: Request) -> ServiceBase[Any, Any]:
     return request.app.state.service
+
+
+async def get_inline_searches(request: Request) -> InlineSearches:
+    return request.app.state.inline_searches
 
 
 async def get_settings(request: Request) -> Settings:

@@ -26,8 +26,9 @@ from ..api_models import (
     Span,
 )
 from ..csv_export import results_csv
-from ..dependencies import get_service
+from ..dependencies import get_inline_searches, get_service
 from ..http_errors import renamed
+from ..inline import InlineSearches
 from ..state import ServiceState
 
 CSV_RESPONSE = {200: {"content": {"text/csv": {}}, "description": "JSON, or CSV with format=csv"}}
@@ -157,21 +158,42 @@ def csv_response(result: SearchResult) -> Response:
     )
 
 
+def _served(service: ServiceState) -> object | None:
+    """The searcher serving now, or None while none is (the search itself then says why, after checking its input)."""
+    return service.searcher if service.ready else None
+
+
+# async: a search that needs no model call runs on the event loop when short, else on a worker thread (inline.py)
 @router.get("/search", response_model=SearchResponse, responses={**ERROR_RESPONSES, **CSV_RESPONSE})
-def search_get(params: Annotated[SearchQuery, Query()], service: ServiceState = Depends(get_service)) -> Response:
+async def search_get(
+    params: Annotated[SearchQuery, Query()],
+    service: ServiceState = Depends(get_service),
+    inline: InlineSearches = Depends(get_inline_searches),
+) -> Response:
     """Search with query parameters."""
     p = params
     filters = FiltersIn.model_construct(date_from=p.date_from, date_to=p.date_to, source=p.source, lang=p.lang, entity=p.entity, story=p.story)
-    options = search_options(p.sort, p.recency, p.offset, p.facets, p.histogram, p.histogram_by_source)
-    result = run_search(service, p.q, p.k, p.mode, filters, p.collapse, p.per_doc, options, query_field="q", filter_prefix="")
-    return csv_response(result) if p.format == "csv" else json_response(result)
+
+    def work() -> Response:
+        options = search_options(p.sort, p.recency, p.offset, p.facets, p.histogram, p.histogram_by_source)
+        result = run_search(service, p.q, p.k, p.mode, filters, p.collapse, p.per_doc, options, query_field="q", filter_prefix="")
+        return csv_response(result) if p.format == "csv" else json_response(result)
+
+    return await inline.run(_served(service), p.q, p.mode, p.k, not p.facets and p.histogram is None, work)
 
 
 @router.post("/search", response_model=SearchResponse, responses=ERROR_RESPONSES)
-def search_post(body: SearchRequest, service: ServiceState = Depends(get_service)) -> Response:
+async def search_post(
+    body: SearchRequest, service: ServiceState = Depends(get_service), inline: InlineSearches = Depends(get_inline_searches)
+) -> Response:
     """Search with a JSON body."""
-    options = search_options(body.sort, body.recency, body.offset, body.facets, body.histogram, body.histogram_by_source)
-    result = run_search(
-        service, body.query, body.k, body.mode, body.filters, body.collapse, body.per_doc, options, query_field="query", filter_prefix="filters."
-    )
-    return json_response(result)
+
+    def work() -> Response:
+        options = search_options(body.sort, body.recency, body.offset, body.facets, body.histogram, body.histogram_by_source)
+        result = run_search(
+            service, body.query, body.k, body.mode, body.filters, body.collapse, body.per_doc, options,
+            query_field="query", filter_prefix="filters.",
+        )
+        return json_response(result)
+
+    return await inline.run(_served(service), body.query, body.mode, body.k, not body.facets and body.histogram is None, work)
