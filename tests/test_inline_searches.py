@@ -86,3 +86,29 @@ def test_a_cached_search_on_the_loop_never_calls_the_model_even_when_evicted(see
         before = client.app.state.inline_searches.inline
         response = client.get("/search", params={"q": QUESTION, "mode": mode})
         assert response.status_code == 200 and client.app.state.inline_searches.inline == before + 1
+
+
+ENGLISH = "How many US soldiers are in Iraq?"
+
+
+def test_an_english_question_over_french_articles_runs_inline_only_once_its_latent_terms_are_cached(seed_index, embedder, monkeypatch):
+    with client_for(seed_index, embedder) as client:
+        inline: InlineSearches = client.app.state.inline_searches
+        service = client.app.state.service
+        cache = service.searcher.cache
+        cache.get(service.searcher.embedder, ENGLISH)  # its vector cached, its latent terms not yet
+        threads = _ran_on(client, monkeypatch)
+        first = client.get("/search", params={"q": ENGLISH})  # may ask the model for latent terms: a thread
+        assert first.status_code == 200 and inline.inline == 0
+        peek_latent = cache.peek_latent
+
+        def peek_then_evict(embedder, query):  # the LRU drops them between the check and the search
+            latent = peek_latent(embedder, query)
+            cache._latent.clear()
+            return latent
+
+        monkeypatch.setattr(cache, "peek_latent", peek_then_evict)
+        monkeypatch.setattr(type(service.searcher.embedder), "latent_terms", lambda *a, **k: pytest.fail("model called inline"))
+        again = client.get("/search", params={"q": ENGLISH})  # both cached: inline, and pinned
+        assert again.status_code == 200 and inline.inline == 1 and threads[1] != threads[0]
+        assert _body(first)["results"] == _body(again)["results"]

@@ -45,6 +45,19 @@ HIGHLIGHT_MARGIN = 0.01  # a second sentence is marked too when it scores this c
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # C0 controls and DEL; tab and newlines are fine
 
 
+NOT_CACHED = object()  # QueryVectorCache.peek_latent: the query's latent terms were not asked yet
+
+
+def may_ask_latent(searcher: Searcher, query: str) -> bool:
+    """Whether a hybrid search for `query` may ask the model for its latent terms: the index has them and holds
+    a language other than the query's (fusion.add_latent is used only when a candidate is in another language)."""
+    reader = searcher.reader
+    if searcher.fusion.cross_language_latent <= 0 or searcher.embedder is None or not getattr(reader, "has_latent_terms", False):
+        return False
+    languages = reader.summary.languages
+    return not (len(languages) == 1 and query_language(query, languages) == languages[0])
+
+
 class QueryVectorCache:
     """Bounded LRU of query embeddings (and of their latent terms): a repeated query costs no model call."""
 
@@ -58,6 +71,8 @@ class QueryVectorCache:
     def latent(self, embedder: Embedder, query: str) -> LatentTerms | None:
         """The query's latent terms (None: the model has none)."""
         key = (embedder.spec, query)
+        if getattr(self._pins, "key", None) == key and self._pins.latent is not NOT_CACHED:
+            return self._pins.latent
         with self._lock:
             if key in self._latent:
                 return self._latent[key]
@@ -76,15 +91,21 @@ class QueryVectorCache:
         with self._lock:
             return self._items.get((embedder.spec, query))
 
+    def peek_latent(self, embedder: Embedder, query: str) -> LatentTerms | None | object:
+        """The cached latent terms of `query` (None: the model has none), or NOT_CACHED: never a model call."""
+        with self._lock:
+            return self._latent.get((embedder.spec, query), NOT_CACHED)
+
     @contextmanager
-    def pinned(self, embedder: Embedder, query: str, vector: np.ndarray) -> Iterator[None]:
-        """`vector` answers `query` on this thread meanwhile, whatever the LRU evicts: a search run on the
-        event loop because its vector was cached must never wait for the model."""
-        self._pins.key, self._pins.vector = (embedder.spec, query), vector
+    def pinned(self, embedder: Embedder, query: str, vector: np.ndarray, latent: object = None) -> Iterator[None]:
+        """`vector` (and `latent`, its latent terms, unless NOT_CACHED) answer `query` on this thread meanwhile,
+        whatever the LRU evicts: a search run on the event loop because they were cached must never wait for the model."""
+        self._pins.key, self._pins.vector, self._pins.latent = (embedder.spec, query), vector, latent
         try:
             yield
         finally:
             self._pins.key = self._pins.vector = None
+            self._pins.latent = NOT_CACHED
 
     def submit(self, embedder: Embedder, query: str) -> Callable[[], np.ndarray]:
         """Start embedding `query` (unless cached); the returned call waits for its vector."""

@@ -1,6 +1,7 @@
 """Short searches run on the event loop; the rest on a worker thread.
 
-A search whose query vector is cached (or a lexical one) needs no model call; on the seeds it takes
+A search whose query vector is cached (or a lexical one) needs no model call (a hybrid search that may ask
+for its query's latent terms, searcher.may_ask_latent, needs them cached too); on the seeds it takes
 about 1.3 ms of CPU. Handed to a worker thread it cost about 0.8 ms more a request at 8 clients: the
 hand-off itself, and the GIL shared by the searches in flight (BENCHMARKS.md, serving). A search that
 needs the model stays on a thread: the query batching gathers the queries that wait there together.
@@ -19,7 +20,7 @@ from typing import Any, TypeVar
 
 import anyio
 
-from ..search.searcher import Searcher, pool_depth
+from ..search.searcher import NOT_CACHED, Searcher, may_ask_latent, pool_depth
 
 T = TypeVar("T")
 
@@ -47,12 +48,17 @@ class InlineSearches:
         vector = None if mode == "lexical" else searcher.cache.peek(searcher.embedder, key)
         if mode != "lexical" and vector is None:
             return await anyio.to_thread.run_sync(work)
+        latent = NOT_CACHED
+        if mode == "hybrid":  # its latent terms too, when it may ask for them (an English question over French articles)
+            latent = searcher.cache.peek_latent(searcher.embedder, key)
+            if latent is NOT_CACHED and may_ask_latent(searcher, key):
+                return await anyio.to_thread.run_sync(work)
         if self.average_s >= self.budget_s:
             return await anyio.to_thread.run_sync(self._timed, work)
         self.inline += 1
         if vector is None:
             return self._timed(work)
-        with searcher.cache.pinned(searcher.embedder, key, vector):
+        with searcher.cache.pinned(searcher.embedder, key, vector, latent):
             return self._timed(work)
 
     def _timed(self, work: Callable[[], T]) -> T:
