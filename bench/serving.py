@@ -317,7 +317,8 @@ def main() -> int:
     if args.write:
         command = f"`{COMMAND}`"
         refresh_rows([
-            ["Serving: p50 at 1 client / the model's own time", f"{p50_ratio:.2f}x ({steady_p50:.1f} ms; {loads})",
+            ["Serving: p50 at 1 client / the model's own time",
+             f"{p50_ratio:.2f}x ({steady_p50:.1f} ms; {loads}{'; the model: vector and latent terms' if latent else ''})",
              f"<= {TARGET_P50_RATIO}x", command],
             ["Serving: req/s at 8 clients / the model's single-stream rate",
              f"{rps_ratio:.2f}x ({statistics.median(r['c8']['rps'] for r in rounds):.0f} req/s; {loads})",
