@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import select
+import shutil
 import signal
 import subprocess
 import time
@@ -63,8 +64,11 @@ def piaf_slice(tmp_path_factory) -> tuple[Path, list[str]]:
 
 
 @pytest.fixture(scope="module")
-def single_machine_index(tmp_path_factory, piaf_slice) -> Path:
+def single_machine_index(tmp_path_factory, piaf_slice, seed_index_master) -> Path:
+    """One machine's index of the seeds and the slice: the session's seed index (the same CLI, the same model)
+    copied, then the cluster's own command, which finds the seeds unchanged and embeds the slice only."""
     index_dir = tmp_path_factory.mktemp("single") / "index"
+    shutil.copytree(seed_index_master, index_dir)
     run_cli("index", str(SEEDS), str(piaf_slice[0]), "--index-dir", str(index_dir), "--quiet")
     return index_dir
 
