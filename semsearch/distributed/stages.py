@@ -28,12 +28,10 @@ import numpy as np
 
 from ..documents import Document, Passage, ReadBatch
 from ..embedding import Embedder, load_embedder
-from ..embedding.base import LatentTerms
 from ..index.chunking import ChunkingConfig, split_passages
 from ..index.embedding_texts import texts_to_embed
-from ..index.segment_build import EmbedFn, LatentFn
+from ..index.segment_build import BlobFn, EmbedFn, latent_blobs
 from ..ingest.readers import read_file
-from ..store import latent as latent_store
 from ..text.lang import detect_language
 from .staging.prepare import prepare_segment
 
@@ -128,14 +126,9 @@ class EmbedTexts:
     def _add_latent(self, payload: dict) -> None:
         """The passages' latent terms (segment_build.embed_passages's), as blobs in the payload, when the model has them."""
         text = payload["doc"]["text"]
-        passages = [text[start:end] for start, end, _ in payload["spans"]]
-        blobs: list[str] = []
-        for i in range(0, len(passages), self.batch_size):
-            terms = self.embedder.latent_terms(passages[i:i + self.batch_size])
-            if terms is None:
-                return
-            blobs += [base64.b64encode(latent_store.encode(idx, val)).decode() for idx, val in terms]
-        payload["latent"] = blobs
+        blobs = latent_blobs(self.embedder.latent_terms, [text[start:end] for start, end, _ in payload["spans"]], self.batch_size)
+        if blobs is not None:
+            payload["latent"] = [base64.b64encode(b).decode() for b in blobs]
 
 
 def decode_document(payload: dict, vectors: bytes, dim: int) -> tuple[Document, list[str], np.ndarray]:
@@ -167,13 +160,11 @@ def _lookup(vectors: dict[str, np.ndarray], dim: int) -> EmbedFn:
     return embed
 
 
-def _latent_lookup(blobs: dict[str, bytes]) -> LatentFn:
-    """The latent-terms function of a writing task: what the actors computed, by passage text (None: not all were)."""
+def _latent_lookup(blobs: dict[str, bytes]) -> BlobFn:
+    """The latent-terms blobs of a writing task: what the actors computed, by passage text (None: not all were)."""
 
-    def latent(texts: Sequence[str]) -> list[LatentTerms] | None:
-        if not all(t in blobs for t in texts):
-            return None
-        return [latent_store.decode(blobs[t]) for t in texts]
+    def latent(texts: Sequence[str]) -> list[bytes] | None:
+        return [blobs[t] for t in texts] if all(t in blobs for t in texts) else None
 
     return latent
 

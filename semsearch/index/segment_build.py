@@ -30,6 +30,7 @@ from .chunking import ChunkingConfig, split_passages
 
 EmbedFn = Callable[[Sequence[str]], np.ndarray]  # texts -> (n, dim) float32
 LatentFn = Callable[[Sequence[str]], "list[LatentTerms] | None"]  # texts -> latent terms (Embedder.latent_terms)
+BlobFn = Callable[[Sequence[str]], "list[bytes] | None"]  # texts -> their latent terms as blobs (latent_blobs)
 
 # Where a passage's vector comes from (setting SEMSEARCH_PASSAGE_VECTORS; recorded in the commit point, which
 # later writes into the index follow; PIAF figures in BENCHMARKS.md, "Passage vectors"):
@@ -83,13 +84,14 @@ def embed_passages(
     batch_size: int = 32,
     progress: bool = False,
     passage_vectors: str = DEFAULT_PASSAGE_VECTORS,
-    latent: LatentFn | None = None,
+    latent: BlobFn | None = None,
 ) -> EmbeddedPassages:
     """Passage vectors and sentence vectors. With `passage_vectors` "embedded", a passage of one sentence
     embeds once: its sentence vector is its passage vector (the texts asked for are exactly
     `embedding_texts.texts_to_embed`'s). With "sentence_mean" only sentences are embedded and a passage's
-    vector is the normalized mean of its sentences' vectors. `latent` (Embedder.latent_terms): each
-    passage's own text's latent terms too, for questions in another language (search/fusion.py)."""
+    vector is the normalized mean of its sentences' vectors. `latent` (`latent_blobs` over
+    Embedder.latent_terms, or the blobs a Ray actor computed): each passage's own text's latent terms too,
+    for questions in another language (search/fusion.py)."""
     if passage_vectors not in PASSAGE_VECTORS:
         raise ValueError(f"passage_vectors: {passage_vectors!r} is not one of {', '.join(PASSAGE_VECTORS)}")
     derived = passage_vectors == SENTENCE_MEAN
@@ -106,7 +108,7 @@ def embed_passages(
     with tqdm(total=len(passage_texts) + len(sentence_texts), unit="text", desc="embedding", disable=not progress, leave=False) as bar:
         embedded_vectors = _embed_texts(embed, passage_texts, dim, batch_size, bar)
         own_vectors = _embed_texts(embed, sentence_texts, dim, batch_size, bar)
-        latent_blobs = _latent_blobs(latent, [p.text for _, p in passages], batch_size) if latent else None
+        blobs = latent([p.text for _, p in passages]) if latent else None
     seconds = time.perf_counter() - t0
     counts = np.array([len(sp) for sp in spans], dtype=np.int64)
     sentences = np.zeros((int(counts.sum()), dim), dtype=np.float32)
@@ -124,11 +126,11 @@ def embed_passages(
         else:
             sentences[starts[i]] = passage_vectors_out[i]
     flat_spans = np.array([span for sp in spans for span in sp], dtype=np.int32).reshape(-1, 2)
-    return EmbeddedPassages(passage_vectors_out, sentences, flat_spans, counts, seconds, latent_blobs)
+    return EmbeddedPassages(passage_vectors_out, sentences, flat_spans, counts, seconds, blobs)
 
 
-def _latent_blobs(latent: LatentFn, texts: list[str], batch_size: int) -> list[bytes] | None:
-    """Blobs of the texts' latent terms; None when the model has none."""
+def latent_blobs(latent: LatentFn, texts: Sequence[str], batch_size: int) -> list[bytes] | None:
+    """Blobs (store/latent.py) of the texts' latent terms, asked in batches; None when the model has none."""
     blobs: list[bytes] = []
     for i in range(0, len(texts), batch_size):
         terms = latent(texts[i:i + batch_size])

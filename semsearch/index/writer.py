@@ -22,7 +22,7 @@ from ..store.commit_writer import PendingCommit, WritePlan, open_commit
 from ..store.layout import IndexDirectory, fault
 from ..text.lang import detect_language
 from .chunking import ChunkingConfig
-from .segment_build import DEFAULT_PASSAGE_VECTORS, chunk, embed_passages, write_segment_files
+from .segment_build import DEFAULT_PASSAGE_VECTORS, chunk, embed_passages, latent_blobs, write_segment_files
 
 log = logging.getLogger(__name__)
 
@@ -146,6 +146,9 @@ class IndexWriter:
             )
         return base.passage_vectors
 
+    def _latent_blobs(self, texts: Sequence[str]) -> list[bytes] | None:
+        return latent_blobs(self.embedder.latent_terms, texts, self.batch_size)
+
     def _write_segment(
         self, temp: Path, todo: list[Document], pending: PendingCommit, report: WriteReport, progress: bool, passage_vectors: str
     ) -> None:
@@ -153,7 +156,7 @@ class IndexWriter:
         passages = chunk(todo, self.embedder.count_tokens, self.chunking)
         embedded = embed_passages(
             passages, self.embedder.embed_passages, self.embedder.dim, self.batch_size, progress, passage_vectors,
-            getattr(self.embedder, "latent_terms", None) if self.latent_terms else None,  # (an embedder written before them has none)
+            self._latent_blobs if self.latent_terms else None,
         )
         report.embed_seconds = embedded.seconds
         report.passages_embedded = len(passages)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ...documents import Document, Passage
-from ...index.segment_build import EmbedFn, LatentFn, embed_passages, write_segment_files
+from ...index.segment_build import BlobFn, EmbedFn, embed_passages, write_segment_files
 from ...store.files import fsync_tree
 from .folder import new_segment_folder
 from .vids import claim
@@ -54,7 +54,7 @@ def prepare_segment(
     index_type: str | None = None,
     batch_size: int = 32,
     written_by: str = "",
-    latent: LatentFn | None = None,
+    latent: BlobFn | None = None,
 ) -> PreparedSegment | None:
     """The documents (language set, with their passages, in input order; a repeated id keeps its last copy)
     as one complete, fsynced segment in `staging`; None when they have no passage. `embed` gives the
